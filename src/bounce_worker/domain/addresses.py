@@ -1,0 +1,78 @@
+"""Address normalization (SPEC section 2): the key every entry is stored under."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import phonenumbers
+from flanker.addresslib import address as flanker_address
+
+if TYPE_CHECKING:
+    from bounce_worker.domain.events import Channel
+
+MAX_ADDRESS_LENGTH = 320  # RFC 5321: 64 (local) + 1 + 255 (domain)
+
+
+class InvalidAddress(ValueError):
+    pass
+
+
+def normalize_email(raw: str) -> str:
+    """Domain lower-cased and IDNA-encoded, local part kept as given.
+
+    Comparison is case-insensitive on the local part too (SPEC 2); the store keys on
+    `address_key()`, which folds the case, so the original spelling stays readable.
+    """
+    text = raw.strip()
+    if not text or len(text) > MAX_ADDRESS_LENGTH:
+        raise InvalidAddress(f"invalid email address: {raw[:80]!r}")
+    parsed = flanker_address.parse(text, addr_spec_only=True)
+    if parsed is None:
+        parsed = flanker_address.parse(text)  # "Name <user@host>" forms
+    if parsed is None or not isinstance(parsed, flanker_address.EmailAddress):
+        raise InvalidAddress(f"invalid email address: {raw[:80]!r}")
+    domain = parsed.hostname.rstrip(".").lower()
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidAddress(f"invalid email domain: {raw[:80]!r}") from None
+    if "." not in domain:
+        raise InvalidAddress(f"email domain has no dot: {raw[:80]!r}")
+    return f"{parsed.mailbox}@{domain}"
+
+
+def normalize_domain(raw: str) -> str:
+    """`example.org`, `@example.org` or `EXAMPLE.org.` -> `example.org` (IDNA)."""
+    domain = raw.strip().lstrip("@").rstrip(".").lower()
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidAddress(f"invalid domain: {raw[:80]!r}") from None
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(labels) or any(c in domain for c in " @<>,;"):
+        raise InvalidAddress(f"invalid domain: {raw[:80]!r}")
+    return domain
+
+
+def normalize_phone(raw: str) -> str:
+    """E.164 (`+4915112345678`). Numbers must carry their country code."""
+    try:
+        number = phonenumbers.parse(raw.strip(), None)
+    except phonenumbers.NumberParseException:
+        raise InvalidAddress(f"invalid phone number (E.164 with +country code): {raw[:40]!r}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidAddress(f"impossible phone number: {raw[:40]!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_recipient(raw: str, channel: Channel | str) -> str:
+    return normalize_phone(raw) if str(channel) == "sms" else normalize_email(raw)
+
+
+def address_key(address: str) -> str:
+    """The case-folded form entries are keyed and compared by."""
+    return address.lower()
+
+
+def domain_of(address: str) -> str | None:
+    return address.rpartition("@")[2] or None if "@" in address else None
