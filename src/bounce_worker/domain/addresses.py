@@ -59,7 +59,9 @@ def normalize_phone(raw: str) -> str:
     try:
         number = phonenumbers.parse(raw.strip(), None)
     except phonenumbers.NumberParseException:
-        raise InvalidAddress(f"invalid phone number (E.164 with +country code): {raw[:40]!r}") from None
+        raise InvalidAddress(
+            f"invalid phone number (E.164 with +country code): {raw[:40]!r}"
+        ) from None
     if not phonenumbers.is_possible_number(number):
         raise InvalidAddress(f"impossible phone number: {raw[:40]!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

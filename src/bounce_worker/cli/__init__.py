@@ -1,0 +1,62 @@
+"""The `bounce-worker` command. Each subcommand group lives in its own module with a
+`register(subparsers)` function; this module wires them and turns every expected failure
+into one line on stderr (never a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bounce_worker.cli import db, demo, events, jobs, status
+from bounce_worker.cli.common import CliError
+from bounce_worker.config import ConfigError
+from bounce_worker.domain.addresses import InvalidAddress
+from bounce_worker.domain.events import InvalidEvent
+
+COMMAND_MODULES = [events, status, jobs, db, demo]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bounce-worker",
+        description=(
+            "Turn bounces, complaints and unsubscribes into suppression decisions with their "
+            "reasons, and answer 'may I send to this address, and if not, why?'. "
+            "Database and broker come from BOUNCE_WORKER_DATABASE_URL and "
+            "BOUNCE_WORKER_BROKER_URL (default: SQLite files under ./.bounce-worker/)."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CliError, ConfigError, InvalidEvent, InvalidAddress) as exc:
+        return _fail(str(exc))
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return _fail(f"database error: {first}")
+    except BrokerError as exc:
+        return _fail(f"broker unavailable: {exc}")
+    except OSError as exc:
+        return _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str) -> int:
+    print(f"bounce-worker: error: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""The service layer: the only writer of entries and transitions.
+
+Each use case is one unit of work: claim the event id, lock the entry, let the pure policy
+decide, write the entry and its transition, commit. Bad input is dead-lettered in a
+transaction of its own, so it is stored even though the event's own work was rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bounce_worker.domain.addresses import address_key
+from bounce_worker.domain.classify import Category, Outcome, classify
+from bounce_worker.domain.events import Event, InvalidEvent
+from bounce_worker.domain.policy import (
+    Entry,
+    PolicySettings,
+    Scope,
+    State,
+    decide,
+    target_scope,
+)
+from bounce_worker.store.models import EntryRow, TransitionRow
+from bounce_worker.store.uow import EntryKey, UnitOfWork
+
+log = logging.getLogger("bounce_worker.transitions")
+dead_log = logging.getLogger("bounce_worker.dead_letters")
+
+
+class Result(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+
+
+def process_payload(
+    engine: Engine,
+    payload: str | bytes | Mapping[str, Any],
+    *,
+    source: str | None,
+    policy: PolicySettings,
+    now: datetime,
+) -> Result:
+    """Decode and validate one normalized event, then apply it or dead-letter it."""
+    try:
+        event = decode_event(payload)
+    except InvalidEvent as exc:
+        dead_letter(engine, "event", source, payload, str(exc), now)
+        return Result.DEAD_LETTERED
+    with UnitOfWork(engine) as uow:
+        result = apply_event(uow, event, policy, now)
+        uow.commit()
+    return result
+
+
+def decode_event(payload: str | bytes | Mapping[str, Any]) -> Event:
+    if isinstance(payload, bytes | str):
+        try:
+            payload = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidEvent(f"not valid JSON: {exc}") from None
+    return Event.from_dict(payload)
+
+
+def dead_letter(
+    engine: Engine,
+    kind: str,
+    source: str | None,
+    payload: str | bytes | Mapping[str, Any],
+    reason: str,
+    now: datetime,
+) -> int:
+    raw = as_bytes(payload)
+    with UnitOfWork(engine) as uow:
+        dead_id = uow.add_dead_letter(kind, source, raw, reason, now)
+        uow.commit()
+    dead_log.warning(
+        "dead letter %s: %s",
+        dead_id,
+        reason,
+        extra={"dead_letter_id": dead_id, "kind": kind, "source": source, "reason": reason},
+    )
+    return dead_id
+
+
+def as_bytes(payload: str | bytes | Mapping[str, Any]) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode("utf-8", "surrogateescape")
+    return json.dumps(payload, default=str).encode()
+
+
+def apply_event(uow: UnitOfWork, event: Event, policy: PolicySettings, now: datetime) -> Result:
+    """Apply one valid event inside the caller's unit of work (the caller commits)."""
+    if not uow.claim_event(event.event_id, now, json.dumps(event.to_dict())):
+        return Result.DUPLICATE
+    outcome = classify(event)
+    if outcome.category is Category.IGNORED:
+        return Result.APPLIED  # claimed, so a redelivery is a duplicate; nothing to suppress
+    for key in _keys_for(event, outcome, uow):
+        apply_outcome(uow, uow.lock_entry(key, event.recipient, now), outcome, event, policy, now)
+    return Result.APPLIED
+
+
+def _keys_for(event: Event, outcome: Outcome, uow: UnitOfWork) -> list[EntryKey]:
+    address = address_key(event.recipient)
+    channel = str(event.channel)
+    org = event.organization or ""
+    global_key = EntryKey(channel, address, Scope.GLOBAL)
+    if outcome.category is Category.DELIVERED:
+        uow.record_delivery(channel, address, org, event.occurred_at)
+        # A delivery resets counters on entries that exist; it never creates one.
+        keys = [global_key] + ([EntryKey(channel, address, Scope.ORGANIZATION, org)] if org else [])
+        return [k for k in keys if uow.find_entry(k) is not None]
+    if outcome.category is Category.OPT_IN:
+        keys = [EntryKey(channel, address, Scope.ORGANIZATION, org)] if org else [global_key]
+        if org and event.list:
+            keys.append(EntryKey(channel, address, Scope.LIST, org, event.list))
+        return [k for k in keys if uow.find_entry(k) is not None]
+    scope = target_scope(outcome, event.organization, event.list)
+    if scope is Scope.GLOBAL:
+        return [global_key]
+    if scope is Scope.LIST:
+        return [EntryKey(channel, address, Scope.LIST, org, event.list or "")]
+    return [EntryKey(channel, address, Scope.ORGANIZATION, org)]
+
+
+def apply_outcome(
+    uow: UnitOfWork,
+    row: EntryRow,
+    outcome: Outcome,
+    event: Event,
+    policy: PolicySettings,
+    now: datetime,
+) -> None:
+    decision = decide(to_entry(row), outcome, event.occurred_at, policy)
+    if decision is None:
+        return
+    from_state = row.state
+    write_entry(row, decision.entry, now)
+    if decision.record:
+        uow.add_transition(
+            TransitionRow(
+                entry_id=row.id,
+                from_state=from_state,
+                to_state=decision.to_state,
+                reason=decision.reason,
+                event_id=event.event_id,
+                diagnostic=event.diagnostic,
+                occurred_at=event.occurred_at,
+                recorded_at=now,
+            )
+        )
+        log.info(
+            "%s %s %s -> %s (%s)",
+            row.channel,
+            row.display_address,
+            from_state,
+            decision.to_state,
+            decision.reason,
+            extra={
+                "address": row.display_address,
+                "channel": row.channel,
+                "scope": row.scope,
+                "organization": row.organization or None,
+                "from_state": from_state,
+                "to_state": str(decision.to_state),
+                "reason": decision.reason,
+                "event_id": event.event_id,
+            },
+        )
+
+
+def to_entry(row: EntryRow) -> Entry:
+    return Entry(
+        state=State(row.state),
+        reason=row.reason,
+        blocked_until=row.blocked_until,
+        temp_block_count=row.temp_block_count,
+        temp_block_last_end=row.temp_block_last_end,
+        soft_bounce_count=row.soft_bounce_count,
+    )
+
+
+def write_entry(row: EntryRow, entry: Entry, now: datetime) -> None:
+    row.state = str(entry.state)
+    row.reason = entry.reason
+    row.blocked_until = entry.blocked_until
+    row.temp_block_count = entry.temp_block_count
+    row.temp_block_last_end = entry.temp_block_last_end
+    row.soft_bounce_count = entry.soft_bounce_count
+    row.updated_at = now

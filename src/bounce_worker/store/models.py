@@ -1,0 +1,141 @@
+"""The tables. Transitions are the history: "why is this address suppressed?" is answered
+from them alone, so they are never updated or purged (erasure only blanks diagnostics)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints so Alembic migrations stay stable across databases.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on PostgreSQL (timestamptz) and SQLite (naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class EntryRow(Base):
+    """One suppression key: (channel, address, scope, organization, list).
+
+    `organization` and `list` are '' rather than NULL where they do not apply, so the
+    unique key (and the upsert on it) works the same on every database.
+    """
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint(
+            "channel", "address", "scope", "organization", "list", name="uq_entries_key"
+        ),
+        Index("ix_entries_state_blocked_until", "state", "blocked_until"),
+        Index("ix_entries_org_channel_state", "organization", "channel", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))  # email, sms, or domain
+    address: Mapped[str] = mapped_column(String(320))  # case-folded key
+    display_address: Mapped[str] = mapped_column(String(320))  # as first given
+    scope: Mapped[str] = mapped_column(String(16))
+    organization: Mapped[str] = mapped_column(String(255), default="")
+    list: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(32), default="active")
+    reason: Mapped[str | None] = mapped_column(String(64))
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    temp_block_count: Mapped[int] = mapped_column(Integer, default=0)
+    temp_block_last_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    soft_bounce_count: Mapped[int] = mapped_column(Integer, default=0)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TransitionRow(Base):
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    from_state: Mapped[str] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    actor: Mapped[str | None] = mapped_column(String(255))  # operator, for manual changes
+    note: Mapped[str | None] = mapped_column(Text)  # the operator's written reason
+    diagnostic: Mapped[str | None] = mapped_column(Text)  # the MTA's text
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProcessedEventRow(Base):
+    """Idempotency: an event id is claimed in the same transaction as its effects."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    payload: Mapped[str | None] = mapped_column(Text)  # purged after the retention period
+
+
+class DeadLetterRow(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # event, raw, webhook
+    source: Mapped[str | None] = mapped_column(String(255))  # file:line, task id, provider
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # exactly as received
+    reason: Mapped[str] = mapped_column(Text)
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DeliveryRow(Base):
+    """ "Ever delivered" facts: lost (delivered, then suppressed) versus never sent."""
+
+    __tablename__ = "deliveries"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    organization: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_delivered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_delivered_at: Mapped[datetime] = mapped_column(UTCDateTime())

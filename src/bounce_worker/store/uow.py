@@ -1,0 +1,154 @@
+"""The unit of work: one transaction, and the few queries the service layer needs.
+
+Concurrency: an entry is created with an atomic upsert (INSERT ... ON CONFLICT DO NOTHING)
+and then read with SELECT ... FOR UPDATE, so two workers on one address serialize on
+PostgreSQL. SQLite serializes all writers with BEGIN IMMEDIATE (see db.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bounce_worker.store.models import (
+    DeadLetterRow,
+    DeliveryRow,
+    EntryRow,
+    ProcessedEventRow,
+    TransitionRow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryKey:
+    channel: str
+    address: str  # case-folded
+    scope: str
+    organization: str = ""
+    list: str = ""
+
+
+class UnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = Session(self.engine, expire_on_commit=False, autoflush=False)
+        self.session.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.session.in_transaction():
+            self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    # -- idempotency ---------------------------------------------------------------------
+
+    def claim_event(self, event_id: str, now: datetime, payload: str | None) -> bool:
+        """True when this event id is new; the claim commits with the event's effects."""
+        stmt = (
+            self._insert(ProcessedEventRow)
+            .values(event_id=event_id, processed_at=now, payload=payload)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(ProcessedEventRow.event_id)
+        )
+        return self.session.execute(stmt).first() is not None
+
+    # -- entries ---------------------------------------------------------------------------
+
+    def lock_entry(self, key: EntryKey, display: str, now: datetime) -> EntryRow:
+        """The entry for `key`, created active if new, locked until commit."""
+        self.session.execute(
+            self._insert(EntryRow)
+            .values(
+                channel=key.channel,
+                address=key.address,
+                display_address=display,
+                scope=key.scope,
+                organization=key.organization,
+                list=key.list,
+                state="active",
+                temp_block_count=0,
+                soft_bounce_count=0,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["channel", "address", "scope", "organization", "list"]
+            )
+        )
+        row = self.find_entry(key, for_update=True)
+        assert row is not None  # just upserted in this transaction
+        return row
+
+    def find_entry(self, key: EntryKey, *, for_update: bool = False) -> EntryRow | None:
+        stmt = select(EntryRow).where(
+            EntryRow.channel == key.channel,
+            EntryRow.address == key.address,
+            EntryRow.scope == key.scope,
+            EntryRow.organization == key.organization,
+            EntryRow.list == key.list,
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def entries_for(self, channel: str, address: str) -> list[EntryRow]:
+        """Every scope's entry for one address (the caller picks those that apply)."""
+        stmt = select(EntryRow).where(EntryRow.channel == channel, EntryRow.address == address)
+        return list(self.session.scalars(stmt))
+
+    def add_transition(self, row: TransitionRow) -> None:
+        self.session.add(row)
+
+    def transitions_for(self, entry_ids: list[int]) -> list[TransitionRow]:
+        stmt = (
+            select(TransitionRow)
+            .where(TransitionRow.entry_id.in_(entry_ids))
+            .order_by(TransitionRow.occurred_at, TransitionRow.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    # -- deliveries and dead letters -----------------------------------------------------
+
+    def record_delivery(self, channel: str, address: str, organization: str, at: datetime) -> None:
+        stmt = self._insert(DeliveryRow).values(
+            channel=channel,
+            address=address,
+            organization=organization,
+            first_delivered_at=at,
+            last_delivered_at=at,
+        )
+        excluded = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["channel", "address", "organization"],
+            set_={"last_delivered_at": excluded.last_delivered_at},
+            where=DeliveryRow.last_delivered_at < excluded.last_delivered_at,
+        )
+        self.session.execute(stmt)
+
+    def add_dead_letter(
+        self, kind: str, source: str | None, payload: bytes, reason: str, now: datetime
+    ) -> int:
+        row = DeadLetterRow(
+            kind=kind, source=source, payload=payload, reason=reason[:2000], received_at=now
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
