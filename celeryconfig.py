@@ -13,6 +13,7 @@ _s = settings()
 
 broker_url = _s.broker_url
 broker_connection_retry_on_startup = True
+task_default_queue = _s.queue  # workers consume it too; tests give each run its own
 # Redis redelivers an unacknowledged message after the visibility timeout: well above the
 # longest task (the nightly jobs' time limit), or a slow job would run twice.
 # (kombu's SQLAlchemy transport passes its options to create_engine, so Redis only.)

@@ -26,6 +26,7 @@ class Settings:
     home: Path
     database_url: str
     broker_url: str
+    queue: str
     policy: PolicySettings
     unlock_hour: int
     unlock_minute: int
@@ -88,6 +89,7 @@ def load_settings() -> Settings:
         home=home,
         database_url=_get("DATABASE_URL", f"sqlite:///{home}/bounce-worker.sqlite3"),
         broker_url=_get("BROKER_URL", f"sqla+sqlite:///{home}/broker.sqlite3"),
+        queue=_get("QUEUE", "bounce_worker"),
         policy=PolicySettings(
             ladder_days=_ladder(_get("LADDER_DAYS", "1,2,3,90")),
             soft_bounce_limit=_int("SOFT_BOUNCE_LIMIT", 5, minimum=1),

@@ -49,8 +49,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.session.in_transaction():
-            self.session.rollback()
+        # close() rolls back whatever was not committed and, unlike rollback(), leaves the
+        # loaded objects readable (detached) for the caller.
         self.session.close()
 
     def commit(self) -> None:
