@@ -13,7 +13,9 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("db", help="database schema (Alembic migrations)")
     db_sub = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="apply every pending migration (safe to re-run)")
-    up.add_argument("--revision", default="head", help="target revision (default: head)")
+    up.add_argument(
+        "--revision", default="heads", help="target revision (default: heads, the newest)"
+    )
     up.set_defaults(func=run_upgrade)
 
 

@@ -21,12 +21,12 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
 def is_current(url: str) -> bool:
-    """True when the database is at the newest migration."""
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    """True when the database is at the newest migration(s)."""
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
     with get_engine(url).connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
