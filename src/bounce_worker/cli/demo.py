@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +55,7 @@ def run_demo(args: argparse.Namespace) -> int:
             sys.executable,
             "-m",
             "celery",
+            "--quiet",  # no banner: the demo prints its own summary
             "-A",
             "bounce_worker.celery_app",
             "worker",
@@ -130,5 +132,6 @@ def print_suppressions() -> None:
             r["reason"] or "",
             r["blocked_until"] or "",
         )
-    Console(width=140).print(table)
+    # Wide enough for full addresses and instants when stdout is a file or a pipe.
+    Console(width=max(shutil.get_terminal_size().columns, 160)).print(table)
     print(f"{len(rows)} suppressed entries; `bounce-worker status ADDRESS --json` explains one.")
