@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -38,6 +39,7 @@ class Result(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     DEAD_LETTERED = "dead_lettered"
+    IGNORED = "ignored"  # recognised, but not feedback (an auto-reply)
 
 
 def process_payload(
@@ -58,6 +60,18 @@ def process_payload(
         result = apply_event(uow, event, policy, now)
         uow.commit()
     return result
+
+
+def apply_events(
+    engine: Engine, events: Iterable[Event], *, policy: PolicySettings, now: datetime
+) -> Counter[Result]:
+    """Apply already-validated events (from a parser), one unit of work each."""
+    results: Counter[Result] = Counter()
+    for event in events:
+        with UnitOfWork(engine) as uow:
+            results[apply_event(uow, event, policy, now)] += 1
+            uow.commit()
+    return results
 
 
 def decode_event(payload: str | bytes | Mapping[str, Any]) -> Event:
