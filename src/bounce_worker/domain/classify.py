@@ -1,8 +1,25 @@
 """Event -> Outcome (SPEC section 3): what kind of feedback this is, and why.
 
-Order of evidence for a bounce: a specific enhanced status code (RFC 3463) wins; a generic
-one (X.0.0) or none falls back to the diagnostic text, then to the bare SMTP reply code.
-The text patterns are data (`TEXT_RULES`) so they can grow without touching the logic.
+Evidence for a bounce, strongest first:
+
+1. Texts that are unambiguous whatever code the server attached: a full mailbox, a disabled
+   mailbox, a message that is not RFC 5322 compliant (servers send these with any code,
+   e.g. qmail's "over quota (#5.1.1)").
+2. The SMTP stage the server refused at. A refusal after connect, EHLO or MAIL FROM is about
+   the sender (the recipient was never named): policy. A "user unknown" in reply to DATA
+   comes after the server accepted the recipient at RCPT TO, so the mailbox exists and a
+   content filter spoke: policy, never a hard bounce.
+3. A specific enhanced status code (RFC 3463): X.7.x security/policy (X.7.13 is "user account
+   disabled", RFC 7372), X.6.x content, X.1.7/X.1.8 bad *sender* address: policy;
+   X.1.1/X.1.2/X.1.3/X.1.6/X.1.10 (5.x.x): hard; X.2.2: mailbox full.
+4. The diagnostic text (`TEXT_RULES`, first match wins), for generic codes (X.0.0, X.y.0)
+   and the codes that say little about the mailbox (X.3.x system, X.4.x network,
+   X.5.x protocol, X.2.0, X.2.1, which servers use for "user unknown" as often as for
+   "disabled"). User-unknown texts are hard only on a permanent (5xx) failure.
+5. X.2.1 without telling text: disabled; a bare 552: mailbox full; else soft.
+
+The patterns are data and run on the lower-cased diagnostic (case-insensitive regexes with
+long alternations are several times slower).
 """
 
 from __future__ import annotations
@@ -42,6 +59,8 @@ UNSUBSCRIBE = Outcome(Category.UNSUBSCRIBE, "unsubscribe")
 DELIVERED = Outcome(Category.DELIVERED, "delivered")
 OPT_IN = Outcome(Category.OPT_IN, "opt_in")
 IGNORED_FEEDBACK = Outcome(Category.IGNORED, "feedback_not_complaint")
+# A soft bounce caused by our own message's format: same category, its own reason code.
+NONCOMPLIANT = Outcome(Category.SOFT_BOUNCE, "soft_bounce")
 
 # ARF (RFC 5965) feedback types that are complaints about the recipient receiving mail.
 # None: an ESP complaint event, which carries no type.
@@ -51,38 +70,92 @@ COMPLAINT_FEEDBACK_TYPES = frozenset({None, "abuse", "fraud", "virus", "other", 
 PERMANENT_STATUS: dict[tuple[int, int], Outcome] = {
     (1, 1): HARD_BOUNCE,  # bad destination mailbox
     (1, 2): HARD_BOUNCE,  # bad destination system (domain)
+    (1, 3): HARD_BOUNCE,  # bad destination mailbox address syntax: can never be delivered
     (1, 6): HARD_BOUNCE,  # mailbox has moved, no forwarding address
     (1, 10): HARD_BOUNCE,  # null MX (RFC 7505)
-    (2, 1): MAILBOX_DISABLED,
-    (2, 2): MAILBOX_FULL,
 }
-# Mailbox state is the mailbox's, whatever the class: 4.2.2 is as full as 5.2.2.
-ANY_CLASS_STATUS: dict[tuple[int, int], Outcome] = {(2, 1): MAILBOX_DISABLED, (2, 2): MAILBOX_FULL}
+# Whatever the class: these describe the mailbox or the sender, not a transient condition.
+ANY_CLASS_STATUS: dict[tuple[int, int], Outcome] = {
+    (2, 2): MAILBOX_FULL,
+    (7, 13): MAILBOX_DISABLED,  # RFC 7372 "user account disabled"
+    (1, 7): POLICY,  # bad sender's mailbox address syntax
+    (1, 8): POLICY,  # bad sender's system address
+}
+# Status subjects whose detail says little about the mailbox: the text decides.
+WEAK_SUBJECTS = frozenset({0, 2, 3, 4, 5})
 
-# Diagnostic text -> outcome, first match wins. Hard-bounce rules apply to permanent
-# failures only; the caller demotes them to soft on a 4xx.
+_FLAGS = re.DOTALL
+# Diagnostic text -> outcome, first match wins, on the lower-cased text. Order matters:
+# message-format problems mention "spam"; sender rejections mention "does not exist".
 TEXT_RULES: list[tuple[re.Pattern[str], Outcome]] = [
-    (re.compile(p, re.IGNORECASE), outcome)
+    (re.compile(p, _FLAGS), outcome)
     for p, outcome in [
-        (r"over ?quota|quota exceeded|mailbox (is )?full|mailbox size limit|"
-         r"insufficient (disk )?(space|storage)|exceeded storage|mail ?box.{0,20}exceed", MAILBOX_FULL),
-        (r"(account|mailbox|user).{0,20}(disabled|suspended|inactive|frozen|deactivated|locked)|"
-         r"inactive (account|user|mailbox)|not active|has been disabled", MAILBOX_DISABLED),
-        (r"spam|blacklist|blocklist|block list|black list|\brbl\b|spamhaus|reputation|"
-         r"not allowed to send|relay(ing)? (access )?denied|policy|\bdmarc\b|\bspf\b|\bdkim\b|"
-         r"authenticat|ptr record|reverse dns|rdns|blocked using|listed (in|at|on)|"
-         r"message (content )?rejected|virus|too many (connections|messages)|rate limit",
-         POLICY),
-        (r"user ?unknown|unknown user|no such (user|mailbox|recipient|address)|"
-         r"(user|mailbox|recipient|address|account)( name)?( \S+)? (does not|doesn't|did not) exist|"
-         r"(invalid|unknown|bad) (recipient|mailbox|address|user)|"
-         r"recipient (address )?rejected|mailbox (not found|unavailable)|"
-         r"not (a )?(valid|known) (user|recipient|mailbox)|no mailbox here|"
-         r"addressee unknown|unrouteable address|user not found|"
-         r"host (or domain name )?not found|domain (not found|does not exist)|"
-         r"no mx|name or service not known|nxdomain", HARD_BOUNCE),
+        (
+            r"over ?quota|quota (?:exceeded|full)|exceeded (?:its |the )?quota|"
+            r"mailbox (?:is )?full|"
+            r"mailbox size limit|insufficient (?:disk )?(?:space|storage)|exceeded storage|"
+            r"mail ?box.{0,20}exceed|full mailbox|user.{0,10}is full|mailfolder is full|"
+            r"too many messages in (?:the )?(?:mailbox|folder)",
+            MAILBOX_FULL,
+        ),
+        (
+            r"(?:account|mailbox|user|recipient(?: address)?)(?: has been| is)? (?:is )?"
+            r"(?:disabled|suspended|inactive|frozen|deactivated|locked|expired)|"
+            r"disabled (?:recipient|account|mailbox|user)|inactive (?:account|user|mailbox)|"
+            r"(?:account|mailbox) (?:is )?not active|has been disabled|account.{0,20}closed",
+            MAILBOX_DISABLED,
+        ),
+        (
+            r"not rfc ?(?:5322|2822|822) compliant|rfc ?(?:5322|2822) (?:specific|compliant)|"
+            r"duplicate header|multiple addresses in from|"
+            r"headers? (?:is |are )?(?:not valid|malformed|invalid)",
+            NONCOMPLIANT,
+        ),
+        (
+            r"spam|blacklist|blocklist|block ?list|black ?list|\brbl\b|dnsbl|spamhaus|spamcop|"
+            r"reputation|\bblocked\b|access denied|denied by policy|not allowed|"
+            r"not permitted|relay(?:ing)? (?:access )?(?:denied|not)|policy|\bdmarc\b|\bspf\b|"
+            r"\bdkim\b|authenticat|ptr record|reverse dns|\brdns\b|ip name lookup|"
+            r"mismatch(?:es)? client ip|invalid ip|unverif[iy]+able|client host rejected|"
+            r"sender (?:address |domain )?(?:rejected|denied|refused|unknown|invalid|verify)|"
+            r"(?:domain|address) of sender|sender .{0,60}does not exist|"
+            r"from:? (?:domain|address) is (?:invalid|not valid)|valid from|"
+            r"service refused|service refus|refused to talk|\brejected\b(?! ?:)|refused|"
+            r"virus|malware|content (?:rejected|filter)|message content|"
+            r"too many (?:connections|messages|recipients)|rate limit|"
+            r"headers? too (?:large|long)|not accepted due to|contains? (?:a )?(?:virus|url)",
+            POLICY,
+        ),
+        (
+            r"user ?unknown|unknown (?:user|recipient|mailbox|address)|"
+            r"no such (?:user|mailbox|recipient|address|account|person)|"
+            r"(?:user|mailbox|recipient|address|account|e-?mail)(?: name)?(?: \S+)?"
+            r" (?:does not|doesn't|did not|does no longer) exist|"
+            r"(?:invalid|unknown|bad|unavailable)\b.{0,20}\b(?:recipient|mailbox|userid|user|"
+            r"address)|recipient (?:not found|unknown|invalid)|mailbox (?:not found|unavailable|"
+            r"does not exist)|not (?:a )?(?:valid|known) (?:user|recipient|mailbox)|"
+            r"no mailbox|addressee unknown|unrouteable address|user not found|"
+            r"recipient name is not recognized|name is not recognized|"
+            r"doesn't have an? .{1,40}account|"
+            r"no longer (?:available|active|exists)|not listed in|"
+            r"host unknown|unknown host|host (?:or domain name )?not found|"
+            r"host \S+ not found|domain (?:name )?(?:not found|does not exist|is not reachable)|"
+            r"no such domain|domain.{0,20}(?:unknown|does not exist)|no mx|null mx|"
+            r"name or service not known|nxdomain|"
+            r"not accepting (?:network )?(?:messages|mail)|does not accept mail",
+            HARD_BOUNCE,
+        ),
     ]
 ]
+# The SMTP command a refusal answered (see point 2 above).
+SENDER_STAGE = re.compile(
+    r"after (?:initial connection|connect|ehlo|helo|mail from)|"
+    r"in reply to (?:mail from|ehlo|helo)|refused to talk to me|greeting"
+)
+DATA_STAGE = re.compile(
+    r"(?:in reply to|after) (?:end of )?data|>>> data|smtp command:? data|command data"
+)
+_REMOTE_MTA = re.compile(r"\(remote-mta: [^)]*\)")
 
 
 def classify(event: Event) -> Outcome:
@@ -106,32 +179,45 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     if klass is None and smtp_code is not None:
         klass = smtp_code // 100
     permanent = klass == 5
+    text = _REMOTE_MTA.sub("", diagnostic.lower()) if diagnostic else ""
+    text_outcome = match_text(text)
 
+    # 1. unambiguous texts
+    if text_outcome in (MAILBOX_FULL, MAILBOX_DISABLED, NONCOMPLIANT):
+        return text_outcome
+    # 2. the SMTP stage
+    if klass in (4, 5) and SENDER_STAGE.search(text):
+        return POLICY
+    if text_outcome is HARD_BOUNCE and permanent and DATA_STAGE.search(text):
+        return POLICY
+    # 3. specific status codes
     if subject is not None and (subject, detail) in ANY_CLASS_STATUS:
         return ANY_CLASS_STATUS[(subject, detail)]
+    if subject in (6, 7):
+        return POLICY
     if permanent and (subject, detail) in PERMANENT_STATUS:
         return PERMANENT_STATUS[(subject, detail)]
-    if subject == 7:
-        return POLICY
-
-    specific = subject is not None and subject != 0
-    if not specific or permanent:
-        text_outcome = match_text(diagnostic)
+    # 4. the text, when the code leaves the question open
+    if subject is None or subject in WEAK_SUBJECTS or detail == 0:
+        if text_outcome is HARD_BOUNCE and not permanent:
+            return SOFT_BOUNCE
         if text_outcome is not None:
-            if text_outcome is HARD_BOUNCE and not permanent:
-                return SOFT_BOUNCE
-            if not specific or text_outcome is not HARD_BOUNCE:
-                return text_outcome
-        if not specific and smtp_code == 552:
-            return MAILBOX_FULL
+            return text_outcome
+    # 5. what the code alone says
+    if (subject, detail) == (2, 1):
+        return MAILBOX_DISABLED
+    if subject in (None, 0) and smtp_code == 552:
+        return MAILBOX_FULL
     return SOFT_BOUNCE
 
 
 def match_text(diagnostic: str | None) -> Outcome | None:
+    """First TEXT_RULES outcome matching the (lower-cased) diagnostic, or None."""
     if not diagnostic:
         return None
+    text = diagnostic if diagnostic.islower() else diagnostic.lower()
     for pattern, outcome in TEXT_RULES:
-        if pattern.search(diagnostic):
+        if pattern.search(text):
             return outcome
     return None
 

@@ -1,0 +1,153 @@
+"""Raw feedback in: DSNs, MTA text bounces, ARF, unsubscribes and ESP webhooks -> Events.
+
+Public interface (other code calls exactly this):
+
+* `parse_message(raw, received_at=..., organization_header=...)`: any raw mail.
+* `parse_webhook(provider, payload)`: "ses", "sendgrid", "mailgun", "postmark".
+* `parse_one_click(body, recipient=..., organization=..., list_id=..., received_at=...)`.
+* `split_mbox(data)`: mbox file -> raw messages.
+
+Every failure is a `ParseError` whose message is a one-line dead-letter reason; an
+auto-reply is a `NotFeedback` (a ParseError the caller records as ignored). Nothing else
+escapes, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from bounce_worker.domain.events import Event
+from bounce_worker.parsers import mime
+from bounce_worker.parsers._common import NotFeedback, ParseError
+from bounce_worker.parsers.arf import is_arf, parse_arf
+from bounce_worker.parsers.autoreply import is_auto_reply
+from bounce_worker.parsers.context import MailContext
+from bounce_worker.parsers.dsn import parse_dsn
+from bounce_worker.parsers.mbox import split_mbox
+from bounce_worker.parsers.mime import Part
+from bounce_worker.parsers.mta_formats import BOUNCE_SENDER, BOUNCE_SUBJECT, BOUNCE_TEXT, family
+from bounce_worker.parsers.mta_text import parse_text_bounce
+from bounce_worker.parsers.unsubscribe import (
+    is_unsubscribe_mail,
+    parse_one_click,
+    parse_unsubscribe_mail,
+)
+from bounce_worker.parsers.webhooks import parse_webhook
+
+__all__ = [
+    "NotFeedback",
+    "ParseError",
+    "parse_message",
+    "parse_one_click",
+    "parse_webhook",
+    "split_mbox",
+]
+
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024
+
+
+def parse_message(
+    raw: bytes, *, received_at: datetime, organization_header: str = "X-Organization"
+) -> list[Event]:
+    if not isinstance(raw, bytes | bytearray):
+        raise ParseError(f"raw mail must be bytes, got {type(raw).__name__}")
+    if not raw.strip():
+        raise ParseError("empty message")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ParseError(f"message larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        return _parse(bytes(raw), received_at, organization_header)
+    except ParseError:
+        raise
+    except RecursionError:
+        raise ParseError("MIME structure nested too deeply") from None
+    except Exception as exc:  # any bytes must end as a reason, never a crash
+        raise ParseError(f"unparseable message: {type(exc).__name__}: {str(exc)[:120]}") from None
+
+
+def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[Event]:
+    msg = mime.load(raw)
+    if not msg.keys():
+        raise ParseError("no mail headers (not an RFC 5322 message)")
+    ctx = MailContext(
+        raw, msg, received_at, organization_header, original=mime.original_headers(msg)
+    )
+    text = ctx.text = mime.human_text(msg)
+    ctx.source = _source(msg, text)
+
+    if is_arf(msg):
+        ctx.source = "arf"
+        return parse_arf(ctx)
+    events = parse_dsn(ctx)
+    if events:
+        return events
+    if mime.find_part(msg, "message/delivery-status", "message/global-delivery-status") is None:
+        if is_unsubscribe_mail(msg):
+            ctx.source = "mailto-unsubscribe"
+            return parse_unsubscribe_mail(ctx)
+        # Exim and Google stamp their bounces "Auto-Submitted: auto-replied" too: a mail
+        # from a mailer daemon, or titled as a delivery failure, is never a vacation notice.
+        if is_auto_reply(msg) and not _bounce_envelope(msg):
+            raise NotFeedback("auto-reply / vacation notice, not a bounce")
+    ses = _ses_notification(text)
+    if ses is not None:
+        return ses
+    if not _looks_like_bounce(msg, text):
+        raise ParseError(
+            "not a bounce, complaint or unsubscribe mail "
+            f"(subject {mime.header(msg, 'Subject')[:60]!r})"
+        )
+    events = parse_text_bounce(ctx, text)
+    if not events:
+        raise ParseError("bounce names no failed recipient")
+    return events
+
+
+def _source(msg: object, text: str) -> str:
+
+    assert isinstance(msg, Part)
+    signature = "\n".join(
+        [
+            mime.header(msg, "From"),
+            mime.header(msg, "Subject"),
+            mime.header(msg, "X-Mailer"),
+            *(str(v) for v in (msg.get_all("Received") or [])[:2]),
+            text[:2000],
+        ]
+    )
+    if mime.find_part(msg, "message/delivery-status") is not None:
+        return family(signature) or "dsn"
+    return family(signature) or "mta"
+
+
+def _bounce_envelope(msg: Part) -> bool:
+    return bool(
+        BOUNCE_SENDER.search(mime.header(msg, "From"))
+        or BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
+        or msg.get("X-Failed-Recipients")
+    )
+
+
+def _looks_like_bounce(msg: object, text: str) -> bool:
+
+    assert isinstance(msg, Part)
+    sender = mime.header(msg, "From") + " " + mime.header(msg, "Return-Path")
+    return bool(
+        BOUNCE_SENDER.search(sender)
+        or BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
+        or BOUNCE_TEXT.search(text[:5000])
+        or msg.get("X-Failed-Recipients")
+    )
+
+
+def _ses_notification(text: str) -> list[Event] | None:
+    """Amazon SES notifications delivered by e-mail (an SNS e-mail subscription): JSON body."""
+    start = text.find("{")
+    if start < 0 or start > 200 or ('"notificationType"' not in text and '"eventType"' not in text):
+        return None
+    try:
+        payload, _ = json.JSONDecoder().raw_decode(text[start:].replace("!\n ", ""))
+    except ValueError:
+        return None
+    return parse_webhook("ses", payload)

@@ -1,0 +1,45 @@
+"""Auto-replies (RFC 3834) and vacation notices: recognised, and NOT bounces.
+
+They reach the bounce mailbox because they answer the Return-Path. Reading one as a bounce
+would suppress a perfectly good address, so they are recognised first and reported as
+`NotFeedback`. Evidence, strongest first: RFC 3834 `Auto-Submitted: auto-replied`, the
+vendor headers of Exchange/Apple/others, `Precedence: auto_reply`, then the subject wording
+every major client uses. A delivery report (DSN) is never an auto-reply, whatever it says.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bounce_worker.parsers import mime
+from bounce_worker.parsers.mime import Part
+
+_HEADER_SIGNS: list[tuple[str, re.Pattern[str]]] = [
+    ("Auto-Submitted", re.compile(r"^auto-replied", re.I)),  # RFC 3834 (auto-generated = DSN)
+    ("X-Autoreply", re.compile(r"\S")),
+    ("X-Autorespond", re.compile(r"\S")),
+    ("X-Apple-Action", re.compile(r"vacation", re.I)),
+    ("Precedence", re.compile(r"^auto[_-]?reply", re.I)),
+    ("X-Auto-Response-Suppress", re.compile(r"^all$|oof", re.I)),  # Exchange sets it on OOF
+    ("X-MS-Exchange-Inbox-Rules-Loop", re.compile(r"\S")),
+]
+_SUBJECT = re.compile(
+    r"^\s*(?:auto(?:matic)?[ -]?(?:reply|response|answer|antwort)|out of (?:the )?office|"
+    r"away from|on vacation|vacation|abwesenheit|r[ée]ponse automatique|absence|"
+    r"自動応答|不在)",
+    re.I,
+)
+
+
+def is_auto_reply(msg: Part) -> bool:
+    for name, pattern in _HEADER_SIGNS:
+        value = mime.header(msg, name)
+        if value and pattern.search(value):
+            # Exchange also stamps X-Auto-Response-Suppress on its NDRs: only trust it
+            # together with an auto-reply subject.
+            if name == "X-Auto-Response-Suppress" and not _SUBJECT.search(
+                mime.header(msg, "Subject")
+            ):
+                continue
+            return True
+    return bool(_SUBJECT.search(mime.header(msg, "Subject")))

@@ -1,0 +1,72 @@
+"""What every raw-mail parser needs to know about the mail it is reading.
+
+Built once per mail by `parse_message`, so each format parser only reads its own part of it
+and the rules for ids, times, organization and list are the same for every format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bounce_worker.domain.events import Event
+from bounce_worker.parsers import mime
+from bounce_worker.parsers._common import digest, make_event, parse_date
+from bounce_worker.parsers.mime import Part
+
+_LIST_ID_RE = re.compile(r"<([^<>\s]+)>")
+
+
+@dataclass
+class MailContext:
+    raw: bytes
+    msg: Part
+    received_at: datetime
+    organization_header: str = "X-Organization"
+    source: str = "mta"
+    original: Part | None = None  # headers of the returned original message
+    text: str = ""  # the bounce's human-readable text
+    id_base: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Same mail twice -> same ids. Message-ID identifies a mail across re-deliveries (its
+        # Received lines may differ); without one, the bytes themselves do.
+        message_id = mime.header(self.msg, "Message-ID")
+        self.id_base = digest("mid", message_id) if message_id else digest("raw", self.raw)
+
+    @property
+    def mail_date(self) -> datetime | None:
+        return parse_date(mime.header(self.msg, "Date"))
+
+    @property
+    def organization(self) -> str | None:
+        if self.original is None:
+            return None
+        return mime.header(self.original, self.organization_header) or None
+
+    @property
+    def list_id(self) -> str | None:
+        if self.original is None:
+            return None
+        return list_id_of(mime.header(self.original, "List-Id"))
+
+    def event(self, index: int, *, occurred_at: datetime | None = None, **fields: Any) -> Event:
+        fields.setdefault("organization", self.organization)
+        fields.setdefault("list", self.list_id)
+        return make_event(
+            event_id=f"{self.source}:{self.id_base}:{index}",
+            channel="email",
+            occurred_at=occurred_at or self.mail_date or self.received_at,
+            source=self.source,
+            **fields,
+        )
+
+
+def list_id_of(value: str | None) -> str | None:
+    """RFC 2919: 'Description <list-id>' -> 'list-id'; a bare value is kept as given."""
+    if not value:
+        return None
+    match = _LIST_ID_RE.search(value)
+    return match.group(1) if match else value.strip() or None

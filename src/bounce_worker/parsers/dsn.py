@@ -1,0 +1,135 @@
+"""RFC 3464 delivery status notifications (multipart/report; report-type=delivery-status).
+
+One event per recipient block whose Action is failed or delayed (a bounce) or delivered.
+Status, Diagnostic-Code and Remote-MTA come from the machine-readable block; when the block
+has no Diagnostic-Code (many MTAs leave it out), the recipient's paragraph of the
+human-readable part is used instead, because classification needs the server's words.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bounce_worker.domain.events import Event
+from bounce_worker.parsers import mime
+from bounce_worker.parsers._common import (
+    ADDRESS_RE,
+    clean_status,
+    first_reply_code,
+    first_status,
+    one_line,
+    parse_date,
+)
+from bounce_worker.parsers.context import MailContext
+from bounce_worker.parsers.mime import Part
+from bounce_worker.parsers.mta_text import failures_from_text
+
+DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_FIELD_RE = re.compile(r"^([A-Za-z][\w-]*)[ \t]*:[ \t]*(.*)$")
+# Action -> event type; relayed/expanded mean the message went on, which is no feedback.
+_ACTIONS = {"failed": "bounce", "delayed": "bounce", "delivered": "delivered"}
+
+
+def parse_dsn(ctx: MailContext) -> list[Event]:
+    part = mime.find_part(ctx.msg, *DSN_TYPES)
+    if part is None:
+        return []
+    blocks = status_blocks(part)
+    if not blocks:
+        return []
+    per_message, per_recipient = blocks[0], blocks[1:]
+    if "final-recipient" in per_message or "original-recipient" in per_message:
+        per_message, per_recipient = {}, blocks  # per-message block missing
+    arrival = parse_date(per_message.get("arrival-date"))
+    text_failures = {f.recipient.lower(): f for f in _text_failures(ctx)}
+
+    events: list[Event] = []
+    for block in per_recipient:
+        recipient = _address(block.get("final-recipient") or block.get("original-recipient"))
+        if not recipient:
+            continue
+        action = (block.get("action") or "failed").strip().lower().split()[0:1]
+        event_type = _ACTIONS.get(action[0] if action else "failed")
+        if event_type is None:
+            continue
+        diagnostic = _strip_type(block.get("diagnostic-code"))
+        status = clean_status(block.get("status"))
+        text = text_failures.get(recipient.lower())
+        if text is not None and (
+            not diagnostic or (_generic(status) and not first_status(diagnostic))
+        ):
+            diagnostic = " ".join(x for x in (diagnostic, text.diagnostic) if x) or None
+        # The remote server's own code in its reply beats the reporting MTA's summary of it
+        # (Status: 5.1.1 over "552 5.2.2 Over quota" is the reporting MTA's guess).
+        said = first_status(diagnostic)
+        if said and (not _generic(said) or _generic(status)) and said[0] == (status or said)[0]:
+            status = said
+        if status is None:
+            status = "4.0.0" if event_type == "bounce" and action[:1] == ["delayed"] else None
+        remote = _strip_type(block.get("remote-mta"))
+        if remote and diagnostic and remote.lower() not in diagnostic.lower():
+            diagnostic = f"{diagnostic} (remote-mta: {remote})"
+        when = parse_date(block.get("last-attempt-date")) or arrival
+        events.append(
+            ctx.event(
+                len(events) + 1,
+                type=event_type,
+                recipient=recipient,
+                status=status if event_type == "bounce" else None,
+                smtp_code=first_reply_code(diagnostic) if event_type == "bounce" else None,
+                diagnostic=one_line(diagnostic),
+                occurred_at=when,
+            )
+        )
+    return events
+
+
+def status_blocks(part: Part) -> list[dict[str, str]]:
+    """The DSN's field blocks (per-message first), field names lower-cased."""
+    return parse_blocks(part.text())
+
+
+def parse_blocks(text: str) -> list[dict[str, str]]:
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    last = None
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                blocks.append(current)
+            current, last = {}, None
+        elif line[:1] in " \t" and last:
+            current[last] += " " + line.strip()
+        elif match := _FIELD_RE.match(line):
+            last = match.group(1).lower()
+            current[last] = match.group(2).strip()
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _text_failures(ctx: MailContext) -> list:
+    text = ctx.text
+    return failures_from_text(text, set()) if text else []
+
+
+def _strip_type(value: str | None) -> str | None:
+    """'smtp; 550 5.1.1 ...' -> '550 5.1.1 ...' (RFC 3464 typed fields)."""
+    if not value:
+        return None
+    kind, sep, rest = value.partition(";")
+    if sep and re.fullmatch(r"\s*[\w-]+\s*", kind):
+        value = rest
+    return value.strip() or None
+
+
+def _address(value: str | None) -> str | None:
+    value = _strip_type(value)
+    if not value:
+        return None
+    match = ADDRESS_RE.search(value)
+    return match.group(1) if match else None
+
+
+def _generic(status: str | None) -> bool:
+    return status is None or status.split(".")[1:] in (["0", "0"],)

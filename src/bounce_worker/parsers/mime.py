@@ -1,0 +1,231 @@
+"""A small, fast, forgiving MIME reader for bounce mail.
+
+Why not `email.message_from_bytes` or flanker? Both build the full object tree of every part
+(and the stdlib's feed parser is line-by-line Python), which costs more than all our format
+rules together; bounces are read by the thousand. Here a part is split with `bytes.find`,
+bodies are decoded only when asked for, and the returned original message is read for its
+headers only. It never raises on broken structure: a missing boundary just leaves one part.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import contextlib
+import re
+from collections.abc import Iterator
+from email.header import decode_header, make_header
+
+from bounce_worker.parsers._common import ADDRESS_RE
+
+MAX_DEPTH = 12
+# Parts that carry the returned original message, not the bounce's own words.
+ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"})
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_UNFOLD = re.compile(r"\r?\n[ \t]+")
+_CTYPE = re.compile(r"\s*([\w.+-]+/[\w.+-]+)")
+_PARAM = re.compile(r'[;\s]\s*([\w.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))')
+
+
+class Part:
+    """One MIME entity: headers, content type, raw body, and sub-parts if multipart."""
+
+    __slots__ = ("_text", "body", "children", "ctype", "headers", "params")
+
+    def __init__(self, headers: list[tuple[str, str]], body: bytes, depth: int = 0) -> None:
+        self.headers = headers
+        self.body = body
+        self._text: str | None = None
+        raw_type = self.get("Content-Type") or "text/plain"
+        # The first type/subtype token: some MTAs fold parameters without the ';'.
+        ctype = _CTYPE.match(raw_type)
+        self.ctype = ctype.group(1).lower() if ctype else "text/plain"
+        self.params = {
+            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+            for m in _PARAM.finditer(raw_type)
+        }
+        self.children: list[Part] = []
+        if self.ctype.startswith("multipart/") and depth < MAX_DEPTH:
+            self.children = [parse(p, depth + 1) for p in _split(body, self.params.get("boundary"))]
+        elif self.ctype == "message/rfc822" and depth < MAX_DEPTH:
+            self.children = [parse(self.decoded(), depth + 1, headers_only=True)]
+
+    # -- headers ----------------------------------------------------------------------
+    def get(self, name: str, default: str | None = None) -> str | None:
+        key = name.lower()
+        for k, v in self.headers:
+            if k.lower() == key:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        key = name.lower()
+        return [v for k, v in self.headers if k.lower() == key]
+
+    def keys(self) -> list[str]:
+        return [k for k, _ in self.headers]
+
+    def get_content_type(self) -> str:
+        return self.ctype
+
+    def get_content_maintype(self) -> str:
+        return self.ctype.split("/", 1)[0]
+
+    def get_param(self, name: str) -> str | None:
+        return self.params.get(name.lower())
+
+    # -- body ---------------------------------------------------------------------------
+    def decoded(self) -> bytes:
+        cte = (self.get("Content-Transfer-Encoding") or "").strip().lower()
+        try:
+            if cte == "base64":
+                return binascii.a2b_base64(re.sub(rb"[^A-Za-z0-9+/=]", b"", self.body) + b"==")
+            if cte == "quoted-printable":
+                return binascii.a2b_qp(self.body)
+        except (binascii.Error, ValueError):
+            pass
+        return self.body
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = decode_bytes(self.decoded(), self.params.get("charset"))
+        return self._text
+
+    def walk(self) -> Iterator[Part]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+def parse(raw: bytes, depth: int = 0, headers_only: bool = False) -> Part:
+    if headers_only:
+        raw = raw.lstrip(b"\r\n")
+    elif depth and raw.startswith((b"\n", b"\r\n")):  # a part without headers
+        return Part([], raw.lstrip(b"\r\n"), depth)
+    match = _HEADER_END.search(raw)
+    head, body = (raw[: match.start()], raw[match.end() :]) if match else (raw, b"")
+    headers = parse_headers(
+        head.decode("utf-8", "replace") if b"\x1b" not in head else head.decode("latin-1")
+    )
+    if headers_only:
+        return Part(headers, b"", MAX_DEPTH)
+    return Part(headers, body, depth)
+
+
+def parse_headers(text: str) -> list[tuple[str, str]]:
+    headers = []
+    for line in _UNFOLD.sub(" ", text).splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name and " " not in name.strip() and len(name) < 80:
+            headers.append((name.strip(), value.strip()))
+    return headers
+
+
+def _split(body: bytes, boundary: str | None) -> list[bytes]:
+    if not boundary:
+        return [body]
+    delim = b"--" + boundary.encode("latin-1", "replace")
+    pieces = body.split(delim)
+    if len(pieces) < 2:
+        return [body]
+    parts = []
+    for piece in pieces[1:]:
+        if piece.startswith(b"--"):  # closing delimiter
+            break
+        parts.append(piece.split(b"\n", 1)[1] if b"\n" in piece else b"")
+    return parts
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    charset = (charset or "").strip().strip('"').lower() or "utf-8"
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"
+    for candidate in (charset, "utf-8"):
+        try:
+            return data.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("latin-1")
+
+
+def load(raw: bytes) -> Part:
+    return parse(raw)
+
+
+def header(msg: Part, name: str) -> str:
+    """Decoded (RFC 2047) header value with whitespace folded; '' when absent."""
+    value = msg.get(name)
+    if not value:
+        return ""
+    if "=?" in value:
+        with contextlib.suppress(UnicodeError, LookupError, ValueError, TypeError, AssertionError):
+            value = str(make_header(decode_header(value)))
+    return " ".join(value.split())
+
+
+def addresses(value: str) -> list[str]:
+    return [m.group(1) for m in ADDRESS_RE.finditer(value or "")]
+
+
+def walk_own(msg: Part) -> Iterator[Part]:
+    """Leaf parts of the bounce itself, not descending into an attached original message."""
+    if msg.children and msg.ctype.startswith("multipart/"):
+        for child in msg.children:
+            yield from walk_own(child)
+    else:
+        yield msg
+
+
+def human_text(msg: Part, limit: int = 64_000) -> str:
+    """The bounce's human-readable text: its text/plain parts, else its HTML, as text."""
+    plain = [p.text()[:limit] for p in walk_own(msg) if p.ctype == "text/plain"]
+    if plain:
+        return "\n".join(plain)
+    return "\n".join(_strip_html(p.text()[:limit]) for p in walk_own(msg) if p.ctype == "text/html")
+
+
+_TAG_RE = re.compile(
+    r"<(script|style)\b.*?</\1>|<br\s*/?>|</(?:p|div|tr|li|h\d)>|<[^>]+>", re.S | re.I
+)
+
+
+def _strip_html(html: str) -> str:
+    import html as html_module
+
+    def repl(m: re.Match[str]) -> str:
+        return "\n" if m.group(0)[:3].lower() in {"<br", "</p", "</d", "</t", "</l", "</h"} else " "
+
+    return html_module.unescape(_TAG_RE.sub(repl, html))
+
+
+def original_headers(msg: Part) -> Part | None:
+    """Headers of the returned original message (message/rfc822 or text/rfc822-headers)."""
+    for part in msg.walk():
+        if part.ctype == "message/rfc822" and part.children:
+            return part.children[0]
+        if part.ctype in {"text/rfc822-headers", "message/rfc822-headers"}:
+            return Part(parse_headers(part.text().lstrip()), b"", MAX_DEPTH)
+    return None
+
+
+def headers_from_text(text: str) -> Part | None:
+    """Parse a copy of the original message's headers found inline in a text bounce."""
+    lines = text.lstrip("\n").splitlines()[:200]
+    # Drop the indentation some MTAs add to the quoted copy (e.g. fml).
+    indent = min((len(x) - len(x.lstrip(" ")) for x in lines[:5] if x.strip()), default=0)
+    block = []
+    for line in lines:
+        if not line.strip():
+            break
+        block.append(line[indent:] if line[:indent].isspace() else line)
+    headers = parse_headers("\n".join(block))
+    return Part(headers, b"", MAX_DEPTH) if len(headers) >= 2 else None
+
+
+def find_part(msg: Part, *types: str) -> Part | None:
+    for part in msg.walk():
+        if part.ctype in types:
+            return part
+    return None

@@ -1,0 +1,180 @@
+"""Free-form bounce bodies (Exim, qmail, Sendmail transcripts, Exchange, Gmail, Yahoo, ...).
+
+Every MTA words its bounce differently, but they share one shape: a preamble, then for each
+failed recipient its address followed (or preceded on the same line) by the reason the remote
+server gave, then a copy of the original message. So the rule is generic:
+
+1. cut the text where the copy of the original message starts (`ORIGINAL_MESSAGE_MARKERS`);
+2. the failed recipients are the addresses left in the report, in order, minus the sender's
+   own addresses, the report's contact addresses and the MAIL FROM the server quoted;
+3. each recipient's diagnostic is the text from its line up to the next recipient's line;
+   the first enhanced status code and SMTP reply code in it are its status and code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bounce_worker.domain.events import Event
+from bounce_worker.parsers import mime
+from bounce_worker.parsers._common import (
+    ADDRESS_RE,
+    STATUS_RE,
+    first_reply_code,
+    first_status,
+    one_line,
+)
+from bounce_worker.parsers.context import MailContext
+from bounce_worker.parsers.mta_formats import COPIED_HEADER_LINE, ORIGINAL_MESSAGE_MARKERS
+
+MAX_DIAGNOSTIC_LINES = 12
+# Addresses in these contexts are not the failed recipient: the sender as the server quoted
+# it, support contacts in the boilerplate, message ids.
+_NOT_RECIPIENT_CONTEXT = re.compile(
+    r"(?:MAIL FROM:?|envelope-from|Return-Path:|From:|Sender:|Reply-To:|Message-I[Dd]:?|"
+    r"contact|questions|write to|e-?mail us|help desk|support at)\s*[<\"']?\s*$",
+    re.IGNORECASE,
+)
+_CONTACT_LINE = re.compile(r"\b(?:contact|assistance|questions|write to|postmaster of)\b", re.I)
+_NOT_RECIPIENT_LOCAL = frozenset({"mailer-daemon", "mailer_daemon", "noreply", "no-reply"})
+DELAY_TEXT = re.compile(
+    r"will (?:be )?retr(?:y|ied)|still trying|delayed|not yet been delivered|warning:|"
+    r"temporar(?:y|ily)|deferred",
+    re.IGNORECASE,
+)
+_STATUS_FIELD = re.compile(r"^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    recipient: str
+    diagnostic: str | None
+    status: str | None
+    smtp_code: int | None
+
+
+def report_text(text: str) -> str:
+    """The bounce's own words: everything before the copy of the original message."""
+    cut = len(text)
+    marker = ORIGINAL_MESSAGE_MARKERS.search(text)
+    if marker:
+        cut = marker.start()
+    copied = COPIED_HEADER_LINE.search(text)
+    if copied and copied.start() < cut and copied.start() > 0:
+        cut = copied.start()
+    return text[:cut]
+
+
+def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
+    """(address, offset of its first occurrence) for each candidate failed recipient."""
+    seen: dict[str, tuple[str, int]] = {}
+    excluded = set(exclude)
+    for match in ADDRESS_RE.finditer(report):
+        address = match.group(1).strip(".")
+        key = address.lower()
+        if key in excluded:
+            continue
+        line_start = report.rfind("\n", 0, match.start()) + 1
+        before = report[line_start : match.start()]
+        if (
+            address.split("@")[0].lower() in _NOT_RECIPIENT_LOCAL
+            or _NOT_RECIPIENT_CONTEXT.search(before[-40:])
+            or _CONTACT_LINE.search(before)
+        ):
+            # A support or sender address: not a recipient anywhere in this report, even
+            # where it is repeated without the telling words (e.g. in another language).
+            excluded.add(key)
+            seen.pop(key, None)
+            continue
+        seen.setdefault(key, (address, match.start()))
+    return sorted(seen.values(), key=lambda item: item[1])
+
+
+def segment(report: str, start: int, end: int) -> str:
+    """From the start of the line holding `start` up to `end`, at most a few lines."""
+    line_start = report.rfind("\n", 0, start) + 1
+    lines = [ln for ln in report[line_start:end].splitlines() if ln.strip()]
+    return "\n".join(lines[:MAX_DIAGNOSTIC_LINES])
+
+
+def failures_from_text(
+    text: str, exclude: set[str], fallback_recipients: list[str] | None = None
+) -> list[Failure]:
+    report = report_text(text)
+    found = find_recipients(report, exclude)
+    if not found and fallback_recipients:
+        # The report names nobody (a bare transcript): the recipients come from headers and
+        # the whole report is the diagnostic of each.
+        diag = segment(report, 0, len(report))
+        return [_failure(r, diag) for r in fallback_recipients]
+    out = []
+    for i, (address, offset) in enumerate(found):
+        end = found[i + 1][1] if i + 1 < len(found) else len(report)
+        if i + 1 < len(found):
+            end = report.rfind("\n", 0, end) + 1 or end
+        diag = segment(report, offset, end)
+        if not STATUS_RE.search(diag) and first_reply_code(diag) is None and len(found) == 1:
+            # Reason written before the address (e.g. "Invalid userid: <addr>" is covered by
+            # the line rule; this catches a reason paragraph above the recipient list).
+            diag = segment(report, 0, len(report))
+        out.append(_failure(address, diag))
+    return out
+
+
+def _failure(recipient: str, diag: str) -> Failure:
+    status_field = _STATUS_FIELD.search(diag)
+    status = status_field.group(1) if status_field else first_status(diag)
+    return Failure(recipient, one_line(diag), status, first_reply_code(diag))
+
+
+def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
+    """Events of a free-form bounce whose human-readable text is `text`."""
+    msg = ctx.msg
+    if ctx.original is None:
+        marker = ORIGINAL_MESSAGE_MARKERS.search(text) or COPIED_HEADER_LINE.search(text)
+        if marker:
+            rest = (
+                text[marker.end() :]
+                if marker.re is ORIGINAL_MESSAGE_MARKERS
+                else text[marker.start() :]
+            )
+            ctx.original = mime.headers_from_text(rest)
+    # The bounce goes back to the sender: its To, and the original's From, are not failures.
+    exclude = {
+        a.lower()
+        for name in ("To", "From", "Return-Path")
+        for a in mime.addresses(mime.header(msg, name))
+    }
+    if ctx.original is not None:
+        for name in ("From", "Sender", "Return-Path", "Reply-To"):
+            exclude.update(a.lower() for a in mime.addresses(mime.header(ctx.original, name)))
+    failed_header = mime.addresses(mime.header(msg, "X-Failed-Recipients"))
+    fallback = failed_header or (
+        mime.addresses(mime.header(ctx.original, "To")) if ctx.original is not None else []
+    )
+    failures = failures_from_text(text, exclude, fallback)
+    if failed_header:
+        # Exim names its failed recipients in a header: trust it over prose scanning.
+        by_address = {f.recipient.lower(): f for f in failures}
+        whole = failures_from_text(text, exclude, failed_header)
+        failures = [
+            by_address.get(a.lower()) or _failure(a, whole[0].diagnostic or "")
+            for a in failed_header
+        ]
+    if not any(f.status or f.smtp_code for f in failures):
+        # A report that quotes no code at all: a non-delivery report is a final failure
+        # (RFC 3464: Action failed goes with 5.x.x) unless it says it is only a delay.
+        status = "4.0.0" if DELAY_TEXT.search(text[:3000]) else "5.0.0"
+        failures = [Failure(f.recipient, f.diagnostic, status, None) for f in failures]
+    return [
+        ctx.event(
+            i,
+            type="bounce",
+            recipient=f.recipient,
+            status=f.status,
+            smtp_code=f.smtp_code,
+            diagnostic=f.diagnostic,
+        )
+        for i, f in enumerate(failures, 1)
+    ]
