@@ -147,6 +147,8 @@ TEXT_RULES: list[tuple[re.Pattern[str], Outcome]] = [
         ),
     ]
 ]
+# TEXT_RULES[:3] (full, disabled, not RFC compliant) decide whatever the code says.
+_DECISIVE_RULES = 3
 # The SMTP command a refusal answered (see point 2 above).
 SENDER_STAGE = re.compile(
     r"after (?:initial connection|connect|ehlo|helo|mail from)|"
@@ -180,15 +182,15 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
         klass = smtp_code // 100
     permanent = klass == 5
     text = _REMOTE_MTA.sub("", diagnostic.lower()) if diagnostic else ""
-    text_outcome = match_text(text)
 
-    # 1. unambiguous texts
-    if text_outcome in (MAILBOX_FULL, MAILBOX_DISABLED, NONCOMPLIANT):
-        return text_outcome
+    # 1. unambiguous texts (the first rules of TEXT_RULES)
+    decisive = _first_match(text, TEXT_RULES[:_DECISIVE_RULES])
+    if decisive is not None:
+        return decisive
     # 2. the SMTP stage
     if klass in (4, 5) and SENDER_STAGE.search(text):
         return POLICY
-    if text_outcome is HARD_BOUNCE and permanent and DATA_STAGE.search(text):
+    if permanent and DATA_STAGE.search(text) and match_text(text) is HARD_BOUNCE:
         return POLICY
     # 3. specific status codes
     if subject is not None and (subject, detail) in ANY_CLASS_STATUS:
@@ -199,6 +201,7 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
         return PERMANENT_STATUS[(subject, detail)]
     # 4. the text, when the code leaves the question open
     if subject is None or subject in WEAK_SUBJECTS or detail == 0:
+        text_outcome = _first_match(text, TEXT_RULES[_DECISIVE_RULES:])
         if text_outcome is HARD_BOUNCE and not permanent:
             return SOFT_BOUNCE
         if text_outcome is not None:
@@ -209,6 +212,13 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     if subject in (None, 0) and smtp_code == 552:
         return MAILBOX_FULL
     return SOFT_BOUNCE
+
+
+def _first_match(text: str, rules: list[tuple[re.Pattern[str], Outcome]]) -> Outcome | None:
+    for pattern, outcome in rules:
+        if pattern.search(text):
+            return outcome
+    return None
 
 
 def match_text(diagnostic: str | None) -> Outcome | None:

@@ -104,16 +104,14 @@ def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[
     return events
 
 
-def _source(msg: object, text: str) -> str:
-
-    assert isinstance(msg, Part)
+def _source(msg: Part, text: str) -> str:
     signature = "\n".join(
         [
             mime.header(msg, "From"),
             mime.header(msg, "Subject"),
             mime.header(msg, "X-Mailer"),
-            *(str(v) for v in (msg.get_all("Received") or [])[:2]),
-            text[:2000],
+            *msg.get_all("Received")[:2],
+            text[:800],
         ]
     )
     if mime.find_part(msg, "message/delivery-status") is not None:

@@ -22,7 +22,7 @@ from bounce_worker.parsers._common import (
 )
 from bounce_worker.parsers.context import MailContext
 from bounce_worker.parsers.mime import Part
-from bounce_worker.parsers.mta_text import failures_from_text
+from bounce_worker.parsers.mta_text import Failure, failures_from_text
 
 DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _FIELD_RE = re.compile(r"^([A-Za-z][\w-]*)[ \t]*:[ \t]*(.*)$")
@@ -41,7 +41,7 @@ def parse_dsn(ctx: MailContext) -> list[Event]:
     if "final-recipient" in per_message or "original-recipient" in per_message:
         per_message, per_recipient = {}, blocks  # per-message block missing
     arrival = parse_date(per_message.get("arrival-date"))
-    text_failures = {f.recipient.lower(): f for f in _text_failures(ctx)}
+    text_failures: dict[str, Failure] | None = None  # read from the prose only if needed
 
     events: list[Event] = []
     for block in per_recipient:
@@ -54,11 +54,12 @@ def parse_dsn(ctx: MailContext) -> list[Event]:
             continue
         diagnostic = _strip_type(block.get("diagnostic-code"))
         status = clean_status(block.get("status"))
-        text = text_failures.get(recipient.lower())
-        if text is not None and (
-            not diagnostic or (_generic(status) and not first_status(diagnostic))
-        ):
-            diagnostic = " ".join(x for x in (diagnostic, text.diagnostic) if x) or None
+        if not diagnostic or (_generic(status) and not first_status(diagnostic)):
+            if text_failures is None:
+                text_failures = {f.recipient.lower(): f for f in _text_failures(ctx)}
+            text = text_failures.get(recipient.lower())
+            if text is not None:
+                diagnostic = " ".join(x for x in (diagnostic, text.diagnostic) if x) or None
         # The remote server's own code in its reply beats the reporting MTA's summary of it
         # (Status: 5.1.1 over "552 5.2.2 Over quota" is the reporting MTA's guess).
         said = first_status(diagnostic)
@@ -108,7 +109,7 @@ def parse_blocks(text: str) -> list[dict[str, str]]:
     return blocks
 
 
-def _text_failures(ctx: MailContext) -> list:
+def _text_failures(ctx: MailContext) -> list[Failure]:
     text = ctx.text
     return failures_from_text(text, set()) if text else []
 

@@ -21,8 +21,7 @@ from bounce_worker.parsers._common import ADDRESS_RE
 MAX_DEPTH = 12
 # Parts that carry the returned original message, not the bounce's own words.
 ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"})
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_UNFOLD = re.compile(r"\r?\n[ \t]+")
+_UNFOLD = re.compile(r"\n[ \t]+")  # literal first character: the regex engine skips ahead
 _CTYPE = re.compile(r"\s*([\w.+-]+/[\w.+-]+)")
 _PARAM = re.compile(r'[;\s]\s*([\w.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))')
 
@@ -30,10 +29,13 @@ _PARAM = re.compile(r'[;\s]\s*([\w.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))
 class Part:
     """One MIME entity: headers, content type, raw body, and sub-parts if multipart."""
 
-    __slots__ = ("_text", "body", "children", "ctype", "headers", "params")
+    __slots__ = ("_index", "_text", "body", "children", "ctype", "headers", "params")
 
     def __init__(self, headers: list[tuple[str, str]], body: bytes, depth: int = 0) -> None:
         self.headers = headers
+        self._index: dict[str, str] = {}
+        for k, v in headers:
+            self._index.setdefault(k.lower(), v)
         self.body = body
         self._text: str | None = None
         raw_type = self.get("Content-Type") or "text/plain"
@@ -52,11 +54,7 @@ class Part:
 
     # -- headers ----------------------------------------------------------------------
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = name.lower()
-        for k, v in self.headers:
-            if k.lower() == key:
-                return v
-        return default
+        return self._index.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         key = name.lower()
@@ -102,8 +100,7 @@ def parse(raw: bytes, depth: int = 0, headers_only: bool = False) -> Part:
         raw = raw.lstrip(b"\r\n")
     elif depth and raw.startswith((b"\n", b"\r\n")):  # a part without headers
         return Part([], raw.lstrip(b"\r\n"), depth)
-    match = _HEADER_END.search(raw)
-    head, body = (raw[: match.start()], raw[match.end() :]) if match else (raw, b"")
+    head, body = _split_head(raw)
     headers = parse_headers(
         head.decode("utf-8", "replace") if b"\x1b" not in head else head.decode("latin-1")
     )
@@ -112,9 +109,22 @@ def parse(raw: bytes, depth: int = 0, headers_only: bool = False) -> Part:
     return Part(headers, body, depth)
 
 
+def _split_head(raw: bytes) -> tuple[bytes, bytes]:
+    """Header block and body, split at the first empty line (LF or CRLF mail)."""
+    lf = raw.find(b"\n\n")
+    crlf = raw.find(b"\r\n\r\n")
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return raw[:crlf], raw[crlf + 4 :]
+    if lf >= 0:
+        return raw[:lf], raw[lf + 2 :]
+    return raw, b""
+
+
 def parse_headers(text: str) -> list[tuple[str, str]]:
     headers = []
-    for line in _UNFOLD.sub(" ", text).splitlines():
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    for line in _UNFOLD.sub(" ", text).split("\n"):
         name, sep, value = line.partition(":")
         if sep and name and " " not in name.strip() and len(name) < 80:
             headers.append((name.strip(), value.strip()))

@@ -12,49 +12,69 @@ import re
 # Lines that start the returned copy of the original message. Everything after them is the
 # sender's own mail and must not be read as the bounce's words (its To: is not a failure).
 ORIGINAL_MESSAGE_MARKERS = re.compile(
-    r"^[ \t>*-]*(?:"
-    r"-+ ?This is a copy of the message"  # Exim
-    r"|-* ?Below this line is a copy of the message"  # qmail, Yahoo
-    # Sendmail, Gmail
-    r"|-* ?(?:Original|Returned|Unsent|Undelivered) message(?: follows| as follows)?"
-    r"|-+ ?(?:Original|Returned) (?:message|mail)"  # Lotus Notes, many gateways
-    r"|-* ?The (?:header|headers) of the original message"  # 1&1, GMX
-    r"|Original message follows|Original mail as follows"  # IMail, fml
-    r"|Below is a copy of the original message"  # OpenSMTPD
-    r"|Message headers follow"  # DragonFly
-    r"|Included is a copy of the message header"  # MXLogic
-    r"|-+ ?Original message headers"  # Microsoft
-    r"|-+ ?Message header follows"
-    r"|-+ ?(?:Your )?original message"
-    r").*$",
-    re.IGNORECASE | re.MULTILINE,
+    r"[ \t>*-]*(?:"
+    r"-+ ?this is a copy of the message"  # Exim
+    r"|-* ?below this line is a copy of the message"  # qmail, Yahoo
+    r"|-* ?(?:original|returned|unsent|undelivered) message(?: follows| as follows)?"  # Sendmail
+    r"|-+ ?(?:original|returned) (?:message|mail)"  # Lotus Notes, many gateways
+    r"|-* ?the (?:header|headers) of the original message"  # 1&1, GMX
+    r"|original message follows|original mail as follows"  # IMail, fml
+    r"|below is a copy of the original message"  # OpenSMTPD
+    r"|message headers follow"  # DragonFly
+    r"|included is a copy of the message header"  # MXLogic
+    r"|-+ ?original message headers"  # Microsoft
+    r"|-+ ?message header follows"
+    r"|-+ ?(?:your )?original message"
+    r")"
 )
+# Words every marker above contains: found first (a fast literal scan), then the marker
+# pattern is tried on that line only.
+_MARKER_WORDS = re.compile(r"copy of|original|returned|unsent|undelivered|headers? follow")
 # A header line at the left margin also starts the copy (MTAs that append it without a marker).
 COPIED_HEADER_LINE = re.compile(
-    r"^(?:Return-Path|Received|DKIM-Signature|Message-I[Dd]|Delivered-To|X-[\w-]+):[ \t]",
-    re.MULTILINE,
+    r"\n(?:return-path|received|dkim-signature|message-id|delivered-to|x-[\w-]+):[ \t]"
 )
 
-# source name -> signature, matched against From, Subject, X-Mailer, Received and the text.
-FAMILIES: list[tuple[str, re.Pattern[str]]] = [
-    (name, re.compile(pattern, re.IGNORECASE))
-    for name, pattern in [
-        ("amazonses", r"amazonses\.com|amazonaws\.com"),
-        ("gmail", r"mailer-daemon@google(?:mail)?\.com|gsmtp|Google tried to deliver"),
-        (
-            "outlook",
-            r"outlook\.com|hotmail|protection\.outlook|Microsoft Exchange|MSEXCH|Office ?365",
-        ),
-        ("yahoo", r"yahoo"),
-        ("exim", r"\bExim\b|This message was created automatically by mail delivery software"),
-        ("postfix", r"\bPostfix\b"),
-        ("qmail", r"qmail"),
-        ("opensmtpd", r"OpenSMTPD"),
-        ("dragonfly", r"DragonFly Mail Agent"),
-        ("courier", r"Courier mail server"),
-        ("domino", r"Lotus|Domino|Notes"),
-        ("sendmail", r"Transcript of session follows|\bsendmail\b|\(8\.\d+\.\d+"),
-    ]
+
+def copy_start(text: str) -> tuple[int, int] | None:
+    """(start, end) of the line where the copy of the original message begins, or None.
+
+    Matching runs on the lower-cased text (several times faster than case-insensitive
+    patterns); a text whose length changes when lower-cased (rare Unicode) is not cut.
+    """
+    low = text.lower()
+    if len(low) != len(text):
+        return None
+    found: tuple[int, int] | None = None
+    for word in _MARKER_WORDS.finditer(low):
+        start = low.rfind("\n", 0, word.start()) + 1
+        end = low.find("\n", word.end())
+        end = len(low) if end < 0 else end
+        if ORIGINAL_MESSAGE_MARKERS.match(low, start, end):
+            found = (start, end)
+            break
+    header = COPIED_HEADER_LINE.search(low, 0, found[0] if found else len(low))
+    if header is not None:
+        return header.start() + 1, header.start() + 1
+    return found
+
+
+# source name -> literal signatures, looked for (as plain substrings: this runs on every mail)
+# in From, Subject, X-Mailer, the first Received lines and the start of the text,
+# lower-cased; the first family listed whose signature appears wins.
+FAMILIES: list[tuple[str, tuple[str, ...]]] = [
+    ("amazonses", ("amazonses.com", "amazonaws.com")),
+    ("gmail", ("mailer-daemon@google", "gsmtp", "google tried to deliver")),
+    ("outlook", ("outlook.com", "hotmail", "microsoft exchange", "msexch", "office 365")),
+    ("yahoo", ("yahoo",)),
+    ("exim", ("exim ", "(exim", "created automatically by mail delivery software")),
+    ("postfix", ("postfix",)),
+    ("qmail", ("qmail",)),
+    ("opensmtpd", ("opensmtpd",)),
+    ("dragonfly", ("dragonfly mail agent",)),
+    ("courier", ("courier mail server",)),
+    ("domino", ("lotus", "domino")),
+    ("sendmail", ("transcript of session follows", "sendmail")),
 ]
 
 # Evidence that a mail is a delivery failure report at all; without it the text parser does
@@ -81,7 +101,8 @@ BOUNCE_TEXT = re.compile(
 
 
 def family(signature: str) -> str | None:
-    for name, pattern in FAMILIES:
-        if pattern.search(signature):
+    lowered = signature.lower()
+    for name, literals in FAMILIES:
+        if any(literal in lowered for literal in literals):
             return name
     return None

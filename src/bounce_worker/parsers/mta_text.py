@@ -4,7 +4,7 @@ Every MTA words its bounce differently, but they share one shape: a preamble, th
 failed recipient its address followed (or preceded on the same line) by the reason the remote
 server gave, then a copy of the original message. So the rule is generic:
 
-1. cut the text where the copy of the original message starts (`ORIGINAL_MESSAGE_MARKERS`);
+1. cut the text where the copy of the original message starts (`mta_formats.copy_start`);
 2. the failed recipients are the addresses left in the report, in order, minus the sender's
    own addresses, the report's contact addresses and the MAIL FROM the server quoted;
 3. each recipient's diagnostic is the text from its line up to the next recipient's line;
@@ -26,7 +26,7 @@ from bounce_worker.parsers._common import (
     one_line,
 )
 from bounce_worker.parsers.context import MailContext
-from bounce_worker.parsers.mta_formats import COPIED_HEADER_LINE, ORIGINAL_MESSAGE_MARKERS
+from bounce_worker.parsers.mta_formats import copy_start
 
 MAX_DIAGNOSTIC_LINES = 12
 # Addresses in these contexts are not the failed recipient: the sender as the server quoted
@@ -56,14 +56,8 @@ class Failure:
 
 def report_text(text: str) -> str:
     """The bounce's own words: everything before the copy of the original message."""
-    cut = len(text)
-    marker = ORIGINAL_MESSAGE_MARKERS.search(text)
-    if marker:
-        cut = marker.start()
-    copied = COPIED_HEADER_LINE.search(text)
-    if copied and copied.start() < cut and copied.start() > 0:
-        cut = copied.start()
-    return text[:cut]
+    cut = copy_start(text)
+    return text[: cut[0]] if cut and cut[0] > 0 else text
 
 
 def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
@@ -132,14 +126,9 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
     """Events of a free-form bounce whose human-readable text is `text`."""
     msg = ctx.msg
     if ctx.original is None:
-        marker = ORIGINAL_MESSAGE_MARKERS.search(text) or COPIED_HEADER_LINE.search(text)
-        if marker:
-            rest = (
-                text[marker.end() :]
-                if marker.re is ORIGINAL_MESSAGE_MARKERS
-                else text[marker.start() :]
-            )
-            ctx.original = mime.headers_from_text(rest)
+        cut = copy_start(text)
+        if cut:
+            ctx.original = mime.headers_from_text(text[cut[1] :])
     # The bounce goes back to the sender: its To, and the original's From, are not failures.
     exclude = {
         a.lower()
