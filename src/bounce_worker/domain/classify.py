@@ -8,7 +8,7 @@ Evidence for a bounce, strongest first:
 2. The SMTP stage the server refused at. A refusal after connect, EHLO or MAIL FROM is about
    the sender (the recipient was never named): policy. A "user unknown" in reply to DATA
    comes after the server accepted the recipient at RCPT TO, so the mailbox exists and a
-   content filter spoke: policy, never a hard bounce.
+   content filter spoke: policy, never a hard bounce (unless the server said X.1.1 itself).
 3. A specific enhanced status code (RFC 3463): X.7.x security/policy (X.7.13 is "user account
    disabled", RFC 7372), X.6.x content, X.1.7/X.1.8 bad *sender* address: policy;
    X.1.1/X.1.2/X.1.3/X.1.6/X.1.10 (5.x.x): hard; X.2.2: mailbox full.
@@ -84,71 +84,155 @@ ANY_CLASS_STATUS: dict[tuple[int, int], Outcome] = {
 # Status subjects whose detail says little about the mailbox: the text decides.
 WEAK_SUBJECTS = frozenset({0, 2, 3, 4, 5})
 
-_FLAGS = re.DOTALL
-# Diagnostic text -> outcome, first match wins, on the lower-cased text. Order matters:
-# message-format problems mention "spam"; sender rejections mention "does not exist".
-TEXT_RULES: list[tuple[re.Pattern[str], Outcome]] = [
-    (re.compile(p, _FLAGS), outcome)
-    for p, outcome in [
-        (
-            r"over ?quota|quota (?:exceeded|full)|exceeded (?:its |the )?quota|"
-            r"mailbox (?:is )?full|"
-            r"mailbox size limit|insufficient (?:disk )?(?:space|storage)|exceeded storage|"
-            r"mail ?box.{0,20}exceed|full mailbox|user.{0,10}is full|mailfolder is full|"
+# Diagnostic text -> outcome, on the lower-cased text; the first group with a matching pattern
+# wins. Order matters: message-format problems mention "spam", rate limits "blocked", sender
+# rejections "does not exist". Each alternative is its own regex: one starting with a literal
+# is scanned for at C speed, where a long alternation is tried position by position.
+RULE_GROUPS: list[tuple[Outcome, list[str]]] = [
+    (
+        MAILBOX_FULL,
+        [
+            r"over ?quota",
+            r"quota (?:exceeded|full)",
+            r"exceeded (?:its |the )?quota",
+            r"mailbox (?:is )?full",
+            r"mailbox size limit",
+            r"full mailbox",
+            r"mailfolder is full",
+            r"insufficient (?:disk )?(?:space|storage)",
+            r"exceeded storage",
+            r"mail ?box.{0,20}exceed",
+            r"user.{0,10}is full",
             r"too many messages in (?:the )?(?:mailbox|folder)",
-            MAILBOX_FULL,
-        ),
-        (
+        ],
+    ),
+    (
+        MAILBOX_DISABLED,
+        [
             r"(?:account|mailbox|user|recipient(?: address)?)(?: has been| is)? (?:is )?"
-            r"(?:disabled|suspended|inactive|frozen|deactivated|locked|expired)|"
-            r"disabled (?:recipient|account|mailbox|user)|inactive (?:account|user|mailbox)|"
-            r"(?:account|mailbox) (?:is )?not active|has been disabled|account.{0,20}closed",
-            MAILBOX_DISABLED,
-        ),
-        (
-            r"not rfc ?(?:5322|2822|822) compliant|rfc ?(?:5322|2822) (?:specific|compliant)|"
-            r"duplicate header|multiple addresses in from|"
+            r"(?:disabled|suspended|inactive|frozen|deactivated|locked|expired)",
+            r"disabled (?:recipient|account|mailbox|user)",
+            r"inactive (?:account|user|mailbox)",
+            r"(?:account|mailbox) (?:is )?not active",
+            r"has been disabled",
+            r"account.{0,20}closed",
+        ],
+    ),
+    (
+        NONCOMPLIANT,
+        [
+            r"not rfc ?(?:5322|2822|822) compliant",
+            r"rfc ?(?:5322|2822) (?:specific|compliant)",
+            r"duplicate header",
+            r"multiple addresses in from",
             r"headers? (?:is |are )?(?:not valid|malformed|invalid)",
-            NONCOMPLIANT,
-        ),
-        (
-            r"spam|blacklist|blocklist|block ?list|black ?list|\brbl\b|dnsbl|spamhaus|spamcop|"
-            r"reputation|\bblocked\b|access denied|denied by policy|not allowed|"
-            r"not permitted|relay(?:ing)? (?:access )?(?:denied|not)|policy|\bdmarc\b|\bspf\b|"
-            r"\bdkim\b|authenticat|ptr record|reverse dns|\brdns\b|ip name lookup|"
-            r"mismatch(?:es)? client ip|invalid ip|unverif[iy]+able|client host rejected|"
-            r"sender (?:address |domain )?(?:rejected|denied|refused|unknown|invalid|verify)|"
-            r"(?:domain|address) of sender|sender .{0,60}does not exist|"
-            r"from:? (?:domain|address) is (?:invalid|not valid)|valid from|"
-            r"service refused|service refus|refused to talk|\brejected\b(?! ?:)|refused|"
-            r"virus|malware|content (?:rejected|filter)|message content|"
-            r"too many (?:connections|messages|recipients)|rate limit|"
-            r"headers? too (?:large|long)|not accepted due to|contains? (?:a )?(?:virus|url)",
-            POLICY,
-        ),
-        (
-            r"user ?unknown|unknown (?:user|recipient|mailbox|address)|"
-            r"no such (?:user|mailbox|recipient|address|account|person)|"
-            r"(?:user|mailbox|recipient|address|account|e-?mail)(?: name)?(?: \S+)?"
-            r" (?:does not|doesn't|did not|does no longer) exist|"
+        ],
+    ),
+    # Rate limits are transient (SPEC 3: "rate limits" are soft), even when worded "blocked".
+    (
+        SOFT_BOUNCE,
+        [
+            r"too many (?:connections|messages|recipients|concurrent)",
+            r"rate limit",
+            r"frequency limit",
+            r"rate of",
+            r"throttl",
+            r"try again later",
+        ],
+    ),
+    (
+        POLICY,
+        [
+            r"spam",
+            r"blacklist",
+            r"blocklist",
+            r"block ?list",
+            r"black ?list",
+            r"rbl\b",
+            r"dnsbl",
+            r"reputation",
+            r"blocked\b",
+            r"access denied",
+            r"denied by policy",
+            r"not allowed",
+            r"not permitted",
+            r"relay(?:ing)? (?:access )?(?:denied|not)",
+            r"policy",
+            r"dmarc",
+            r"spf\b",
+            r"dkim",
+            r"authenticat",
+            r"ptr record",
+            r"reverse dns",
+            r"rdns\b",
+            r"ip name lookup",
+            r"mismatch(?:es)? client ip",
+            r"invalid ip",
+            r"unverif[iy]+able",
+            r"client host rejected",
+            r"message rejected",
+            r"not verified",
+            r"identities failed",
+            r"sender (?:address |domain )?(?:rejected|denied|refused|unknown|invalid|verify)",
+            r"(?:domain|address) of sender",
+            r"sender .{0,60}does not exist",
+            r"from:? (?:domain|address) is (?:invalid|not valid)",
+            r"valid from",
+            r"service refus",
+            r"refused to talk",
+            r"virus",
+            r"malware",
+            r"content (?:rejected|filter)",
+            r"message content",
+            r"headers? too (?:large|long)",
+            r"not accepted due to",
+            r"permission to post",
+            r"not a member",
+            r"members only",
+        ],
+    ),
+    (
+        HARD_BOUNCE,
+        [
+            r"user ?unknown",
+            r"unknown (?:user|recipient|mailbox|address)",
+            r"no such (?:user|mailbox|recipient|address|account|person|domain)",
+            r"(?:does not|doesn't|did not|does no longer) exist",
             r"(?:invalid|unknown|bad|unavailable)\b.{0,20}\b(?:recipient|mailbox|userid|user|"
-            r"address)|recipient (?:not found|unknown|invalid)|mailbox (?:not found|unavailable|"
-            r"does not exist)|not (?:a )?(?:valid|known) (?:user|recipient|mailbox)|"
-            r"no mailbox|addressee unknown|unrouteable address|user not found|"
-            r"recipient name is not recognized|name is not recognized|"
-            r"doesn't have an? .{1,40}account|"
-            r"no longer (?:available|active|exists)|not listed in|"
-            r"host unknown|unknown host|host (?:or domain name )?not found|"
-            r"host \S+ not found|domain (?:name )?(?:not found|does not exist|is not reachable)|"
-            r"no such domain|domain.{0,20}(?:unknown|does not exist)|no mx|null mx|"
-            r"name or service not known|nxdomain|"
-            r"not accepting (?:network )?(?:messages|mail)|does not accept mail",
-            HARD_BOUNCE,
-        ),
-    ]
+            r"address)\b",
+            r"recipient (?:not found|unknown|invalid)",
+            r"mailbox (?:not found|unavailable)",
+            r"not (?:a )?(?:valid|known) (?:user|recipient|mailbox)",
+            r"no mailbox",
+            r"addressee unknown",
+            r"unrouteable address",
+            r"user not found",
+            r"name is not recognized",
+            r"doesn't have an? .{1,40}account",
+            r"no longer (?:available|active|exists)",
+            r"host unknown",
+            r"unknown host",
+            r"host (?:or domain name )?not found",
+            r"host \S+ not found",
+            r"domain (?:name )?(?:not found|is not reachable)",
+            r"domain.{0,20}unknown",
+            r"illegal (?:host|domain)",
+            r"no mx",
+            r"null mx",
+            r"name or service not known",
+            r"nxdomain",
+            r"not accepting (?:network )?(?:messages|mail)",
+            r"does not accept mail",
+        ],
+    ),
 ]
-# TEXT_RULES[:3] (full, disabled, not RFC compliant) decide whatever the code says.
-_DECISIVE_RULES = 3
+TEXT_RULES: list[tuple[re.Pattern[str], Outcome]] = [
+    (re.compile(pattern, re.DOTALL), outcome)
+    for outcome, patterns in RULE_GROUPS
+    for pattern in patterns
+]
+# The first groups (full, disabled, not RFC compliant) decide whatever the code says.
+_DECISIVE_RULES = sum(len(patterns) for _, patterns in RULE_GROUPS[:3])
 # The SMTP command a refusal answered (see point 2 above).
 SENDER_STAGE = re.compile(
     r"after (?:initial connection|connect|ehlo|helo|mail from)|"
@@ -190,7 +274,8 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     # 2. the SMTP stage
     if klass in (4, 5) and SENDER_STAGE.search(text):
         return POLICY
-    if permanent and DATA_STAGE.search(text) and match_text(text) is HARD_BOUNCE:
+    generic = subject is None or detail == 0
+    if permanent and generic and DATA_STAGE.search(text) and match_text(text) is HARD_BOUNCE:
         return POLICY
     # 3. specific status codes
     if subject is not None and (subject, detail) in ANY_CLASS_STATUS:

@@ -73,8 +73,7 @@ def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[
     ctx = MailContext(
         raw, msg, received_at, organization_header, original=mime.original_headers(msg)
     )
-    text = ctx.text = mime.human_text(msg)
-    ctx.source = _source(msg, text)
+    ctx.source = _source(msg)
 
     if is_arf(msg):
         ctx.source = "arf"
@@ -90,6 +89,7 @@ def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[
         # from a mailer daemon, or titled as a delivery failure, is never a vacation notice.
         if is_auto_reply(msg) and not _bounce_envelope(msg):
             raise NotFeedback("auto-reply / vacation notice, not a bounce")
+    text = ctx.text
     ses = _ses_notification(text)
     if ses is not None:
         return ses
@@ -104,7 +104,11 @@ def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[
     return events
 
 
-def _source(msg: Part, text: str) -> str:
+def _source(msg: Part) -> str:
+    # Headers and the start of the first text/plain part: enough to name the family, and
+    # cheap (no HTML to strip, nothing else to decode).
+    plain = next((p for p in mime.walk_own(msg) if p.ctype == "text/plain"), None)
+    text = plain.text()[:800] if plain is not None else ""
     signature = "\n".join(
         [
             mime.header(msg, "From"),

@@ -27,7 +27,7 @@ class MailContext:
     organization_header: str = "X-Organization"
     source: str = "mta"
     original: Part | None = None  # headers of the returned original message
-    text: str = ""  # the bounce's human-readable text
+    _text: str | None = None
     id_base: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -35,6 +35,13 @@ class MailContext:
         # Received lines may differ); without one, the bytes themselves do.
         message_id = mime.header(self.msg, "Message-ID")
         self.id_base = digest("mid", message_id) if message_id else digest("raw", self.raw)
+
+    @property
+    def text(self) -> str:
+        """The bounce's human-readable text, decoded on first use (DSNs rarely need it)."""
+        if self._text is None:
+            self._text = mime.human_text(self.msg)
+        return self._text
 
     @property
     def mail_date(self) -> datetime | None:

@@ -29,10 +29,11 @@ _PARAM = re.compile(r'[;\s]\s*([\w.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))
 class Part:
     """One MIME entity: headers, content type, raw body, and sub-parts if multipart."""
 
-    __slots__ = ("_index", "_text", "body", "children", "ctype", "headers", "params")
+    __slots__ = ("_decoded", "_index", "_text", "body", "children", "ctype", "headers", "params")
 
     def __init__(self, headers: list[tuple[str, str]], body: bytes, depth: int = 0) -> None:
         self.headers = headers
+        self._decoded: dict[str, str] = {}  # header() results: Subject is read many times
         self._index: dict[str, str] = {}
         for k, v in headers:
             self._index.setdefault(k.lower(), v)
@@ -166,13 +167,17 @@ def load(raw: bytes) -> Part:
 
 def header(msg: Part, name: str) -> str:
     """Decoded (RFC 2047) header value with whitespace folded; '' when absent."""
-    value = msg.get(name)
-    if not value:
-        return ""
+    key = name.lower()
+    cached = msg._decoded.get(key)
+    if cached is not None:
+        return cached
+    value = msg._index.get(key) or ""
     if "=?" in value:
         with contextlib.suppress(UnicodeError, LookupError, ValueError, TypeError, AssertionError):
             value = str(make_header(decode_header(value)))
-    return " ".join(value.split())
+    value = " ".join(value.split())
+    msg._decoded[key] = value
+    return value
 
 
 def addresses(value: str) -> list[str]:
@@ -196,18 +201,15 @@ def human_text(msg: Part, limit: int = 64_000) -> str:
     return "\n".join(_strip_html(p.text()[:limit]) for p in walk_own(msg) if p.ctype == "text/html")
 
 
-_TAG_RE = re.compile(
-    r"<(script|style)\b.*?</\1>|<br\s*/?>|</(?:p|div|tr|li|h\d)>|<[^>]+>", re.S | re.I
-)
+_BLOCK_TAG_RE = re.compile(r"<br\s*/?>|</(?:p|div|tr|li|h\d)\s*>", re.I)
+_TAG_RE = re.compile(r"<(?:script|style)\b.*?</(?:script|style)\s*>|<[^>]*>", re.S | re.I)
 
 
 def _strip_html(html: str) -> str:
+    """HTML -> text: block ends become line breaks, other tags spaces (two C-level passes)."""
     import html as html_module
 
-    def repl(m: re.Match[str]) -> str:
-        return "\n" if m.group(0)[:3].lower() in {"<br", "</p", "</d", "</t", "</l", "</h"} else " "
-
-    return html_module.unescape(_TAG_RE.sub(repl, html))
+    return html_module.unescape(_TAG_RE.sub(" ", _BLOCK_TAG_RE.sub("\n", html)))
 
 
 def original_headers(msg: Part) -> Part | None:

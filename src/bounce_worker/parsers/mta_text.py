@@ -31,17 +31,16 @@ from bounce_worker.parsers.mta_formats import copy_start
 MAX_DIAGNOSTIC_LINES = 12
 # Addresses in these contexts are not the failed recipient: the sender as the server quoted
 # it, support contacts in the boilerplate, message ids.
+# (Both run on the lower-cased start of the address's line.)
 _NOT_RECIPIENT_CONTEXT = re.compile(
-    r"(?:MAIL FROM:?|envelope-from|Return-Path:|From:|Sender:|Reply-To:|Message-I[Dd]:?|"
-    r"contact|questions|write to|e-?mail us|help desk|support at)\s*[<\"']?\s*$",
-    re.IGNORECASE,
+    r"(?:mail from:?|envelope-from|return-path:|from:|sender:|reply-to:|message-id:?|"
+    r"contact|questions|write to|e-?mail us|help desk|support at)\s*[<\"']?\s*$"
 )
-_CONTACT_LINE = re.compile(r"\b(?:contact|assistance|questions|write to|postmaster of)\b", re.I)
+_CONTACT_LINE = re.compile(r"contact|assistance|questions|write to|postmaster of")
 _NOT_RECIPIENT_LOCAL = frozenset({"mailer-daemon", "mailer_daemon", "noreply", "no-reply"})
 DELAY_TEXT = re.compile(
     r"will (?:be )?retr(?:y|ied)|still trying|delayed|not yet been delivered|warning:|"
-    r"temporar(?:y|ily)|deferred",
-    re.IGNORECASE,
+    r"temporar(?:y|ily)|deferred"  # run on lower-cased text
 )
 _STATUS_FIELD = re.compile(r"^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
 
@@ -70,7 +69,7 @@ def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
         if key in excluded:
             continue
         line_start = report.rfind("\n", 0, match.start()) + 1
-        before = report[line_start : match.start()]
+        before = report[line_start : match.start()].lower()
         if (
             address.split("@")[0].lower() in _NOT_RECIPIENT_LOCAL
             or _NOT_RECIPIENT_CONTEXT.search(before[-40:])
@@ -146,15 +145,12 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
     if failed_header:
         # Exim names its failed recipients in a header: trust it over prose scanning.
         by_address = {f.recipient.lower(): f for f in failures}
-        whole = failures_from_text(text, exclude, failed_header)
-        failures = [
-            by_address.get(a.lower()) or _failure(a, whole[0].diagnostic or "")
-            for a in failed_header
-        ]
+        first = failures[0].diagnostic or "" if failures else ""
+        failures = [by_address.get(a.lower()) or _failure(a, first) for a in failed_header]
     if not any(f.status or f.smtp_code for f in failures):
         # A report that quotes no code at all: a non-delivery report is a final failure
         # (RFC 3464: Action failed goes with 5.x.x) unless it says it is only a delay.
-        status = "4.0.0" if DELAY_TEXT.search(text[:3000]) else "5.0.0"
+        status = "4.0.0" if DELAY_TEXT.search(text[:3000].lower()) else "5.0.0"
         failures = [Failure(f.recipient, f.diagnostic, status, None) for f in failures]
     return [
         ctx.event(
