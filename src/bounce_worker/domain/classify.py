@@ -119,8 +119,12 @@ RULE_GROUPS: list[tuple[Outcome, list[str]]] = [
         ],
     ),
     (
-        NONCOMPLIANT,
+        NONCOMPLIANT,  # our message's format or size: not the mailbox's fault
         [
+            r"message (?:size )?(?:exceeds|is too (?:big|large))",
+            r"exceeds? (?:the )?(?:fixed )?maximum (?:message )?size",
+            r"message too (?:big|large)",
+            r"size limit exceeded",
             r"not rfc ?(?:5322|2822|822) compliant",
             r"rfc ?(?:5322|2822) (?:specific|compliant)",
             r"duplicate header",
@@ -192,29 +196,14 @@ RULE_GROUPS: list[tuple[Outcome, list[str]]] = [
         ],
     ),
     (
-        HARD_BOUNCE,
+        HARD_BOUNCE,  # the domain has no mail host: no filter says this
         [
-            r"user ?unknown",
-            r"unknown (?:user|recipient|mailbox|address)",
-            r"no such (?:user|mailbox|recipient|address|account|person|domain)",
-            r"(?:does not|doesn't|did not|does no longer) exist",
-            r"(?:invalid|unknown|bad|unavailable)\b.{0,20}\b(?:recipient|mailbox|userid|user|"
-            r"address)\b",
-            r"recipient (?:not found|unknown|invalid)",
-            r"mailbox (?:not found|unavailable)",
-            r"not (?:a )?(?:valid|known) (?:user|recipient|mailbox)",
-            r"no mailbox",
-            r"addressee unknown",
-            r"unrouteable address",
-            r"user not found",
-            r"name is not recognized",
-            r"doesn't have an? .{1,40}account",
-            r"no longer (?:available|active|exists)",
             r"host unknown",
             r"unknown host",
             r"host (?:or domain name )?not found",
             r"host \S+ not found",
-            r"domain (?:name )?(?:not found|is not reachable)",
+            r"domain (?:name )?(?:not found|is not reachable|does not exist)",
+            r"no such domain",
             r"domain.{0,20}unknown",
             r"illegal (?:host|domain)",
             r"no mx",
@@ -225,6 +214,33 @@ RULE_GROUPS: list[tuple[Outcome, list[str]]] = [
             r"does not accept mail",
         ],
     ),
+    (
+        HARD_BOUNCE,  # the provider's own words for "no such account": never a filter's
+        [
+            r"doesn't have an? .{1,40}account",
+            r"name is not recognized",
+            r"no longer (?:available|active|exists)",
+            r"check (?:if|that|whether) (?:the )?(?:e-?mail )?address is (?:correct|valid)",
+        ],
+    ),
+    (
+        HARD_BOUNCE,  # generic "no such user": a filter's verdict when said after DATA
+        [
+            r"user ?unknown",
+            r"unknown (?:user|recipient|mailbox|address)",
+            r"no such (?:user|mailbox|recipient|address|account|person)",
+            r"(?:does not|doesn't|did not|does no longer) exist",
+            r"(?:invalid|unknown|bad|unavailable)\b.{0,20}\b(?:recipient|mailbox|userid|user|"
+            r"address)\b",
+            r"recipient (?:not found|unknown|invalid)",
+            r"mailbox (?:not found|unavailable)",
+            r"not (?:a )?(?:valid|known) (?:user|recipient|mailbox)",
+            r"no mailbox",
+            r"addressee unknown",
+            r"unrouteable address",
+            r"user not found",
+        ],
+    ),
 ]
 TEXT_RULES: list[tuple[re.Pattern[str], Outcome]] = [
     (re.compile(pattern, re.DOTALL), outcome)
@@ -233,13 +249,16 @@ TEXT_RULES: list[tuple[re.Pattern[str], Outcome]] = [
 ]
 # The first groups (full, disabled, not RFC compliant) decide whatever the code says.
 _DECISIVE_RULES = sum(len(patterns) for _, patterns in RULE_GROUPS[:3])
+# "No such user" texts (not "no such domain"): after DATA they are a filter's verdict.
+_MAILBOX_UNKNOWN = frozenset(pattern for pattern, _ in TEXT_RULES[-len(RULE_GROUPS[-1][1]) :])
 # The SMTP command a refusal answered (see point 2 above).
 SENDER_STAGE = re.compile(
     r"after (?:initial connection|connect|ehlo|helo|mail from)|"
     r"in reply to (?:mail from|ehlo|helo)|refused to talk to me|greeting"
 )
 DATA_STAGE = re.compile(
-    r"(?:in reply to|after) (?:end of )?data|>>> data|smtp command:? data|command data"
+    r"(?:in reply to|after) (?:end of |final )?data|>>> data|smtp command:? data|command data|"
+    r"filtering gateway"
 )
 _REMOTE_MTA = re.compile(r"\(remote-mta: [^)]*\)")
 
@@ -274,9 +293,10 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     # 2. the SMTP stage
     if klass in (4, 5) and SENDER_STAGE.search(text):
         return POLICY
-    generic = subject is None or detail == 0
-    if permanent and generic and DATA_STAGE.search(text) and match_text(text) is HARD_BOUNCE:
-        return POLICY
+    if permanent and subject != 1 and DATA_STAGE.search(text):
+        pattern, _ = _first_rule(text, TEXT_RULES[_DECISIVE_RULES:])
+        if pattern in _MAILBOX_UNKNOWN:
+            return POLICY
     # 3. specific status codes
     if subject is not None and (subject, detail) in ANY_CLASS_STATUS:
         return ANY_CLASS_STATUS[(subject, detail)]
@@ -286,7 +306,7 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
         return PERMANENT_STATUS[(subject, detail)]
     # 4. the text, when the code leaves the question open
     if subject is None or subject in WEAK_SUBJECTS or detail == 0:
-        text_outcome = _first_match(text, TEXT_RULES[_DECISIVE_RULES:])
+        _, text_outcome = _first_rule(text, TEXT_RULES[_DECISIVE_RULES:])
         if text_outcome is HARD_BOUNCE and not permanent:
             return SOFT_BOUNCE
         if text_outcome is not None:
@@ -300,10 +320,16 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
 
 
 def _first_match(text: str, rules: list[tuple[re.Pattern[str], Outcome]]) -> Outcome | None:
+    return _first_rule(text, rules)[1]
+
+
+def _first_rule(
+    text: str, rules: list[tuple[re.Pattern[str], Outcome]]
+) -> tuple[re.Pattern[str] | None, Outcome | None]:
     for pattern, outcome in rules:
         if pattern.search(text):
-            return outcome
-    return None
+            return pattern, outcome
+    return None, None
 
 
 def match_text(diagnostic: str | None) -> Outcome | None:

@@ -23,10 +23,16 @@ from bounce_worker.parsers._common import NotFeedback, ParseError
 from bounce_worker.parsers.arf import is_arf, parse_arf
 from bounce_worker.parsers.autoreply import is_auto_reply
 from bounce_worker.parsers.context import MailContext
-from bounce_worker.parsers.dsn import parse_dsn
+from bounce_worker.parsers.dsn import parse_dsn, parse_inline_dsn
 from bounce_worker.parsers.mbox import split_mbox
 from bounce_worker.parsers.mime import Part
-from bounce_worker.parsers.mta_formats import BOUNCE_SENDER, BOUNCE_SUBJECT, BOUNCE_TEXT, family
+from bounce_worker.parsers.mta_formats import (
+    BOUNCE_SENDER,
+    BOUNCE_SUBJECT,
+    BOUNCE_TEXT,
+    family,
+    filter_gateway,
+)
 from bounce_worker.parsers.mta_text import parse_text_bounce
 from bounce_worker.parsers.unsubscribe import (
     is_unsubscribe_mail,
@@ -73,7 +79,9 @@ def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[
     ctx = MailContext(
         raw, msg, received_at, organization_header, original=mime.original_headers(msg)
     )
-    ctx.source = _source(msg)
+    ctx.source, gateway = _source(msg)
+    if gateway:
+        ctx.note = f"reported by the filtering gateway {gateway}"
 
     if is_arf(msg):
         ctx.source = "arf"
@@ -93,6 +101,9 @@ def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[
     ses = _ses_notification(text)
     if ses is not None:
         return ses
+    events = parse_inline_dsn(ctx)
+    if events:
+        return events
     if not _looks_like_bounce(msg, text):
         raise ParseError(
             "not a bounce, complaint or unsubscribe mail "
@@ -104,23 +115,26 @@ def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[
     return events
 
 
-def _source(msg: Part) -> str:
-    # Headers and the start of the first text/plain part: enough to name the family, and
-    # cheap (no HTML to strip, nothing else to decode).
+def _source(msg: Part) -> tuple[str, str | None]:
+    """(family name, filtering gateway or None) from the headers and the text's start.
+
+    Only the first text/plain part is read: enough to name the family, and cheap (no HTML
+    to strip, nothing else to decode).
+    """
     plain = next((p for p in mime.walk_own(msg) if p.ctype == "text/plain"), None)
-    text = plain.text()[:800] if plain is not None else ""
+    text = plain.text()[:1500] if plain is not None else ""
     signature = "\n".join(
         [
             mime.header(msg, "From"),
             mime.header(msg, "Subject"),
             mime.header(msg, "X-Mailer"),
+            mime.header(msg, "X-NAI-Header"),  # McAfee gateways sign their mail here
             *msg.get_all("Received")[:2],
-            text[:800],
+            text,
         ]
     )
-    if mime.find_part(msg, "message/delivery-status") is not None:
-        return family(signature) or "dsn"
-    return family(signature) or "mta"
+    is_dsn = mime.find_part(msg, "message/delivery-status") is not None
+    return family(signature) or ("dsn" if is_dsn else "mta"), filter_gateway(signature)
 
 
 def _bounce_envelope(msg: Part) -> bool:
@@ -146,7 +160,7 @@ def _looks_like_bounce(msg: object, text: str) -> bool:
 def _ses_notification(text: str) -> list[Event] | None:
     """Amazon SES notifications delivered by e-mail (an SNS e-mail subscription): JSON body."""
     start = text.find("{")
-    if start < 0 or start > 200 or ('"notificationType"' not in text and '"eventType"' not in text):
+    if start < 0 or start > 200 or ("notificationType" not in text and "eventType" not in text):
         return None
     try:
         payload, _ = json.JSONDecoder().raw_decode(text[start:].replace("!\n ", ""))

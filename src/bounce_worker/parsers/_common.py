@@ -37,9 +37,7 @@ ADDRESS_RE = re.compile(
 STATUS_RE = re.compile(r"([245])(?<![\w.][245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
 # SMTP reply codes: three digits standing alone, followed by a space, a hyphen (multi-line
 # reply), or the end; the look-behind keeps IP octets, ports and times out.
-REPLY_RE = re.compile(
-    r"([45])(?<![\w.:/=#-][45])([0-5]\d)(?=[ \t-]|$)(?![ \t-]?\d{2,}[^.])", re.M
-)
+REPLY_RE = re.compile(r"([45])(?<![\w.:/=#-][45])([0-5]\d)(?=[ \t-]|$)(?![ \t-]?\d{2,}[^.])", re.M)
 
 
 def first_status(text: str | None) -> str | None:

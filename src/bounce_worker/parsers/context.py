@@ -28,6 +28,7 @@ class MailContext:
     source: str = "mta"
     original: Part | None = None  # headers of the returned original message
     _text: str | None = None
+    note: str | None = None  # what the bounce's format tells (e.g. a filtering gateway)
     id_base: str = field(init=False)
 
     def __post_init__(self) -> None:

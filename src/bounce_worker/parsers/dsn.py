@@ -22,7 +22,7 @@ from bounce_worker.parsers._common import (
 )
 from bounce_worker.parsers.context import MailContext
 from bounce_worker.parsers.mime import Part
-from bounce_worker.parsers.mta_text import Failure, failures_from_text
+from bounce_worker.parsers.mta_text import Failure, failures_from_text, smtp_command
 
 DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _FIELD_RE = re.compile(r"^([A-Za-z][\w-]*)[ \t]*:[ \t]*(.*)$")
@@ -34,7 +34,24 @@ def parse_dsn(ctx: MailContext) -> list[Event]:
     part = mime.find_part(ctx.msg, *DSN_TYPES)
     if part is None:
         return []
-    blocks = status_blocks(part)
+    return events_from_blocks(ctx, status_blocks(part))
+
+
+def parse_inline_dsn(ctx: MailContext) -> list[Event]:
+    """DSN fields written into the text body instead of a delivery-status part (Sun/Oracle
+    Messaging Server, some gateways): read them the same way, from the first Action or
+    Final-Recipient field on."""
+    low = ctx.text.lower()
+    starts = [i for i in (low.find("\nfinal-recipient:"), low.find("\naction:")) if i >= 0]
+    if not starts:
+        return []
+    begin = low.rfind("\n\n", 0, min(starts)) + 1
+    blocks = [b for b in parse_blocks(ctx.text[begin:]) if "final-recipient" in b]
+    return events_from_blocks(ctx, [{}, *blocks]) if blocks else []
+
+
+def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[Event]:
+    """Events of DSN field blocks: the per-message block first, then one per recipient."""
     if not blocks:
         return []
     per_message, per_recipient = blocks[0], blocks[1:]
@@ -67,6 +84,14 @@ def parse_dsn(ctx: MailContext) -> list[Event]:
             status = said
         if status is None:
             status = "4.0.0" if event_type == "bounce" and action[:1] == ["delayed"] else None
+        if event_type == "bounce" and diagnostic and _needs_command(status, diagnostic):
+            # Whether the server refused at RCPT TO or after DATA decides between "no such
+            # user" and a filter's verdict; the DSN block rarely says, the prose often does.
+            command = smtp_command(ctx.text, recipient)
+            if command:
+                diagnostic = f"{diagnostic} (in reply to {command})"
+        if event_type == "bounce" and ctx.note:
+            diagnostic = f"{diagnostic} ({ctx.note})" if diagnostic else ctx.note
         remote = _strip_type(block.get("remote-mta"))
         if remote and diagnostic and remote.lower() not in diagnostic.lower():
             diagnostic = f"{diagnostic} (remote-mta: {remote})"
@@ -134,3 +159,13 @@ def _address(value: str | None) -> str | None:
 
 def _generic(status: str | None) -> bool:
     return status is None or status.split(".")[1:] in (["0", "0"],)
+
+
+_COMMAND_WORDS = ("in reply to", "after ", ">>>", "did not like our")
+
+
+def _needs_command(status: str | None, diagnostic: str) -> bool:
+    """Only address-neutral codes need the command (X.1.x and X.7.x speak for themselves)."""
+    subject = status.split(".")[1] if status else ""
+    low = diagnostic.lower()
+    return subject not in ("1", "7") and not any(w in low for w in _COMMAND_WORDS)

@@ -77,6 +77,28 @@ FAMILIES: list[tuple[str, tuple[str, ...]]] = [
     ("sendmail", ("transcript of session follows", "sendmail")),
 ]
 
+# Content-filtering gateways (literal signatures as above): a "user unknown" they report comes
+# from their filter, after the real server accepted or was never asked about the recipient,
+# so it is a filter's verdict (policy), not proof that the mailbox does not exist.
+FILTER_GATEWAYS: list[tuple[str, tuple[str, ...]]] = [
+    ("McAfee Email Gateway", ("mcafee",)),
+    ("MailFoundry", ("mailfoundry",)),
+    ("SurfControl E-mail Filter", ("surfcontrol",)),
+]
+# Google Groups answers a post it refuses (sender not a member, or no permission to post)
+# with a localized text and no SMTP code; the failed recipient is the group's address.
+GROUP_DOMAINS = ("googlegroups.com",)
+GROUP_REFUSAL = "the group refused the post (not a member or no permission to post)"
+
+
+def filter_gateway(signature: str) -> str | None:
+    lowered = signature.lower()
+    for name, literals in FILTER_GATEWAYS:
+        if any(literal in lowered for literal in literals):
+            return name
+    return None
+
+
 # Evidence that a mail is a delivery failure report at all; without it the text parser does
 # not run, so an ordinary mail that reached the bounce mailbox is not read as a bounce.
 BOUNCE_SENDER = re.compile(

@@ -26,7 +26,11 @@ from bounce_worker.parsers._common import (
     one_line,
 )
 from bounce_worker.parsers.context import MailContext
-from bounce_worker.parsers.mta_formats import copy_start
+from bounce_worker.parsers.mta_formats import (
+    GROUP_DOMAINS,
+    GROUP_REFUSAL,
+    copy_start,
+)
 
 MAX_DIAGNOSTIC_LINES = 12
 # Addresses in these contexts are not the failed recipient: the sender as the server quoted
@@ -37,12 +41,42 @@ _NOT_RECIPIENT_CONTEXT = re.compile(
     r"contact|questions|write to|e-?mail us|help desk|support at)\s*[<\"']?\s*$"
 )
 _CONTACT_LINE = re.compile(r"contact|assistance|questions|write to|postmaster of")
+# "To: addr" at the start of a line quotes the original message's headers in the report.
+_QUOTED_HEADERS = frozenset({"to:", "to: <", "cc:", "cc: <"})
 _NOT_RECIPIENT_LOCAL = frozenset({"mailer-daemon", "mailer_daemon", "noreply", "no-reply"})
 DELAY_TEXT = re.compile(
-    r"will (?:be )?retr(?:y|ied)|still trying|delayed|not yet been delivered|warning:|"
+    r"will (?:be )?retr(?:y|ied)|still trying|delayed|not yet been delivered|warning:|try again|"
     r"temporar(?:y|ily)|deferred"  # run on lower-cased text
 )
 _STATUS_FIELD = re.compile(r"^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
+
+
+# The SMTP command a failure answered, as MTAs write it in their reports: Postfix "(in reply
+# to RCPT TO command)", Exim "after RCPT TO:", Sendmail's transcript ">>> DATA", DragonFly
+# "did not like our RCPT TO". Read on the lower-cased text.
+_COMMAND_RE = re.compile(
+    r"(?:in reply to|after|>>>|did not like our|smtp command:?) ?"
+    r"(rcpt to|mail from|end of data|final data|data|ehlo|helo|initial connection|connect)"
+)
+_COMMAND_NAMES = {
+    "rcpt to": "RCPT TO",
+    "mail from": "MAIL FROM",
+    "ehlo": "EHLO",
+    "helo": "HELO",
+    "initial connection": "connect",
+    "connect": "connect",
+}
+
+
+def smtp_command(text: str, recipient: str) -> str | None:
+    """The command the failure for `recipient` answered, from the report's prose."""
+    low = text.lower()
+    start = low.find(recipient.lower())
+    window = low[start : start + 1500] if start >= 0 else low[:3000]
+    match = _COMMAND_RE.search(window)
+    if match is None:
+        return None
+    return _COMMAND_NAMES.get(match.group(1), "DATA")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +136,21 @@ def failures_from_text(
         diag = segment(report, 0, len(report))
         return [_failure(r, diag) for r in fallback_recipients]
     out = []
-    for i, (address, offset) in enumerate(found):
-        end = found[i + 1][1] if i + 1 < len(found) else len(report)
-        if i + 1 < len(found):
+    low = report.lower() if len(found) > 1 else ""
+    for _i, (address, offset) in enumerate(found):
+        # A recipient's paragraph ends where a line names another recipient (reports that
+        # repeat the list, e.g. in two languages, must not lend one the other's reason).
+        end = len(report)
+        for other, _ in found:
+            if other is not address:
+                pos = low.find(other.lower(), offset)
+                if 0 <= pos < end:
+                    end = pos
+        if end < len(report):
             end = report.rfind("\n", 0, end) + 1 or end
         diag = segment(report, offset, end)
         if not STATUS_RE.search(diag) and first_reply_code(diag) is None and len(found) == 1:
-            # Reason written before the address (e.g. "Invalid userid: <addr>" is covered by
-            # the line rule; this catches a reason paragraph above the recipient list).
+            # A reason paragraph above the recipient list: the whole report explains it.
             diag = segment(report, 0, len(report))
         out.append(_failure(address, diag))
     return out
@@ -147,6 +188,7 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
         by_address = {f.recipient.lower(): f for f in failures}
         first = failures[0].diagnostic or "" if failures else ""
         failures = [by_address.get(a.lower()) or _failure(a, first) for a in failed_header]
+    failures = [_format_notes(ctx, f) for f in failures]
     if not any(f.status or f.smtp_code for f in failures):
         # A report that quotes no code at all: a non-delivery report is a final failure
         # (RFC 3464: Action failed goes with 5.x.x) unless it says it is only a delay.
@@ -163,3 +205,15 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
         )
         for i, f in enumerate(failures, 1)
     ]
+
+
+def _format_notes(ctx: MailContext, failure: Failure) -> Failure:
+    """What the bounce's format tells beyond its words (see mta_formats)."""
+    note = ctx.note
+    domain = failure.recipient.rpartition("@")[2].lower()
+    if domain in GROUP_DOMAINS and not failure.smtp_code:
+        note = GROUP_REFUSAL
+    if note is None:
+        return failure
+    diagnostic = f"{failure.diagnostic} ({note})" if failure.diagnostic else note
+    return Failure(failure.recipient, diagnostic, failure.status, failure.smtp_code)
