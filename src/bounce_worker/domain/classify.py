@@ -119,6 +119,19 @@ RULE_GROUPS: list[tuple[Outcome, list[str]]] = [
         ],
     ),
     (
+        POLICY,  # the recipient's own filter refused: the mailbox exists, whatever the code
+        [
+            r"recipient preferences",
+            r"refuses? to (?:receive|accept)",
+            r"blocked by the recipient",
+            r"only accepting mail from",
+            r"rejected due to user rules",
+            r"message filtered",
+            # au/EZweb (KDDI): its reception filter answers "User unknown" with no address
+            r"550 : user unknown",
+        ],
+    ),
+    (
         NONCOMPLIANT,  # our message's format or size: not the mailbox's fault
         [
             r"message (?:size )?(?:exceeds|is too (?:big|large))",
@@ -221,6 +234,8 @@ RULE_GROUPS: list[tuple[Outcome, list[str]]] = [
             r"name is not recognized",
             r"no longer (?:available|active|exists)",
             r"check (?:if|that|whether) (?:the )?(?:e-?mail )?address is (?:correct|valid)",
+            # InterScan MSS: its one wording for a recipient the server refused
+            r"unable to deliver message to .{1,80}\(and other recipients in the same domain\)",
         ],
     ),
     (
@@ -239,6 +254,7 @@ RULE_GROUPS: list[tuple[Outcome, list[str]]] = [
             r"addressee unknown",
             r"unrouteable address",
             r"user not found",
+            r"recipient address rejected: (?:access denied|invalid|unknown|user)",
         ],
     ),
 ]
@@ -247,14 +263,17 @@ TEXT_RULES: list[tuple[re.Pattern[str], Outcome]] = [
     for outcome, patterns in RULE_GROUPS
     for pattern in patterns
 ]
-# The first groups (full, disabled, not RFC compliant) decide whatever the code says.
-_DECISIVE_RULES = sum(len(patterns) for _, patterns in RULE_GROUPS[:3])
+# The first groups (full, disabled, recipient's filter, not RFC compliant) decide whatever
+# the code says.
+_DECISIVE_RULES = sum(len(patterns) for _, patterns in RULE_GROUPS[:4])
 # "No such user" texts (not "no such domain"): after DATA they are a filter's verdict.
 _MAILBOX_UNKNOWN = frozenset(pattern for pattern, _ in TEXT_RULES[-len(RULE_GROUPS[-1][1]) :])
+_RECIPIENT_UNKNOWN_RULES = TEXT_RULES[-len(RULE_GROUPS[-1][1]) - len(RULE_GROUPS[-2][1]) :]
 # The SMTP command a refusal answered (see point 2 above).
+RCPT_STAGE = re.compile(r"(?:in reply to|after|>>>) ?rcpt to")
 SENDER_STAGE = re.compile(
     r"after (?:initial connection|connect|ehlo|helo|mail from)|"
-    r"in reply to (?:mail from|ehlo|helo)|refused to talk to me|greeting"
+    r"in reply to (?:mail from|ehlo|helo)|>>> mail from|refused to talk to me|greeting"
 )
 DATA_STAGE = re.compile(
     r"(?:in reply to|after) (?:end of |final )?data|>>> data|smtp command:? data|command data|"
@@ -300,6 +319,16 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     # 3. specific status codes
     if subject is not None and (subject, detail) in ANY_CLASS_STATUS:
         return ANY_CLASS_STATUS[(subject, detail)]
+    # X.7.0/X.7.1 ("not authorized") is many servers' catch-all; refused at RCPT TO in
+    # words naming the recipient as unknown, it is the recipient that was refused.
+    if (
+        permanent
+        and subject == 7
+        and detail in (0, 1)
+        and RCPT_STAGE.search(text)
+        and _first_match(text, _RECIPIENT_UNKNOWN_RULES) is not None
+    ):
+        return HARD_BOUNCE
     if subject in (6, 7):
         return POLICY
     if permanent and (subject, detail) in PERMANENT_STATUS:

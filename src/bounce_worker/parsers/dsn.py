@@ -165,7 +165,7 @@ _COMMAND_WORDS = ("in reply to", "after ", ">>>", "did not like our")
 
 
 def _needs_command(status: str | None, diagnostic: str) -> bool:
-    """Only address-neutral codes need the command (X.1.x and X.7.x speak for themselves)."""
+    """Only codes that leave the mailbox in doubt need the command (X.1.x speaks for itself)."""
     subject = status.split(".")[1] if status else ""
     low = diagnostic.lower()
-    return subject not in ("1", "7") and not any(w in low for w in _COMMAND_WORDS)
+    return subject != "1" and not any(w in low for w in _COMMAND_WORDS)

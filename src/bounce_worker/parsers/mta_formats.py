@@ -108,7 +108,7 @@ BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|delivery (?:status|fail|notification|has failed|problem)|"
     r"returned mail|failure notice|mail delivery|could not be delivered|non[- ]?remis|"
     r"unzustellbar|not delivered|delivery failure|rejected|bounce|error|"
-    r"warning: could not send|message .*(?:failed|delayed)|notification|"
+    r"warning: could not send|message .*(?:failed|delayed)|notification|loop|"
     r"エラー|不達|配信|送信",
     re.IGNORECASE,
 )

@@ -119,8 +119,17 @@ def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
 
 
 def segment(report: str, start: int, end: int) -> str:
-    """From the start of the line holding `start` up to `end`, at most a few lines."""
+    """From the start of the line holding `start` up to `end`, at most a few lines.
+
+    Sendmail-style transcripts put the command and the server's reply (">>> RCPT To:",
+    "<<< 550 ...") on the lines just above the recipient's summary line: those are kept.
+    """
     line_start = report.rfind("\n", 0, start) + 1
+    while line_start > 0:
+        above = report.rfind("\n", 0, line_start - 1) + 1
+        if not report[above:line_start].lstrip().startswith(("<<<", ">>>")):
+            break
+        line_start = above
     lines = [ln for ln in report[line_start:end].splitlines() if ln.strip()]
     return "\n".join(lines[:MAX_DIAGNOSTIC_LINES])
 
