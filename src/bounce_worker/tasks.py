@@ -7,13 +7,14 @@ retries). Bad input is never retried: the service dead-letters it.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from celery import Task
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bounce_worker import jobs, service
+from bounce_worker import ingest, jobs, service
 from bounce_worker.celery_app import app
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
@@ -45,3 +46,48 @@ def process_event(self: Task, event: Any) -> str:
 @app.task(base=DatabaseTask, name="bounce_worker.unlock_expired")
 def unlock_expired() -> int:
     return jobs.unlock_expired(get_engine(settings().database_url), now=utcnow())
+
+
+@app.task(base=DatabaseTask, name="bounce_worker.ingest_raw", bind=True)
+def ingest_raw(self: Task, message_b64: Any, source: str | None = None) -> dict[str, int]:
+    """A raw mail (DSN, MTA bounce, ARF, unsubscribe), base64 in the JSON body."""
+    s = settings()
+    engine = get_engine(s.database_url)
+    source = source or f"task:{self.request.id}"
+    try:
+        raw = base64.b64decode(message_b64, validate=True)
+    except (ValueError, TypeError) as exc:
+        service.dead_letter(
+            engine,
+            "raw",
+            source,
+            service.as_bytes(str(message_b64)),
+            f"message is not valid base64: {exc}",
+            utcnow(),
+        )
+        return {"dead_lettered": 1}
+    results = ingest.ingest_raw(
+        engine,
+        raw,
+        source=source,
+        policy=s.policy,
+        now=utcnow(),
+        organization_header=s.organization_header,
+        max_bytes=s.max_message_bytes,
+    )
+    return {str(k): v for k, v in results.items()}
+
+
+@app.task(base=DatabaseTask, name="bounce_worker.ingest_webhook", bind=True)
+def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
+    """An ESP webhook delivery, with its provider name (ses, sendgrid, mailgun, postmark)."""
+    s = settings()
+    results = ingest.ingest_webhook(
+        get_engine(s.database_url),
+        provider,
+        payload,
+        source=f"task:{self.request.id}",
+        policy=s.policy,
+        now=utcnow(),
+    )
+    return {str(k): v for k, v in results.items()}

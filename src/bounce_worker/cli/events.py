@@ -3,76 +3,92 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from bounce_worker import service
-from bounce_worker.cli.common import CliError, engine
+from bounce_worker import ingest, service
+from bounce_worker.cli.common import engine
+from bounce_worker.cli.inputs import read_inputs
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
+
+FILE_HELP = ".jsonl events, .eml mail, .mbox file, or - for stdin (kind sniffed if unsure)"
 
 
 def register(sub: Any) -> None:
     process = sub.add_parser(
         "process",
-        help="apply events from files (JSON Lines) to the database now, without a broker",
-        description="Apply normalized events (one JSON object per line) synchronously. "
-        "Lines that do not parse or validate are stored as dead letters with the reason.",
+        help="apply events (JSON Lines), bounce mails (.eml) or mbox files now, without a broker",
+        description="Apply normalized events (one JSON object per line), raw bounce / ARF / "
+        "unsubscribe mails (.eml) and mbox files synchronously. Input that does not parse or "
+        "validate is stored as a dead letter with the reason; auto-replies are ignored.",
     )
-    process.add_argument("files", nargs="+", metavar="FILE", help="JSON Lines file, or - for stdin")
+    process.add_argument("files", nargs="+", metavar="FILE", help=FILE_HELP)
     process.set_defaults(func=run_process)
 
     publish = sub.add_parser(
         "publish",
-        help="put events from files (JSON Lines) on the queue for the workers",
+        help="put events (JSON Lines), mails (.eml) or mbox files on the queue for the workers",
         description="Publish each line as one bounce_worker.process_event task. "
         "Validation happens in the worker, which dead-letters bad lines.",
     )
-    publish.add_argument("files", nargs="+", metavar="FILE", help="JSON Lines file, or - for stdin")
+    publish.add_argument("files", nargs="+", metavar="FILE", help=FILE_HELP)
     publish.set_defaults(func=run_publish)
 
 
 def read_lines(files: list[str]) -> Iterator[tuple[str, str]]:
-    """(source, line) for every non-blank line; source is FILE:LINE for the dead letters."""
-    for name in files:
-        if name != "-" and not Path(name).is_file():
-            raise CliError(f"no such file: {name}")
-    for name in files:
-        stream = sys.stdin.buffer if name == "-" else Path(name).open("rb")  # noqa: SIM115
-        with stream:
-            for number, raw in enumerate(stream, 1):
-                line = raw.decode("utf-8", "surrogateescape").strip()
-                if line:
-                    yield f"{'stdin' if name == '-' else name}:{number}", line
+    """(source, line) of JSON Lines input only (the demo's feed)."""
+    for item in read_inputs(files):
+        if item.kind == "event":
+            yield item.source, str(item.data)
 
 
 def run_process(args: argparse.Namespace) -> int:
     s = settings()
     eng = engine()
-    counts: Counter[str] = Counter()
-    for source, line in read_lines(args.files):
-        result = service.process_payload(eng, line, source=source, policy=s.policy, now=utcnow())
-        counts[result] += 1
+    counts: Counter[service.Result] = Counter()
+    for item in read_inputs(args.files):
+        if item.kind == "event":
+            result = service.process_payload(
+                eng, item.data, source=item.source, policy=s.policy, now=utcnow()
+            )
+            counts[result] += 1
+        else:
+            assert isinstance(item.data, bytes)
+            counts += ingest.ingest_raw(
+                eng,
+                item.data,
+                source=item.source,
+                policy=s.policy,
+                now=utcnow(),
+                organization_header=s.organization_header,
+                max_bytes=s.max_message_bytes,
+            )
+    R = service.Result
+    ignored = f", ignored {counts[R.IGNORED]} auto-replies" if counts[R.IGNORED] else ""
     print(
-        f"applied {counts[service.Result.APPLIED]}, "
-        f"duplicates {counts[service.Result.DUPLICATE]}, "
-        f"dead-lettered {counts[service.Result.DEAD_LETTERED]}"
+        f"applied {counts[R.APPLIED]}, duplicates {counts[R.DUPLICATE]}, "
+        f"dead-lettered {counts[R.DEAD_LETTERED]}{ignored}"
     )
     return 0
 
 
 def run_publish(args: argparse.Namespace) -> int:
     from bounce_worker.celery_app import app
-    from bounce_worker.tasks import process_event
+    from bounce_worker.tasks import ingest_raw, process_event
 
     published = 0
     with app.producer_or_acquire() as producer:
-        for _source, line in read_lines(args.files):
-            process_event.apply_async((decode_or_raw(line),), producer=producer)
+        for item in read_inputs(args.files):
+            if item.kind == "event":
+                process_event.apply_async((decode_or_raw(str(item.data)),), producer=producer)
+            else:
+                assert isinstance(item.data, bytes)
+                message = base64.b64encode(item.data).decode("ascii")
+                ingest_raw.apply_async((message, item.source), producer=producer)
             published += 1
     print(f"published {published} events")
     return 0

@@ -1,0 +1,67 @@
+"""Raw feedback in: a bounce mail or an ESP webhook becomes events, each applied or
+dead-lettered. The parsers are pure; this module is their service-layer entry point."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bounce_worker.domain.policy import PolicySettings
+from bounce_worker.parsers import NotFeedback, ParseError, parse_message, parse_webhook
+from bounce_worker.service import Result, apply_events, dead_letter
+
+log = logging.getLogger("bounce_worker.ingest")
+
+
+def ingest_raw(
+    engine: Engine,
+    raw: bytes,
+    *,
+    source: str | None,
+    policy: PolicySettings,
+    now: datetime,
+    organization_header: str = "X-Organization",
+    max_bytes: int | None = None,
+) -> Counter[Result]:
+    """One raw mail (DSN, MTA bounce, ARF report, unsubscribe mail)."""
+    if max_bytes is not None and len(raw) > max_bytes:
+        reason = f"message of {len(raw)} bytes is larger than the limit of {max_bytes}"
+        return _dead(engine, "raw", source, raw, reason, now)
+    try:
+        events = parse_message(raw, received_at=now, organization_header=organization_header)
+    except NotFeedback as exc:
+        log.info("ignored %s: %s", source, exc, extra={"source": source, "reason": str(exc)})
+        return Counter({Result.IGNORED: 1})
+    except ParseError as exc:
+        return _dead(engine, "raw", source, raw, str(exc), now)
+    return apply_events(engine, events, policy=policy, now=now)
+
+
+def ingest_webhook(
+    engine: Engine,
+    provider: str,
+    payload: Any,
+    *,
+    source: str | None,
+    policy: PolicySettings,
+    now: datetime,
+) -> Counter[Result]:
+    """One ESP webhook delivery (SES via SNS, SendGrid, Mailgun, Postmark)."""
+    try:
+        events = parse_webhook(provider, payload)
+    except ParseError as exc:
+        stored = json.dumps({"provider": provider, "payload": payload}, default=str)
+        return _dead(engine, "webhook", source, stored, str(exc), now)
+    return apply_events(engine, events, policy=policy, now=now)
+
+
+def _dead(
+    engine: Engine, kind: str, source: str | None, payload: Any, reason: str, now: datetime
+) -> Counter[Result]:
+    dead_letter(engine, kind, source, payload, reason, now)
+    return Counter({Result.DEAD_LETTERED: 1})
