@@ -304,6 +304,9 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
         klass = smtp_code // 100
     permanent = klass == 5
     text = _REMOTE_MTA.sub("", diagnostic.lower()) if diagnostic else ""
+    if not text.isascii():
+        # Every pattern is ASCII; matching on a narrow string is faster.
+        text = text.encode("ascii", "ignore").decode("ascii")
 
     # 1. unambiguous texts (the first rules of TEXT_RULES)
     decisive = _first_match(text, TEXT_RULES[:_DECISIVE_RULES])

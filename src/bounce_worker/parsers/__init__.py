@@ -118,21 +118,21 @@ def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[
 def _source(msg: Part) -> tuple[str, str | None]:
     """(family name, filtering gateway or None) from the headers and the text's start.
 
-    Only the first text/plain part is read: enough to name the family, and cheap (no HTML
-    to strip, nothing else to decode).
+    Only the start of the first text/plain part is read, undecoded: enough to name the
+    family, and cheap (no charset to decode, no HTML to strip).
     """
     plain = next((p for p in mime.walk_own(msg) if p.ctype == "text/plain"), None)
-    text = plain.text()[:1500] if plain is not None else ""
+    text = plain.body[:1500].decode("latin-1") if plain is not None else ""
     signature = "\n".join(
         [
             mime.header(msg, "From"),
             mime.header(msg, "Subject"),
             mime.header(msg, "X-Mailer"),
             mime.header(msg, "X-NAI-Header"),  # McAfee gateways sign their mail here
-            *msg.get_all("Received")[:2],
+            msg.get("Received") or "",
             text,
         ]
-    )
+    ).lower()
     is_dsn = mime.find_part(msg, "message/delivery-status") is not None
     return family(signature) or ("dsn" if is_dsn else "mta"), filter_gateway(signature)
 

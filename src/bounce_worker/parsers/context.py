@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from bounce_worker.domain.events import Event
@@ -44,17 +45,22 @@ class MailContext:
             self._text = mime.human_text(self.msg)
         return self._text
 
-    @property
+    @cached_property
+    def plain_text(self) -> str:
+        """The text/plain parts only: where MTAs write the SMTP session (no HTML to strip)."""
+        return self._text if self._text is not None else mime.plain_text(self.msg)
+
+    @cached_property
     def mail_date(self) -> datetime | None:
         return parse_date(mime.header(self.msg, "Date"))
 
-    @property
+    @cached_property
     def organization(self) -> str | None:
         if self.original is None:
             return None
         return mime.header(self.original, self.organization_header) or None
 
-    @property
+    @cached_property
     def list_id(self) -> str | None:
         if self.original is None:
             return None

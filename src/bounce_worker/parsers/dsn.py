@@ -87,7 +87,7 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
         if event_type == "bounce" and diagnostic and _needs_command(status, diagnostic):
             # Whether the server refused at RCPT TO or after DATA decides between "no such
             # user" and a filter's verdict; the DSN block rarely says, the prose often does.
-            command = smtp_command(ctx.text, recipient)
+            command = smtp_command(ctx.plain_text, recipient)
             if command:
                 diagnostic = f"{diagnostic} (in reply to {command})"
         if event_type == "bounce" and ctx.note:

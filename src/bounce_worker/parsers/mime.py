@@ -22,6 +22,9 @@ MAX_DEPTH = 12
 # Parts that carry the returned original message, not the bounce's own words.
 ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"})
 _UNFOLD = re.compile(r"\n[ \t]+")  # literal first character: the regex engine skips ahead
+# A header field: printable name without spaces or colon (RFC 5322 ftext), colon, value.
+# (Greedy value and rstrip afterwards: a lazy value before "[ \t]*$" is several times slower.)
+_FIELD = re.compile(r"^([!-9;-~]{1,80})[ \t]*:[ \t]*(.*)", re.M)
 _CTYPE = re.compile(r"\s*([\w.+-]+/[\w.+-]+)")
 _PARAM = re.compile(r'[;\s]\s*([\w.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))')
 
@@ -34,9 +37,8 @@ class Part:
     def __init__(self, headers: list[tuple[str, str]], body: bytes, depth: int = 0) -> None:
         self.headers = headers
         self._decoded: dict[str, str] = {}  # header() results: Subject is read many times
-        self._index: dict[str, str] = {}
-        for k, v in headers:
-            self._index.setdefault(k.lower(), v)
+        # First occurrence wins (reversed: later duplicates are overwritten by earlier ones).
+        self._index = {k.lower(): v for k, v in reversed(headers)}
         self.body = body
         self._text: str | None = None
         raw_type = self.get("Content-Type") or "text/plain"
@@ -78,7 +80,11 @@ class Part:
         cte = (self.get("Content-Transfer-Encoding") or "").strip().lower()
         try:
             if cte == "base64":
-                return binascii.a2b_base64(re.sub(rb"[^A-Za-z0-9+/=]", b"", self.body) + b"==")
+                # Non-strict a2b_base64 skips line breaks and other non-alphabet bytes itself.
+                try:
+                    return binascii.a2b_base64(self.body)
+                except binascii.Error:  # truncated: pad and try once more
+                    return binascii.a2b_base64(self.body.rstrip() + b"==")
             if cte == "quoted-printable":
                 return binascii.a2b_qp(self.body)
         except (binascii.Error, ValueError):
@@ -122,14 +128,10 @@ def _split_head(raw: bytes) -> tuple[bytes, bytes]:
 
 
 def parse_headers(text: str) -> list[tuple[str, str]]:
-    headers = []
+    """(name, value) pairs of a header block; lines that are not fields are skipped."""
     if "\r" in text:
         text = text.replace("\r\n", "\n")
-    for line in _UNFOLD.sub(" ", text).split("\n"):
-        name, sep, value = line.partition(":")
-        if sep and name and " " not in name.strip() and len(name) < 80:
-            headers.append((name.strip(), value.strip()))
-    return headers
+    return [(name, value.rstrip()) for name, value in _FIELD.findall(_UNFOLD.sub(" ", text))]
 
 
 def _split(body: bytes, boundary: str | None) -> list[bytes]:
@@ -191,6 +193,11 @@ def walk_own(msg: Part) -> Iterator[Part]:
             yield from walk_own(child)
     else:
         yield msg
+
+
+def plain_text(msg: Part, limit: int = 64_000) -> str:
+    """The bounce's own text/plain parts only (no HTML to strip)."""
+    return "\n".join(p.text()[:limit] for p in walk_own(msg) if p.ctype == "text/plain")
 
 
 def human_text(msg: Part, limit: int = 64_000) -> str:

@@ -42,6 +42,18 @@ def copy_start(text: str) -> tuple[int, int] | None:
     Matching runs on the lower-cased text (several times faster than case-insensitive
     patterns); a text whose length changes when lower-cased (rare Unicode) is not cut.
     """
+    global _last_copy_start
+    if _last_copy_start[0] is text:  # report_text and the inline-header reader ask twice
+        return _last_copy_start[1]
+    result = _copy_start(text)
+    _last_copy_start = (text, result)
+    return result
+
+
+_last_copy_start: tuple[str | None, tuple[int, int] | None] = (None, None)
+
+
+def _copy_start(text: str) -> tuple[int, int] | None:
     low = text.lower()
     if len(low) != len(text):
         return None
@@ -92,9 +104,9 @@ GROUP_REFUSAL = "the group refused the post (not a member or no permission to po
 
 
 def filter_gateway(signature: str) -> str | None:
-    lowered = signature.lower()
+    """The filtering gateway named in a lower-cased signature, if any."""
     for name, literals in FILTER_GATEWAYS:
-        if any(literal in lowered for literal in literals):
+        if any(literal in signature for literal in literals):
             return name
     return None
 
@@ -123,8 +135,8 @@ BOUNCE_TEXT = re.compile(
 
 
 def family(signature: str) -> str | None:
-    lowered = signature.lower()
+    """The MTA family named in a lower-cased signature, if any."""
     for name, literals in FAMILIES:
-        if any(literal in lowered for literal in literals):
+        if any(literal in signature for literal in literals):
             return name
     return None
