@@ -150,7 +150,7 @@ RULE_GROUPS: list[tuple[Outcome, list[str]]] = [
         SOFT_BOUNCE,
         [
             r"too many (?:connections|messages|recipients|concurrent)",
-            r"rate limit",
+            r"rate limit(?!.{0,60}reputation)",  # "rate limited due to IP reputation": policy
             r"frequency limit",
             r"rate of",
             r"throttl",
@@ -263,9 +263,9 @@ TEXT_RULES: list[tuple[re.Pattern[str], Outcome]] = [
     for outcome, patterns in RULE_GROUPS
     for pattern in patterns
 ]
-# The first groups (full, disabled, recipient's filter, not RFC compliant) decide whatever
-# the code says.
-_DECISIVE_RULES = sum(len(patterns) for _, patterns in RULE_GROUPS[:4])
+# The first groups (full, disabled, recipient's filter, our message's format or size, rate
+# limits) decide whatever the code says.
+_DECISIVE_RULES = sum(len(patterns) for _, patterns in RULE_GROUPS[:5])
 # "No such user" texts (not "no such domain"): after DATA they are a filter's verdict.
 _MAILBOX_UNKNOWN = frozenset(pattern for pattern, _ in TEXT_RULES[-len(RULE_GROUPS[-1][1]) :])
 _RECIPIENT_UNKNOWN_RULES = TEXT_RULES[-len(RULE_GROUPS[-1][1]) - len(RULE_GROUPS[-2][1]) :]

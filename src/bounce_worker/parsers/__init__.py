@@ -129,7 +129,7 @@ def _source(msg: Part) -> tuple[str, str | None]:
             mime.header(msg, "Subject"),
             mime.header(msg, "X-Mailer"),
             mime.header(msg, "X-NAI-Header"),  # McAfee gateways sign their mail here
-            msg.get("Received") or "",
+            *msg.get_all("Received")[:3],
             text,
         ]
     ).lower()

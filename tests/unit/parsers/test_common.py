@@ -1,0 +1,72 @@
+"""Event construction: the dot-atom fast path agrees with Event.from_dict."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bounce_worker.domain.events import Event
+from bounce_worker.parsers import ParseError
+from bounce_worker.parsers._common import (
+    first_reply_code,
+    first_status,
+    make_event,
+    parse_date,
+)
+
+BASE = {
+    "event_id": "t:1",
+    "type": "bounce",
+    "channel": "email",
+    "occurred_at": "2026-11-22T10:00:00Z",
+    "status": "5.1.1",
+    "smtp_code": 550,
+    "diagnostic": "550 5.1.1 user unknown",
+    "source": "test",
+}
+
+local_parts = st.text(string.ascii_letters + string.digits + "_+-", min_size=1, max_size=12)
+labels = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9-]{0,8}[A-Za-z0-9])?", fullmatch=True)
+tlds = st.text(string.ascii_letters, min_size=2, max_size=6)
+
+
+@given(
+    st.lists(local_parts, min_size=1, max_size=3), st.lists(labels, min_size=1, max_size=3), tlds
+)
+def test_fast_path_matches_from_dict(local, domain, tld):
+    address = ".".join(local) + "@" + ".".join([*domain, tld])
+    data = {**BASE, "recipient": address}
+    assert make_event(**data) == Event.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"status": "9.9.9"},
+        {"smtp_code": 99},
+        {"type": "explosion"},
+        {"occurred_at": "yesterday"},
+        {"event_id": ""},
+        {"recipient": "nobody"},
+        {"recipient": "a@b"},
+    ],
+)
+def test_invalid_fields_are_parse_errors_on_both_paths(field):
+    with pytest.raises(ParseError):
+        make_event(**{**BASE, "recipient": "ok@example.org", **field})
+
+
+def test_codes_from_prose():
+    assert first_status("said: 550-5.7.26 Unauthenticated") == "5.7.26"
+    assert first_status("version 10.5.1.1 build") is None
+    assert first_reply_code("host 192.0.2.550 said: 554 5.7.1 no") == 554
+    assert first_reply_code("at 23:45:50 nothing") is None
+
+
+def test_dates():
+    assert parse_date("Sun, 22 Nov 2026 10:00:04 +0900").isoformat() == "2026-11-22T01:00:04+00:00"
+    assert parse_date("garbage") is None
+    assert parse_date(None) is None

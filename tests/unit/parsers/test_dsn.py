@@ -1,0 +1,67 @@
+"""RFC 3464 DSNs: every recipient block, status, diagnostic, remote MTA, organization, list."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bounce_worker.domain.classify import Category, classify
+from bounce_worker.domain.events import EventType
+from bounce_worker.parsers import parse_message
+from tests.unit.parsers.conftest import RECEIVED_AT, fixture_bytes
+
+
+def test_every_recipient_block_with_status_diagnostic_and_remote_mta():
+    events = parse_message(fixture_bytes("dsn_postfix_org_list.eml"), received_at=RECEIVED_AT)
+    assert [e.recipient for e in events] == ["alice@example.org", "bob@example.net"]
+    alice, bob = events
+    assert alice.type is EventType.BOUNCE
+    assert alice.status == "5.1.1"
+    assert alice.smtp_code == 550
+    assert "User unknown in virtual mailbox table" in alice.diagnostic
+    assert "remote-mta: mx.example.org" in alice.diagnostic
+    assert bob.status == "4.2.2"
+    assert bob.smtp_code == 452
+    assert alice.source == "postfix"
+
+
+def test_organization_and_list_come_from_the_returned_headers():
+    events = parse_message(fixture_bytes("dsn_postfix_org_list.eml"), received_at=RECEIVED_AT)
+    assert {(e.organization, e.list) for e in events} == {("acme", "weekly.acme.sender.example")}
+
+
+def test_organization_header_is_a_parameter():
+    events = parse_message(
+        fixture_bytes("dsn_postfix_org_list.eml"),
+        received_at=RECEIVED_AT,
+        organization_header="X-Tenant",
+    )
+    assert events[0].organization == "acme-tenant-7"
+
+
+def test_occurred_at_is_the_last_attempt_then_the_arrival_date():
+    alice, bob = parse_message(fixture_bytes("dsn_postfix_org_list.eml"), received_at=RECEIVED_AT)
+    assert alice.occurred_at == datetime(2026, 11, 22, 10, 0, 4, tzinfo=UTC)
+    assert bob.occurred_at == datetime(2026, 11, 22, 9, 59, 58, tzinfo=UTC)
+
+
+def test_classification_of_the_two_recipients():
+    alice, bob = parse_message(fixture_bytes("dsn_postfix_org_list.eml"), received_at=RECEIVED_AT)
+    assert classify(alice).category is Category.HARD_BOUNCE
+    assert classify(bob).category is Category.MAILBOX_FULL
+
+
+def test_same_mail_twice_gives_the_same_ids_and_ids_differ_per_recipient():
+    raw = fixture_bytes("dsn_postfix_org_list.eml")
+    first = [e.event_id for e in parse_message(raw, received_at=RECEIVED_AT)]
+    again = [e.event_id for e in parse_message(raw, received_at=datetime(2030, 1, 1, tzinfo=UTC))]
+    assert first == again
+    assert len(set(first)) == 2
+
+
+def test_delivered_action_is_a_delivered_event():
+    raw = fixture_bytes("dsn_postfix_org_list.eml").replace(
+        b"Action: delayed", b"Action: delivered"
+    )
+    events = parse_message(raw, received_at=RECEIVED_AT)
+    assert events[1].type is EventType.DELIVERED
+    assert events[1].status is None

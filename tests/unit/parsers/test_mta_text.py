@@ -1,0 +1,65 @@
+"""Free-form MTA bounces: recipients, codes and diagnostics from the prose."""
+
+from __future__ import annotations
+
+from bounce_worker.domain.classify import Category, classify
+from bounce_worker.parsers import parse_message
+from bounce_worker.parsers.mta_text import failures_from_text, report_text
+from tests.unit.parsers.conftest import RECEIVED_AT, fixture_bytes
+
+
+def test_exim_bounce_recipient_code_status_and_original_headers():
+    (event,) = parse_message(fixture_bytes("exim_text_bounce.eml"), received_at=RECEIVED_AT)
+    assert event.recipient == "carol@example.com"
+    assert event.status == "5.1.1"
+    assert event.smtp_code == 550
+    assert "does not exist" in event.diagnostic
+    assert event.organization == "acme"
+    assert event.list == "weekly.acme.sender.example"
+    assert event.source == "exim"
+    assert classify(event).category is Category.HARD_BOUNCE
+
+
+def test_the_copy_of_the_original_message_is_not_read_as_the_report():
+    text = "Sorry.\n\n<a@example.org>: 550 no such user\n\n--- Below this line is a copy of the message.\n\nTo: b@example.org\n"
+    assert "b@example.org" not in report_text(text)
+    assert [f.recipient for f in failures_from_text(text, set())] == ["a@example.org"]
+
+
+def test_qmail_style_two_recipients_each_with_its_own_reason():
+    text = (
+        "Hi. This is the qmail-send program at mx.sender.example.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n\n"
+        "<one@example.org>:\nRemote host said: 550 5.1.1 <one@example.org>... User unknown\n\n"
+        "<two@example.net>:\nRemote host said: 552 5.2.2 <two@example.net>... Mailbox full\n"
+    )
+    one, two = failures_from_text(text, set())
+    assert (one.recipient, one.status, one.smtp_code) == ("one@example.org", "5.1.1", 550)
+    assert (two.recipient, two.status, two.smtp_code) == ("two@example.net", "5.2.2", 552)
+    assert "Mailbox full" not in one.diagnostic
+
+
+def test_sender_and_support_addresses_are_not_recipients():
+    text = (
+        "For further assistance, please contact <help@isp.example>\n"
+        "SMTP error after MAIL FROM:<me@sender.example>: 550 rejected\n"
+        "failed: victim@example.org\n"
+    )
+    found = failures_from_text(text, {"me@sender.example"})
+    assert [f.recipient for f in found] == ["victim@example.org"]
+
+
+def test_report_without_any_code_is_a_permanent_failure_unless_it_says_delay():
+    raw = (
+        b"From: MAILER-DAEMON@mx.example\nTo: bounces@sender.example\n"
+        b"Subject: Undeliverable: hello\nMessage-ID: <x1@mx.example>\n\n"
+        b"Your message did not reach the following recipient(s):\n\n"
+        b"zed@example.org on Sun, 22 Nov 2026\n    The recipient name is not recognized\n"
+    )
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert event.status == "5.0.0"
+    assert classify(event).category is Category.HARD_BOUNCE
+    delayed = raw.replace(b"did not reach", b"has been delayed and will be retried for")
+    (event,) = parse_message(delayed, received_at=RECEIVED_AT)
+    assert event.status == "4.0.0"
+    assert classify(event).category is Category.SOFT_BOUNCE

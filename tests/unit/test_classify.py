@@ -1,0 +1,105 @@
+"""SPEC section 3 classification of bounces, row by row, on (status, code, diagnostic)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bounce_worker.domain import classify as c
+from bounce_worker.domain.classify import Category, classify_bounce
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category"),
+    [
+        # hard: X.1.1 / X.1.2 / X.1.10, or 5xx saying the user/domain does not exist
+        (
+            "5.1.1",
+            550,
+            "550 5.1.1 <a@example.org>: Recipient address rejected: User unknown",
+            Category.HARD_BOUNCE,
+        ),
+        ("5.1.2", 550, "Host or domain name not found", Category.HARD_BOUNCE),
+        ("5.1.10", 556, "Recipient address has null MX", Category.HARD_BOUNCE),
+        ("5.0.0", 550, "550 No such user here", Category.HARD_BOUNCE),
+        (None, 550, "550 sorry, no mailbox here by that name", Category.HARD_BOUNCE),
+        ("5.2.1", 550, "550 5.2.1 <a@example.org>... User Unknown", Category.HARD_BOUNCE),
+        ("5.4.4", None, "Host or domain name not found. Name service error", Category.HARD_BOUNCE),
+        # 4.x.x is never hard
+        ("4.1.1", 450, "450 4.1.1 user unknown", Category.SOFT_BOUNCE),
+        ("4.0.0", 451, "451 temporary: user unknown", Category.SOFT_BOUNCE),
+        # mailbox full / disabled: escalating temporary block
+        ("5.2.2", 552, "552 5.2.2 Mailbox full", Category.MAILBOX_FULL),
+        ("4.2.2", 452, "452 4.2.2 Over quota", Category.MAILBOX_FULL),
+        (None, 552, "552 sorry", Category.MAILBOX_FULL),
+        (
+            "5.1.1",
+            552,
+            "552 mailbox kijitora is over quota temporarily (#5.1.1)",
+            Category.MAILBOX_FULL,
+        ),
+        ("5.2.1", 550, "550 5.2.1 account disabled", Category.MAILBOX_FULL),
+        ("5.7.13", 525, "525 5.7.13 Disabled recipient address", Category.MAILBOX_FULL),
+        # policy: the sender's problem, never suppresses
+        (
+            "5.7.1",
+            554,
+            "554 5.7.1 Service unavailable; Client host blocked using zen.spamhaus.org",
+            Category.POLICY,
+        ),
+        (
+            "5.7.26",
+            550,
+            "550-5.7.26 Unauthenticated email is not accepted due to DMARC policy",
+            Category.POLICY,
+        ),
+        ("5.1.8", 553, "553 5.1.8 Domain of sender address does not exist", Category.POLICY),
+        (
+            "5.0.0",
+            550,
+            "SMTP error from remote mail server after MAIL FROM:<x@y.example>: 550 rejected",
+            Category.POLICY,
+        ),
+        (
+            "5.0.0",
+            550,
+            "550 Unknown user x@example.org (in reply to end of DATA command)",
+            Category.POLICY,
+        ),
+        ("5.1.1", 550, "550 5.1.1 Refused due to recipient preferences", Category.POLICY),
+        ("4.0.0", 554, "554 Blocked - see https://dnsbl.example/lookup", Category.POLICY),
+        ("5.6.0", 552, "552 5.6.0 Headers too large", Category.POLICY),
+        # ...but X.7.1 refused at RCPT TO in words naming the recipient unknown is hard
+        (
+            "5.7.1",
+            554,
+            "after RCPT TO:<a@example.org>: 554 5.7.1 Recipient address rejected: Access denied",
+            Category.HARD_BOUNCE,
+        ),
+        # soft: transient, rate limits, our message's format or size
+        ("4.4.1", 421, "421 4.4.1 Connection timed out", Category.SOFT_BOUNCE),
+        ("4.7.0", 421, "421 4.7.0 Too many connections, try again later", Category.SOFT_BOUNCE),
+        ("5.7.1", 550, "550-5.7.1 This message is not RFC 5322 compliant", Category.SOFT_BOUNCE),
+        (
+            "5.3.4",
+            552,
+            "552 5.3.4 Message size exceeds fixed maximum message size",
+            Category.SOFT_BOUNCE,
+        ),
+        (None, None, None, Category.SOFT_BOUNCE),
+    ],
+)
+def test_bounce_classification(status, code, diagnostic, category):
+    assert classify_bounce(status, code, diagnostic).category is category
+
+
+def test_outcome_constants_and_reasons_are_stable():
+    assert c.HARD_BOUNCE.reason == "hard_bounce"
+    assert c.MAILBOX_DISABLED.category is Category.MAILBOX_FULL
+    assert c.POLICY.reason == "policy_rejection"
+    assert c.match_text("550 user unknown") is c.HARD_BOUNCE
+    assert c.match_text(None) is None
+
+
+def test_remote_mta_annotation_is_not_read_as_the_reason():
+    diag = "550 5.0.0 mailbox unavailable (remote-mta: spam-filter.example.org)"
+    assert classify_bounce("5.0.0", 550, diag).category is Category.HARD_BOUNCE

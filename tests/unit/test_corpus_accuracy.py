@@ -1,0 +1,65 @@
+"""The parsers on the labeled corpus: each figure must stay at or above its bar.
+
+Runs the benchmark's own scoring function (bench/corpus_accuracy.py) over ../shared/corpus.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[2]
+CORPUS = REPO.parent / "shared" / "corpus"
+EMAILS = CORPUS / "emails-dev"
+MANIFEST = CORPUS / "manifest-dev.jsonl"
+
+pytestmark = pytest.mark.skipif(not MANIFEST.exists(), reason=f"corpus not found at {CORPUS}")
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location(
+        "corpus_accuracy", REPO / "bench" / "corpus_accuracy.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["corpus_accuracy"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def report():
+    return _bench().score(EMAILS, MANIFEST, repeat=7)
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return _bench().BARS
+
+
+@pytest.mark.parametrize(
+    "figure", ["recipient_found", "hard_agreement", "reason_agreement", "speed_ratio"]
+)
+def test_figure_meets_its_bar(report, bars, figure):
+    value = getattr(report, figure)
+    assert value >= bars[figure], "\n".join(
+        [f"{figure} {value:.2f} < {bars[figure]}", *report.lines()]
+    )
+
+
+def test_we_beat_flufl_on_recipients(report):
+    assert report.recipient_found > report.flufl_recipient_found
+
+
+def test_every_reason_in_the_manifest_has_a_category():
+    bench = _bench()
+    rows = bench.load_manifest(MANIFEST)
+    assert {r["reason"] for r in rows} <= set(bench.REASON_CATEGORY)
+
+
+def test_smoke_limit_option_runs():
+    small = _bench().score(EMAILS, MANIFEST, limit=5, repeat=1)
+    assert small.mails == 5
