@@ -25,7 +25,6 @@ from bounce_worker.parsers.mime import Part
 from bounce_worker.parsers.mta_text import Failure, failures_from_text, smtp_command
 
 DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
-_FIELD_RE = re.compile(r"^([A-Za-z][\w-]*)[ \t]*:[ \t]*(.*)$")
 # Action -> event type; relayed/expanded mean the message went on, which is no feedback.
 _ACTIONS = {"failed": "bounce", "delayed": "bounce", "delivered": "delivered"}
 
@@ -116,22 +115,18 @@ def status_blocks(part: Part) -> list[dict[str, str]]:
 
 
 def parse_blocks(text: str) -> list[dict[str, str]]:
-    blocks: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    last = None
-    for line in text.splitlines():
-        if not line.strip():
-            if current:
-                blocks.append(current)
-            current, last = {}, None
-        elif line[:1] in " \t" and last:
-            current[last] += " " + line.strip()
-        elif match := _FIELD_RE.match(line):
-            last = match.group(1).lower()
-            current[last] = match.group(2).strip()
-    if current:
-        blocks.append(current)
+    """Field blocks separated by blank lines; names lower-cased, folded values joined."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    blocks = []
+    for chunk in _BLANK_LINE.split(text):
+        fields = mime.parse_headers(chunk)
+        if fields:
+            blocks.append({name.lower(): value.strip() for name, value in fields})
     return blocks
+
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 def _text_failures(ctx: MailContext) -> list[Failure]:

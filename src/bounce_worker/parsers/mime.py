@@ -23,7 +23,8 @@ MAX_DEPTH = 12
 ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"})
 _UNFOLD = re.compile(r"\n[ \t]+")  # literal first character: the regex engine skips ahead
 # A header field: printable name without spaces or colon (RFC 5322 ftext), colon, value.
-# (Greedy value and rstrip afterwards: a lazy value before "[ \t]*$" is several times slower.)
+# (A greedy value: a lazy one before "[ \t]*$" is several times slower.)
+# Values may keep trailing blanks: header() folds whitespace, field readers strip.
 _FIELD = re.compile(r"^([!-9;-~]{1,80})[ \t]*:[ \t]*(.*)", re.M)
 _CTYPE = re.compile(r"\s*([\w.+-]+/[\w.+-]+)")
 _PARAM = re.compile(r'[;\s]\s*([\w.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))')
@@ -32,36 +33,73 @@ _PARAM = re.compile(r'[;\s]\s*([\w.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))
 class Part:
     """One MIME entity: headers, content type, raw body, and sub-parts if multipart."""
 
-    __slots__ = ("_decoded", "_index", "_text", "body", "children", "ctype", "headers", "params")
+    __slots__ = (
+        "_decoded", "_flat", "_head", "_headers", "_index", "_low", "_text",
+        "body", "children", "ctype", "params",
+    )  # fmt: skip
 
-    def __init__(self, headers: list[tuple[str, str]], body: bytes, depth: int = 0) -> None:
-        self.headers = headers
+    def __init__(
+        self,
+        headers: list[tuple[str, str]] | None,
+        body: bytes,
+        depth: int = 0,
+        head: str | None = None,
+    ) -> None:
+        # `head`: a header block parsed only when first read (the returned original message,
+        # whose headers most mails never need beyond one or two).
+        self._head = head
+        self._headers = headers
+        self._index: dict[str, str] | None = None
+        self._low: str | None = None
         self._decoded: dict[str, str] = {}  # header() results: Subject is read many times
-        # First occurrence wins (reversed: later duplicates are overwritten by earlier ones).
-        self._index = {k.lower(): v for k, v in reversed(headers)}
+        self._flat: list[Part] | None = None
         self.body = body
         self._text: str | None = None
-        raw_type = self.get("Content-Type") or "text/plain"
+        self.children: list[Part] = []
+        self.params: dict[str, str] = {}
+        self.ctype = "text/plain"
+        if head is not None:
+            return
+        raw_type = self.get("Content-Type")
+        if not raw_type:
+            return
         # The first type/subtype token: some MTAs fold parameters without the ';'.
         ctype = _CTYPE.match(raw_type)
-        self.ctype = ctype.group(1).lower() if ctype else "text/plain"
-        self.params = {
-            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-            for m in _PARAM.finditer(raw_type)
-        }
-        self.children: list[Part] = []
+        if ctype:
+            self.ctype = ctype.group(1).lower()
+        if "=" in raw_type:
+            self.params = {
+                m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+                for m in _PARAM.finditer(raw_type)
+            }
         if self.ctype.startswith("multipart/") and depth < MAX_DEPTH:
             self.children = [parse(p, depth + 1) for p in _split(body, self.params.get("boundary"))]
         elif self.ctype == "message/rfc822" and depth < MAX_DEPTH:
             self.children = [parse(self.decoded(), depth + 1, headers_only=True)]
 
     # -- headers ----------------------------------------------------------------------
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        if self._headers is None:
+            self._headers = parse_headers(self._head or "")
+            self._head = None
+        return self._headers
+
     def get(self, name: str, default: str | None = None) -> str | None:
+        if self._headers is None and self._head is not None:
+            # Not parsed yet: find just this field (a substring search) instead.
+            if self._low is None:
+                self._low = "\n" + self._head.lower()
+            value = _find_field(self._head, self._low, name.lower())
+            return default if value is None else value
+        if self._index is None:
+            # First occurrence wins (reversed: earlier duplicates overwrite later ones).
+            self._index = {k.lower(): v for k, v in reversed(self.headers)}
         return self._index.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         key = name.lower()
-        return [v for k, v in self.headers if k.lower() == key]
+        return [v for k, v in self.headers if len(k) == len(key) and k.lower() == key]
 
     def keys(self) -> list[str]:
         return [k for k, _ in self.headers]
@@ -96,10 +134,14 @@ class Part:
             self._text = decode_bytes(self.decoded(), self.params.get("charset"))
         return self._text
 
-    def walk(self) -> Iterator[Part]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
+    def walk(self) -> list[Part]:
+        """This part and all below it, depth first (computed once: the tree never changes)."""
+        if self._flat is None:
+            flat = [self]
+            for child in self.children:
+                flat.extend(child.walk())
+            self._flat = flat
+        return self._flat
 
 
 def parse(raw: bytes, depth: int = 0, headers_only: bool = False) -> Part:
@@ -108,12 +150,23 @@ def parse(raw: bytes, depth: int = 0, headers_only: bool = False) -> Part:
     elif depth and raw.startswith((b"\n", b"\r\n")):  # a part without headers
         return Part([], raw.lstrip(b"\r\n"), depth)
     head, body = _split_head(raw)
-    headers = parse_headers(
-        head.decode("utf-8", "replace") if b"\x1b" not in head else head.decode("latin-1")
-    )
+    text = head.decode("utf-8", "replace") if b"\x1b" not in head else head.decode("latin-1")
     if headers_only:
-        return Part(headers, b"", MAX_DEPTH)
-    return Part(headers, body, depth)
+        return Part(None, b"", MAX_DEPTH, head=text)
+    return Part(parse_headers(text), body, depth)
+
+
+def _find_field(head: str, low: str, key: str) -> str | None:
+    """The first `key:` field of an unparsed header block (`low` = "\n" + head.lower())."""
+    at = low.find("\n" + key + ":")
+    if at < 0:
+        return None
+    start = at + len(key) + 1  # offsets in `low` are one ahead of `head`
+    end = head.find("\n", start)
+    while 0 <= end < len(head) - 1 and head[end + 1] in " \t":  # folded continuation lines
+        end = head.find("\n", end + 1)
+    value = head[start : end if end >= 0 else len(head)]
+    return " ".join(value.split())
 
 
 def _split_head(raw: bytes) -> tuple[bytes, bytes]:
@@ -131,7 +184,7 @@ def parse_headers(text: str) -> list[tuple[str, str]]:
     """(name, value) pairs of a header block; lines that are not fields are skipped."""
     if "\r" in text:
         text = text.replace("\r\n", "\n")
-    return [(name, value.rstrip()) for name, value in _FIELD.findall(_UNFOLD.sub(" ", text))]
+    return _FIELD.findall(_UNFOLD.sub(" ", text))
 
 
 def _split(body: bytes, boundary: str | None) -> list[bytes]:
@@ -173,7 +226,7 @@ def header(msg: Part, name: str) -> str:
     cached = msg._decoded.get(key)
     if cached is not None:
         return cached
-    value = msg._index.get(key) or ""
+    value = msg.get(key) or ""
     if "=?" in value:
         with contextlib.suppress(UnicodeError, LookupError, ValueError, TypeError, AssertionError):
             value = str(make_header(decode_header(value)))
@@ -225,7 +278,7 @@ def original_headers(msg: Part) -> Part | None:
         if part.ctype == "message/rfc822" and part.children:
             return part.children[0]
         if part.ctype in {"text/rfc822-headers", "message/rfc822-headers"}:
-            return Part(parse_headers(part.text().lstrip()), b"", MAX_DEPTH)
+            return Part(None, b"", MAX_DEPTH, head=part.text().lstrip())
     return None
 
 
