@@ -123,12 +123,13 @@ def _source(msg: Part) -> tuple[str, str | None]:
     """
     plain = next((p for p in mime.walk_own(msg) if p.ctype == "text/plain"), None)
     text = plain.body[:1500].decode("latin-1") if plain is not None else ""
+    # Raw values: an RFC 2047-encoded subject names no MTA anyway.
     signature = "\n".join(
         [
-            mime.header(msg, "From"),
-            mime.header(msg, "Subject"),
-            mime.header(msg, "X-Mailer"),
-            mime.header(msg, "X-NAI-Header"),  # McAfee gateways sign their mail here
+            msg.get("From") or "",
+            msg.get("Subject") or "",
+            msg.get("X-Mailer") or "",
+            msg.get("X-NAI-Header") or "",  # McAfee gateways sign their mail here
             *msg.get_all("Received")[:3],
             text,
         ]

@@ -118,9 +118,6 @@ def digest(*parts: str | bytes | None) -> str:
 def make_event(**fields: Any) -> Event:
     """Validate as Event.from_dict does; any problem becomes a ParseError with its reason."""
     data = {k: v for k, v in fields.items() if v is not None}
-    when = data.get("occurred_at")
-    if isinstance(when, datetime):
-        data["occurred_at"] = when.astimezone(UTC).isoformat()
     try:
         recipient = data.get("recipient")
         if (
@@ -130,6 +127,9 @@ def make_event(**fields: Any) -> Event:
             and _SIMPLE_ADDRESS.fullmatch(recipient)
         ):
             return _simple_event(data, recipient)
+        when = data.get("occurred_at")
+        if isinstance(when, datetime):
+            data["occurred_at"] = when.astimezone(UTC).isoformat()
         return Event.from_dict(data)
     except ParseError:
         raise
@@ -159,7 +159,7 @@ def _simple_event(data: dict[str, Any], recipient: str) -> Event:
         type=_enum(EventType, data, "type"),
         channel=Channel.EMAIL,
         recipient=f"{local}@{domain.lower()}",
-        occurred_at=parse_instant(data.get("occurred_at"), "occurred_at"),
+        occurred_at=_instant(data.get("occurred_at")),
         organization=_text(data, "organization", limit=MAX_ID_LENGTH),
         list=_text(data, "list", limit=MAX_ID_LENGTH),
         status=_status(data.get("status")),
@@ -168,3 +168,12 @@ def _simple_event(data: dict[str, Any], recipient: str) -> Event:
         source=_text(data, "source", limit=MAX_ID_LENGTH),
         feedback_type=_text(data, "feedback_type", limit=64),
     )
+
+
+def _instant(value: Any) -> datetime:
+    """An aware datetime passes as is (in UTC); anything else as Event.from_dict reads it."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    if isinstance(value, datetime):
+        raise InvalidEvent("occurred_at has no timezone")
+    return parse_instant(value, "occurred_at")

@@ -34,7 +34,7 @@ class Part:
     """One MIME entity: headers, content type, raw body, and sub-parts if multipart."""
 
     __slots__ = (
-        "_decoded", "_flat", "_head", "_headers", "_index", "_low", "_text",
+        "_all", "_decoded", "_flat", "_head", "_headers", "_index", "_low", "_text",
         "body", "children", "ctype", "params",
     )  # fmt: skip
 
@@ -50,6 +50,7 @@ class Part:
         self._head = head
         self._headers = headers
         self._index: dict[str, str] | None = None
+        self._all: dict[str, list[str]] | None = None
         self._low: str | None = None
         self._decoded: dict[str, str] = {}  # header() results: Subject is read many times
         self._flat: list[Part] | None = None
@@ -98,8 +99,12 @@ class Part:
         return self._index.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
-        key = name.lower()
-        return [v for k, v in self.headers if len(k) == len(key) and k.lower() == key]
+        if self._all is None:
+            every: dict[str, list[str]] = {}
+            for k, v in self.headers:
+                every.setdefault(k.lower(), []).append(v)
+            self._all = every
+        return self._all.get(name.lower(), [])
 
     def keys(self) -> list[str]:
         return [k for k, _ in self.headers]
