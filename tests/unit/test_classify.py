@@ -24,6 +24,7 @@ from bounce_worker.domain.classify import Category, classify_bounce
         (None, 550, "550 sorry, no mailbox here by that name", Category.HARD_BOUNCE),
         ("5.2.1", 550, "550 5.2.1 <a@example.org>... User Unknown", Category.HARD_BOUNCE),
         ("5.4.4", None, "Host or domain name not found. Name service error", Category.HARD_BOUNCE),
+        ("5.7.27", 550, "550 Host does not accept mail", Category.HARD_BOUNCE),
         # 4.x.x is never hard
         ("4.1.1", 450, "450 4.1.1 user unknown", Category.SOFT_BOUNCE),
         ("4.0.0", 451, "451 temporary: user unknown", Category.SOFT_BOUNCE),

@@ -290,6 +290,9 @@ _DECISIVE_RULES = sum(len(patterns) for _, patterns in RULE_GROUPS[:5])
 # "No such user" texts (not "no such domain"): after DATA they are a filter's verdict.
 _MAILBOX_UNKNOWN = frozenset(pattern for pattern, _ in TEXT_RULES[-len(RULE_GROUPS[-1][1]) :])
 _RECIPIENT_UNKNOWN_RULES = TEXT_RULES[-len(RULE_GROUPS[-1][1]) - len(RULE_GROUPS[-2][1]) :]
+NO_MAIL_ACCEPTED = re.compile(
+    r"(?:host|domain)(?:/domain)? does not accept mail|not accepting network messages"
+)
 # The SMTP command a refusal answered (see point 2 above).
 RCPT_STAGE = re.compile(r"(?:in reply to|after|>>>) ?rcpt to")
 SENDER_STAGE = re.compile(
@@ -340,6 +343,10 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
         pattern, _ = _first_rule(text, TEXT_RULES[_DECISIVE_RULES:])
         if pattern in _MAILBOX_UNKNOWN:
             return POLICY
+    if permanent and NO_MAIL_ACCEPTED.search(text):
+        # RFC 7504/7505 wording for a domain that takes no mail at all (Sendmail reports a
+        # null MX as "550 5.7.27 Host does not accept mail"): the address can never work.
+        return HARD_BOUNCE
     # 3. specific status codes
     if subject is not None and (subject, detail) in ANY_CLASS_STATUS:
         return ANY_CLASS_STATUS[(subject, detail)]
