@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
+from bounce_worker.config import settings
+from bounce_worker.observability.logs import use_json
 from bounce_worker.store.db import dispose_all
 
 app = Celery("bounce_worker", include=["bounce_worker.tasks"])
@@ -17,3 +19,11 @@ app.config_from_object("celeryconfig")
 def _fresh_connections(**_: Any) -> None:
     # Prefork children must not share the parent's database connections.
     dispose_all()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _structured_logs(logger: Any, **_: Any) -> None:
+    # BOUNCE_WORKER_LOG_FORMAT=json: one JSON object per line for the log shipper.
+    if settings().log_format == "json":
+        use_json(logger)
