@@ -20,6 +20,9 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "asctime",
     "taskName",
 }
+# Celery's own "received"/"succeeded" records carry the task's arguments in `data`: an
+# event with its diagnostic. Those keys are dropped; the task id and name stay.
+_BODIES = {"args", "kwargs"}
 MAX_FIELD = 500  # characters; longer strings are cut with a marker
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -42,6 +45,8 @@ class JsonFormatter(logging.Formatter):
         }
         line.update(_task_context())
         for key, value in record.__dict__.items():
+            if key == "data" and isinstance(value, dict):
+                value = {k: _cut(v) for k, v in value.items() if k not in _BODIES}
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = _cut(value)
         if record.exc_info:
