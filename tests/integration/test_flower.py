@@ -25,7 +25,9 @@ AUTH = "ops:test-only-password"
 
 
 @pytest.fixture
-def flower(worker: Worker, tmp_path: Path) -> Iterator[str]:
+def flower(worker: Worker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # Basic auth from the environment, as docker-compose.yml passes it.
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", AUTH)
     port = free_port()
     server = Server(
         [
@@ -35,7 +37,6 @@ def flower(worker: Worker, tmp_path: Path) -> Iterator[str]:
             "flower",
             f"--port={port}",
             "--address=127.0.0.1",
-            f"--basic-auth={AUTH}",
         ],
         tmp_path / "flower.log",
     )
