@@ -41,7 +41,7 @@ EVENTS = [
         "recipient": "full@example.org",
         "status": "5.2.2",
         "diagnostic": "552 5.2.2 mailbox full",
-        "occurred_at": "2026-11-22T10:02:00Z",
+        "occurred_at": "2020-01-01T10:02:00Z",  # its one-day block has long ended
     },
 ]
 BROKEN = '{"event_id": "obs-4", broken'

@@ -4,12 +4,15 @@ the worker's JSON log has one line per transition and dead letter, without bodie
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from tests.conftest import Worker, run_cli, set_env, wait_until
+from tests.conftest import REPO, Worker, run_cli, set_env, wait_until
 from tests.integration.observe import EVENTS, Server, free_port, http_get, samples, write_feed
 from tests.integration.observe import value as v
 
@@ -43,6 +46,14 @@ def test_metrics_and_json_logs_after_processing(
                 and v(samples(http_get(url)[1]), "bounce_worker_entries", channel="email",
                       scope="global", state="temporarily_blocked") == 1,
             )  # fmt: skip
+            # The nightly unlock, sent as an operator would: the expired block is lifted.
+            called = subprocess.run(
+                [sys.executable, "-m", "celery", "-A", "bounce_worker.celery_app", "call",
+                 "bounce_worker.unlock_expired"], capture_output=True, text=True, cwd=REPO,
+            )  # fmt: skip
+            assert called.returncode == 0, called.stderr
+            wait_until(lambda: v(samples(http_get(url)[1]), "bounce_worker_job_rows_total",
+                                 job="bounce_worker.unlock_expired") == 1)  # fmt: skip
         finally:
             worker.stop()
         after = samples(http_get(url)[1])
@@ -66,6 +77,12 @@ def test_metrics_and_json_logs_after_processing(
     for scope in ("global", "organization"):
         assert v(after, "bounce_worker_entries", channel="email", scope=scope, state="blocked") == 1
     assert v(after, "bounce_worker_queue_depth", queue=worker_env_queue()) == 0
+    assert v(after, "bounce_worker_entries", channel="email", scope="global", state="active") == 1
+    assert v(after, "bounce_worker_entries", channel="email", scope="global",
+             state="temporarily_blocked") is None  # fmt: skip
+    ran_at = v(after, "bounce_worker_job_last_success_timestamp_seconds",
+               job="bounce_worker.unlock_expired")  # fmt: skip
+    assert ran_at is not None and abs(ran_at - time.time()) < 120
 
     lines = [json.loads(x) for x in worker.log.read_text().splitlines() if x.startswith("{")]
     moves = [x for x in lines if x["logger"] == "bounce_worker.transitions"]

@@ -13,7 +13,7 @@ import os
 import socket
 from pathlib import Path
 
-from prometheus_client import Counter, values
+from prometheus_client import Counter, Gauge, values
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -41,6 +41,18 @@ DEAD_LETTERS = Counter(
     "Inputs stored as dead letters (bad JSON, invalid events), by kind.",
     ["kind"],
 )
+JOB_ROWS = Counter(
+    "bounce_worker_job_rows",
+    "Rows changed by the scheduled jobs (e.g. entries unlocked), by task name.",
+    ["job"],
+)
+# "max" over processes: the newest success wins, and it survives the process that ran it.
+JOB_LAST_SUCCESS = Gauge(
+    "bounce_worker_job_last_success_timestamp_seconds",
+    "When each scheduled job last succeeded (Unix time); alert when it gets old.",
+    ["job"],
+    multiprocess_mode="max",
+)
 
 
 def transition(channel: str, scope: str, to_state: str, reason: str) -> None:
@@ -49,3 +61,8 @@ def transition(channel: str, scope: str, to_state: str, reason: str) -> None:
 
 def dead_letter(kind: str) -> None:
     DEAD_LETTERS.labels(kind).inc()
+
+
+def job_succeeded(job: str, rows: int, at: float) -> None:
+    JOB_ROWS.labels(job).inc(rows)
+    JOB_LAST_SUCCESS.labels(job).set(at)
