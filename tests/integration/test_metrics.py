@@ -104,3 +104,15 @@ def worker_env_queue() -> str:
     from bounce_worker.config import settings
 
     return settings().queue
+
+
+def test_scrape_bench_smoke_run(redis_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/metrics_scrape.py", "--entries", "100", "--scrapes", "1"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("scrape of 100 entries (")
