@@ -28,6 +28,7 @@ from bounce_worker.domain.policy import (
     decide,
     target_scope,
 )
+from bounce_worker.observability import metrics
 from bounce_worker.store.models import EntryRow, TransitionRow
 from bounce_worker.store.uow import EntryKey, UnitOfWork
 
@@ -101,6 +102,7 @@ def dead_letter(
         reason,
         extra={"dead_letter_id": dead_id, "kind": kind, "source": source, "reason": reason},
     )
+    metrics.dead_letter(kind)
     return dead_id
 
 
@@ -191,6 +193,7 @@ def apply_outcome(
                 "event_id": event.event_id,
             },
         )
+        metrics.transition(row.channel, row.scope, str(decision.to_state), decision.reason)
 
 
 def to_entry(row: EntryRow) -> Entry:

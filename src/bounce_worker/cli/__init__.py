@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bounce_worker.cli import db, demo, events, jobs, status
+from bounce_worker.cli import db, demo, events, health, jobs, metrics, status
 from bounce_worker.cli.common import CliError
-from bounce_worker.config import ConfigError
+from bounce_worker.config import ConfigError, settings
 from bounce_worker.domain.addresses import InvalidAddress
 from bounce_worker.domain.events import InvalidEvent
+from bounce_worker.observability.logs import configure_cli
 
-COMMAND_MODULES = [events, status, jobs, db, demo]
+COMMAND_MODULES = [events, status, jobs, db, demo, health, metrics]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        configure_cli(settings().log_format)
         return int(args.func(args) or 0)
     except (CliError, ConfigError, InvalidEvent, InvalidAddress) as exc:
         return _fail(str(exc))
