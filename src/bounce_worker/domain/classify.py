@@ -327,7 +327,9 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     if klass is None and smtp_code is not None:
         klass = smtp_code // 100
     permanent = klass == 5
-    text = _REMOTE_MTA.sub("", diagnostic.lower()) if diagnostic else ""
+    text = diagnostic.lower() if diagnostic else ""
+    if "(remote-mta:" in text:
+        text = _REMOTE_MTA.sub("", text)
     if not text.isascii():
         # Every pattern is ASCII; matching on a narrow string is faster.
         text = text.encode("ascii", "ignore").decode("ascii")

@@ -70,7 +70,9 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
             continue
         diagnostic = _strip_type(block.get("diagnostic-code"))
         status = clean_status(block.get("status"))
-        if not diagnostic or (_generic(status) and not first_status(diagnostic)):
+        if not diagnostic:
+            # No Diagnostic-Code (Courier, some gateways): the recipient's paragraph of the
+            # prose is the server's words.
             if text_failures is None:
                 text_failures = {f.recipient.lower(): f for f in _text_failures(ctx)}
             text = text_failures.get(recipient.lower())
