@@ -11,6 +11,8 @@ Figures (one manifest row = one failed recipient of one mail, as Sisimai sees it
 * hard/soft agreement (rows whose `hard` is not null): our category is hard_bounce exactly
   when Sisimai's hard flag is true.
 * reason-category agreement: our category equals `REASON_CATEGORY[reason]` (below).
+  Statuses are never compared: rows with `invented_status: true` carry a code Sisimai made
+  up, and the others are scored through the category they lead to.
 * messages/s: mails per second of CPU time through parse_message + classify (each mail's
   best thread CPU time over --repeat rounds; each tool runs its own loop over all mails
   in every round, so other load on the machine does not skew the ratio).
@@ -38,6 +40,9 @@ REASON_CATEGORY maps each Sisimai reason to our category (SPEC section 3):
   feedback of type `opt-out` is the recipient's unsubscribe -> unsubscribe; other feedback
   types (auth-failure, not-spam) are about nobody's mailbox -> ignored.
 * ignored: vacation (auto-replies are not bounces). delivered: delivered.
+
+Exit status 0 when every figure meets its bar (BARS), 1 otherwise; --misses lists the rows
+we disagree on.
 """
 
 from __future__ import annotations
