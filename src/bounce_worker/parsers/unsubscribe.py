@@ -46,8 +46,13 @@ def parse_one_click(
     list_id: str | None = None,
     received_at: datetime,
 ) -> list[Event]:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-    fields = _form_fields(text)
+    if not isinstance(body, bytes | bytearray | str):
+        raise ParseError(f"one-click body must be bytes or text, got {type(body).__name__}")
+    text = bytes(body).decode("utf-8", "replace") if not isinstance(body, str) else body
+    try:
+        fields = _form_fields(text)
+    except ValueError as exc:  # parse_qsl refuses some inputs (e.g. too many fields)
+        raise ParseError(f"one-click body is not a form: {str(exc)[:80]}") from None
     if fields.get("list-unsubscribe", "").strip().lower() != ONE_CLICK[1]:
         raise ParseError("one-click body lacks List-Unsubscribe=One-Click (RFC 8058)")
     recipient = recipient or fields.get("recipient") or fields.get("email")

@@ -91,3 +91,9 @@ def test_apple_mail_unsubscribe_is_recognised_despite_auto_submitted():
     (event,) = parse_message(raw, received_at=RECEIVED_AT)
     assert event.type is EventType.UNSUBSCRIBE
     assert event.recipient == "someone@icloud.example"
+
+
+@pytest.mark.parametrize("body", [None, 42, b"\xff\xfe\x00", "List-Unsubscribe=One-Click%ZZ&&&==="])
+def test_one_click_odd_bodies_are_parse_errors(body):
+    with pytest.raises(ParseError):
+        parse_one_click(body, received_at=RECEIVED_AT)
