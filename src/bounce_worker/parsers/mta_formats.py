@@ -43,8 +43,9 @@ def copy_start(text: str) -> tuple[int, int] | None:
     patterns); a text whose length changes when lower-cased (rare Unicode) is not cut.
     """
     global _last_copy_start
-    if _last_copy_start[0] is text:  # report_text and the inline-header reader ask twice
-        return _last_copy_start[1]
+    last = _last_copy_start  # one read: another thread may replace it (the tuple is whole)
+    if last[0] is text:  # report_text and the inline-header reader ask twice
+        return last[1]
     result = _copy_start(text)
     _last_copy_start = (text, result)
     return result
