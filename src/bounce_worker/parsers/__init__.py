@@ -139,6 +139,7 @@ def _source(msg: Part) -> tuple[str, str | None]:
 
 
 def _bounce_envelope(msg: Part) -> bool:
+    """From a mailer daemon, titled as a delivery failure, or naming failed recipients."""
     return bool(
         BOUNCE_SENDER.search(mime.header(msg, "From"))
         or BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
@@ -146,9 +147,8 @@ def _bounce_envelope(msg: Part) -> bool:
     )
 
 
-def _looks_like_bounce(msg: object, text: str) -> bool:
-
-    assert isinstance(msg, Part)
+def _looks_like_bounce(msg: Part, text: str) -> bool:
+    """Any sign of a delivery failure report; without one, no address is read as failed."""
     sender = mime.header(msg, "From") + " " + mime.header(msg, "Return-Path")
     return bool(
         BOUNCE_SENDER.search(sender)
@@ -164,6 +164,8 @@ def _ses_notification(text: str) -> list[Event] | None:
     if start < 0 or start > 200 or ("notificationType" not in text and "eventType" not in text):
         return None
     try:
+        # Relays that enforce the 998-character line limit break the one-line JSON with
+        # "!", a newline and a space; undo that before decoding.
         payload, _ = json.JSONDecoder().raw_decode(text[start:].replace("!\n ", ""))
     except ValueError:
         return None
