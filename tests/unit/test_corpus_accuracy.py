@@ -16,7 +16,7 @@ CORPUS = REPO.parent / "shared" / "corpus"
 EMAILS = CORPUS / "emails-dev"
 MANIFEST = CORPUS / "manifest-dev.jsonl"
 
-pytestmark = pytest.mark.skipif(not MANIFEST.exists(), reason=f"corpus not found at {CORPUS}")
+# No skip: CI has ../shared beside the clone, and a missing corpus must fail loudly.
 
 
 def _bench():
@@ -32,7 +32,8 @@ def _bench():
 
 @pytest.fixture(scope="module")
 def report():
-    return _bench().score(EMAILS, MANIFEST, repeat=7)
+    assert MANIFEST.exists(), f"labeled corpus not found at {CORPUS}"
+    return _bench().score(EMAILS, MANIFEST, repeat=1)
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +41,9 @@ def bars():
     return _bench().BARS
 
 
-@pytest.mark.parametrize(
-    "figure", ["recipient_found", "hard_agreement", "reason_agreement", "speed_ratio"]
-)
+# Accuracy only: the speed ratio against flufl.bounce is a benchmark figure, printed by
+# bench/corpus_accuracy.py, never a timed test (it would flake on a busy machine).
+@pytest.mark.parametrize("figure", ["recipient_found", "hard_agreement", "reason_agreement"])
 def test_figure_meets_its_bar(report, bars, figure):
     value = getattr(report, figure)
     assert value >= bars[figure], "\n".join(
