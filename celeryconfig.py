@@ -45,4 +45,13 @@ beat_schedule = {
         "task": "bounce_worker.unlock_expired",
         "schedule": crontab(hour=_s.unlock_hour, minute=_s.unlock_minute),
     },
+    # After the unlock, so the figures count tonight's unlocked entries as active.
+    "nightly-recalculate": {
+        "task": "bounce_worker.recalculate",
+        "schedule": crontab(hour=_s.recalculate_at[0], minute=_s.recalculate_at[1]),
+    },
+    "nightly-housekeeping": {
+        "task": "bounce_worker.housekeeping",
+        "schedule": crontab(hour=_s.housekeeping_at[0], minute=_s.housekeeping_at[1]),
+    },
 }

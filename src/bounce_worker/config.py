@@ -37,6 +37,10 @@ class Settings:
     batch_size: int
     secret_key: str | None
     log_format: str
+    # Nightly jobs (README "Nightly jobs"): wall-clock times in `timezone`, rows per batch.
+    recalculate_at: tuple[int, int] = (3, 30)
+    housekeeping_at: tuple[int, int] = (4, 0)
+    job_batch_size: int = 10_000
 
     @property
     def embedded(self) -> bool:
@@ -68,14 +72,14 @@ def _ladder(raw: str) -> tuple[int, ...]:
     return days
 
 
-def _clock(raw: str) -> tuple[int, int]:
+def _clock(raw: str, name: str = "UNLOCK_AT") -> tuple[int, int]:
     hour, _, minute = raw.partition(":")
     try:
         h, m = int(hour), int(minute or 0)
     except ValueError:
-        raise ConfigError(f"{PREFIX}UNLOCK_AT must be HH:MM, got {raw!r}") from None
+        raise ConfigError(f"{PREFIX}{name} must be HH:MM, got {raw!r}") from None
     if not (0 <= h < 24 and 0 <= m < 60):
-        raise ConfigError(f"{PREFIX}UNLOCK_AT must be HH:MM, got {raw!r}")
+        raise ConfigError(f"{PREFIX}{name} must be HH:MM, got {raw!r}")
     return h, m
 
 
@@ -104,6 +108,9 @@ def load_settings() -> Settings:
         batch_size=_int("BATCH_SIZE", 500, minimum=1),
         secret_key=os.environ.get(PREFIX + "SECRET_KEY") or None,
         log_format=log_format,
+        recalculate_at=_clock(_get("RECALCULATE_AT", "03:30"), "RECALCULATE_AT"),
+        housekeeping_at=_clock(_get("HOUSEKEEPING_AT", "04:00"), "HOUSEKEEPING_AT"),
+        job_batch_size=_int("JOB_BATCH_SIZE", 10_000, minimum=1),
     )
 
 

@@ -45,7 +45,11 @@ def process_event(self: Task, event: Any) -> str:
 
 @app.task(base=DatabaseTask, name="bounce_worker.unlock_expired")
 def unlock_expired() -> int:
-    return jobs.unlock_expired(get_engine(settings().database_url), now=utcnow())
+    s = settings()
+    result = jobs.unlock_expired(
+        get_engine(s.database_url), now=utcnow(), batch_size=s.job_batch_size
+    )
+    return result.rows
 
 
 @app.task(base=DatabaseTask, name="bounce_worker.ingest_raw", bind=True)
@@ -91,3 +95,24 @@ def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
         now=utcnow(),
     )
     return {str(k): v for k, v in results.items()}
+
+
+# The nightly jobs are idempotent and take their own lock, so a retry (or a second beat by
+# mistake) is harmless; their results are small dicts for Flower.
+@app.task(base=DatabaseTask, name="bounce_worker.recalculate")
+def recalculate() -> dict[str, Any]:
+    s = settings()
+    engine = get_engine(s.database_url)
+    return jobs.recalculate(engine, now=utcnow(), batch_size=s.job_batch_size).to_dict()
+
+
+@app.task(base=DatabaseTask, name="bounce_worker.housekeeping")
+def housekeeping() -> dict[str, Any]:
+    s = settings()
+    return jobs.housekeeping(
+        get_engine(s.database_url),
+        now=utcnow(),
+        quiet_period=s.policy.quiet_period,
+        retention=s.retention,
+        batch_size=s.job_batch_size,
+    ).to_dict()

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bounce_worker.cli import db, demo, events, health, jobs, metrics, status
+from bounce_worker.cli import db, demo, events, health, jobs, metrics, stats, status
 from bounce_worker.cli.common import CliError
 from bounce_worker.config import ConfigError, settings
 from bounce_worker.domain.addresses import InvalidAddress
 from bounce_worker.domain.events import InvalidEvent
 from bounce_worker.observability.logs import configure_cli
 
-COMMAND_MODULES = [events, status, jobs, db, demo, health, metrics]
+COMMAND_MODULES = [events, status, jobs, stats, db, demo, health, metrics]
 
 
 def build_parser() -> argparse.ArgumentParser:

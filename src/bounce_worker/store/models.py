@@ -139,3 +139,27 @@ class DeliveryRow(Base):
     organization: Mapped[str] = mapped_column(String(255), primary_key=True)
     first_delivered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_delivered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RecalculationStatRow(Base):
+    """One nightly recalculation's figures for one (organization, channel); every run adds a
+    snapshot stamped `computed_at` (reports read the latest). organization '' holds the
+    global entries (hard bounces, temporary blocks): see README "Nightly jobs"."""
+
+    __tablename__ = "recalculation_stats"
+    __table_args__ = (
+        UniqueConstraint(
+            "computed_at", "organization", "channel", name="uq_recalculation_stats_run"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    organization: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(16))
+    active: Mapped[int] = mapped_column(BigInteger)
+    temporarily_blocked: Mapped[int] = mapped_column(BigInteger)
+    blacklisted: Mapped[int] = mapped_column(BigInteger)
+    blocked: Mapped[int] = mapped_column(BigInteger)
+    lost: Mapped[int] = mapped_column(BigInteger)  # blacklisted/blocked after a delivery
+    never_sent: Mapped[int] = mapped_column(BigInteger)  # suppressed before any delivery
