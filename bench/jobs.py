@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         "--expired", type=int, help="how many are expired temporary blocks (default: 20%%)"
     )
     parser.add_argument("--batch-size", type=int, default=10_000, help="rows per batch")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="parallel batches on PostgreSQL (default 2)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args(argv)
     if args.rows < 1:
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         upgrade(url)
         engine = get_engine(url)
-        run(engine, args.rows, expired, args.batch_size)
+        run(engine, args.rows, expired, args.batch_size, args.workers)
     finally:
         get_engine(url).dispose()
         if not args.keep:
@@ -175,10 +178,10 @@ def fill(engine: Engine, rows: int, expired: int) -> None:
     with engine.begin() as conn:
         for statement in fill_statements(dialect):
             conn.execute(sql(statement), params | {"now": NOW})
-    with engine.connect() as conn:
-        # What autovacuum would have done by night time: fresh planner statistics.
-        conn.execute(text("ANALYZE"))
-        conn.commit()
+    # What autovacuum would have done by night time: planner statistics, visibility map.
+    vacuum = "VACUUM ANALYZE" if dialect == "postgresql" else "ANALYZE"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(vacuum))
 
 
 def timed(label: str, rows: int, seconds: float, note: str) -> None:
@@ -186,22 +189,23 @@ def timed(label: str, rows: int, seconds: float, note: str) -> None:
     print(f"{label:<13} {rows:>11,} rows in {seconds:7.2f} s = {rate:>11,.0f} rows/s  {note}")
 
 
-def run(engine: Engine, rows: int, expired: int, batch: int) -> None:
+def run(engine: Engine, rows: int, expired: int, batch: int, workers: int) -> None:
     print(
         f"bench/jobs.py: {engine.dialect.name}, {rows:,} entries "
-        f"({expired:,} expired temporary blocks), batch {batch:,}"
+        f"({expired:,} expired temporary blocks), batch {batch:,}, "
+        f"{workers if engine.dialect.name == 'postgresql' else 1} worker(s)"
     )
     start = time.perf_counter()
     fill(engine, rows, expired)
     print(f"{'fill':<13} {rows:>11,} entries in {time.perf_counter() - start:7.2f} s")
 
     start = time.perf_counter()
-    unlocked = jobs.unlock_expired(engine, NOW, batch_size=batch)
+    unlocked = jobs.unlock_expired(engine, NOW, batch_size=batch, workers=workers)
     timed("unlock", unlocked.rows, time.perf_counter() - start, f"({unlocked.batches} batches)")
     assert unlocked.rows == expired, f"unlocked {unlocked.rows}, expected {expired}"
 
     start = time.perf_counter()
-    stats = jobs.recalculate(engine, NOW, batch_size=batch)
+    stats = jobs.recalculate(engine, NOW, batch_size=batch, workers=workers)
     counted = stats.details["entries"]
     note = f"({stats.batches} batches, {stats.rows} groups)"
     timed("recalculate", counted, time.perf_counter() - start, note)

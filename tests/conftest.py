@@ -29,6 +29,7 @@ PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ("transitions", "entries", "processed_events", "dead_letters", "deliveries")
+TABLES += ("recalculation_stats",)  # nightly jobs (migration 0002)
 
 
 def _service_error(what: str, exc: Exception) -> None:

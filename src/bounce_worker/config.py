@@ -41,6 +41,7 @@ class Settings:
     recalculate_at: tuple[int, int] = (3, 30)
     housekeeping_at: tuple[int, int] = (4, 0)
     job_batch_size: int = 10_000
+    job_workers: int = 2  # parallel batches on PostgreSQL (database connections)
 
     @property
     def embedded(self) -> bool:
@@ -111,6 +112,7 @@ def load_settings() -> Settings:
         recalculate_at=_clock(_get("RECALCULATE_AT", "03:30"), "RECALCULATE_AT"),
         housekeeping_at=_clock(_get("HOUSEKEEPING_AT", "04:00"), "HOUSEKEEPING_AT"),
         job_batch_size=_int("JOB_BATCH_SIZE", 10_000, minimum=1),
+        job_workers=_int("JOB_WORKERS", 2, minimum=1),
     )
 
 

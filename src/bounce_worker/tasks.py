@@ -47,7 +47,7 @@ def process_event(self: Task, event: Any) -> str:
 def unlock_expired() -> int:
     s = settings()
     result = jobs.unlock_expired(
-        get_engine(s.database_url), now=utcnow(), batch_size=s.job_batch_size
+        get_engine(s.database_url), now=utcnow(), batch_size=s.job_batch_size, workers=s.job_workers
     )
     return result.rows
 
@@ -103,7 +103,9 @@ def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
 def recalculate() -> dict[str, Any]:
     s = settings()
     engine = get_engine(s.database_url)
-    return jobs.recalculate(engine, now=utcnow(), batch_size=s.job_batch_size).to_dict()
+    return jobs.recalculate(
+        engine, now=utcnow(), batch_size=s.job_batch_size, workers=s.job_workers
+    ).to_dict()
 
 
 @app.task(base=DatabaseTask, name="bounce_worker.housekeeping")
@@ -115,4 +117,5 @@ def housekeeping() -> dict[str, Any]:
         quiet_period=s.policy.quiet_period,
         retention=s.retention,
         batch_size=s.job_batch_size,
+        workers=s.job_workers,
     ).to_dict()

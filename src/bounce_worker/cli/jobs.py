@@ -46,17 +46,13 @@ def register(sub: Any) -> None:
 
 def run_unlock(args: argparse.Namespace) -> int:
     with job_progress() as progress:
-        result = jobs.unlock_expired(
-            engine(), now_arg(args.now), batch_size=settings().job_batch_size, progress=progress
-        )
+        result = jobs.unlock_expired(engine(), now_arg(args.now), **_sizes(), progress=progress)
     return _report(args, result, f"unlocked {result.rows} entries")
 
 
 def run_recalculate(args: argparse.Namespace) -> int:
     with job_progress() as progress:
-        result = jobs.recalculate(
-            engine(), now_arg(args.now), batch_size=settings().job_batch_size, progress=progress
-        )
+        result = jobs.recalculate(engine(), now_arg(args.now), **_sizes(), progress=progress)
     entries = result.details.get("entries", 0)
     return _report(args, result, f"counted {entries} entries into {result.rows} groups")
 
@@ -69,7 +65,7 @@ def run_house(args: argparse.Namespace) -> int:
             now_arg(args.now),
             quiet_period=s.policy.quiet_period,
             retention=s.retention,
-            batch_size=s.job_batch_size,
+            **_sizes(),
             progress=progress,
         )
     d = result.details
@@ -80,6 +76,11 @@ def run_house(args: argparse.Namespace) -> int:
         f"{d.get('payloads_purged', 0)} event payloads, {d.get('dead_letters_purged', 0)} "
         f"dead letters and {d.get('stats_purged', 0)} old statistics rows",
     )
+
+
+def _sizes() -> dict[str, int]:
+    s = settings()
+    return {"batch_size": s.job_batch_size, "workers": s.job_workers}
 
 
 def _report(args: argparse.Namespace, result: jobs.JobResult, summary: str) -> int:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
@@ -20,6 +21,8 @@ from bounce_worker.store.models import UTCDateTime
 log = logging.getLogger("bounce_worker.jobs")
 
 INSTANTS = ("now", "cutoff", "after", "upper", "stale_before")
+Item = TypeVar("Item")
+Out = TypeVar("Out")
 
 
 def sql(statement: str) -> TextClause:
@@ -98,3 +101,23 @@ def id_chunks(conn: Connection, table: str, size: int) -> tuple[int, list[tuple[
 def count(engine: Engine, statement: TextClause, params: dict[str, Any]) -> int:
     with engine.connect() as conn:
         return int(conn.execute(statement, params).scalar() or 0)
+
+
+def run_batches(
+    engine: Engine,
+    work: Callable[[Item], Out],
+    items: Iterable[Item],
+    done: Callable[[Out], None],
+    workers: int = 1,
+) -> None:
+    """`work` on every item (each its own transaction), `workers` at a time on PostgreSQL:
+    the items are disjoint id ranges, so parallel batches never touch the same row and the
+    job uses more than one core of the database. `done` sees each result, in order, on the
+    calling thread. SQLite has a single writer: one at a time."""
+    if workers <= 1 or engine.dialect.name != "postgresql":
+        for item in items:
+            done(work(item))
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="bounce-worker-job") as pool:
+        for out in pool.map(work, items):
+            done(out)

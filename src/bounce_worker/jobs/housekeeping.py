@@ -17,7 +17,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bounce_worker.jobs.common import JobResult, Progress, count, id_chunks, job_lock, log, sql
+from bounce_worker.jobs.common import (
+    JobResult,
+    Progress,
+    count,
+    id_chunks,
+    job_lock,
+    log,
+    run_batches,
+    sql,
+)
 from bounce_worker.jobs.common import skipped as skipped_result
 from bounce_worker.store.models import UTCDateTime
 
@@ -74,6 +83,7 @@ def housekeeping(
     quiet_period: timedelta,
     retention: timedelta,
     batch_size: int = 10_000,
+    workers: int = 1,
     progress: Progress | None = None,
 ) -> JobResult:
     """Reset stale counts and purge what is past `retention` before `now`. Safe to re-run."""
@@ -82,7 +92,7 @@ def housekeeping(
             return skipped_result(JOB)
         result = JobResult(JOB)
         cutoff = now - retention
-        _reset_counts(engine, now, now - quiet_period, batch_size, progress, result)
+        _reset_counts(engine, now, now - quiet_period, batch_size, workers, progress, result)
         _purge_payloads(engine, cutoff, batch_size, progress, result)
         _purge_dead_letters(engine, cutoff, batch_size, progress, result)
         with engine.begin() as conn:
@@ -103,6 +113,7 @@ def _reset_counts(
     now: datetime,
     stale_before: datetime,
     batch: int,
+    workers: int,
     progress: Progress | None,
     result: JobResult,
 ) -> None:
@@ -110,15 +121,20 @@ def _reset_counts(
         width, chunks = id_chunks(conn, "entries", batch)
     if progress:
         progress.start("reset stale escalation counts", width)
-    done = 0
-    for lo, hi in chunks:
+    result.details["counts_reset"] = 0
+
+    def reset(span: tuple[int, int]) -> tuple[int, int]:
+        params = {"now": now, "stale_before": stale_before, "lo": span[0], "hi": span[1]}
         with engine.begin() as conn:
-            params = {"now": now, "stale_before": stale_before, "lo": lo, "hi": hi}
-            done += conn.execute(_RESET_CHUNK, params).rowcount
+            return span[1] - span[0], conn.execute(_RESET_CHUNK, params).rowcount
+
+    def done(out: tuple[int, int]) -> None:
+        result.details["counts_reset"] += out[1]
         result.batches += 1
         if progress:
-            progress.advance(hi - lo)
-    result.details["counts_reset"] = done
+            progress.advance(out[0])
+
+    run_batches(engine, reset, chunks, done, workers)
 
 
 def _purge_payloads(

@@ -14,11 +14,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, desc, insert, select
 from sqlalchemy.orm import Session
 
-from bounce_worker.jobs.common import JobResult, Progress, id_chunks, job_lock, log, skipped, sql
+from bounce_worker.jobs.common import (
+    JobResult,
+    Progress,
+    id_chunks,
+    job_lock,
+    log,
+    run_batches,
+    skipped,
+    sql,
+)
 from bounce_worker.store.models import RecalculationStatRow
 
 JOB = "recalculate"
@@ -55,7 +65,12 @@ _CHUNK = sql(
 
 
 def recalculate(
-    engine: Engine, now: datetime, *, batch_size: int = 10_000, progress: Progress | None = None
+    engine: Engine,
+    now: datetime,
+    *,
+    batch_size: int = 10_000,
+    workers: int = 1,
+    progress: Progress | None = None,
 ) -> JobResult:
     """Count every live entry and store one snapshot row per (organization, channel)."""
     with job_lock(engine, JOB) as acquired:
@@ -67,14 +82,21 @@ def recalculate(
             progress.start("recalculate", width)
         # [active, temporarily_blocked, blacklisted, blocked, lost, split] per group.
         totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 6)
-        for lo, hi in chunks:
+
+        def count_chunk(span: tuple[int, int]) -> tuple[int, list[Any]]:
+            lo, hi = span
             with engine.connect() as conn:
-                for org, channel, *figures in conn.execute(_CHUNK, {"lo": lo, "hi": hi}):
-                    group = totals[(org, channel)]
-                    for i, value in enumerate(figures):
-                        group[i] += int(value or 0)
+                return hi - lo, list(conn.execute(_CHUNK, {"lo": lo, "hi": hi}))
+
+        def add(counted: tuple[int, list[Any]]) -> None:
+            for org, channel, *figures in counted[1]:
+                group = totals[(org, channel)]
+                for i, value in enumerate(figures):
+                    group[i] += int(value or 0)
             if progress:
-                progress.advance(hi - lo)
+                progress.advance(counted[0])
+
+        run_batches(engine, count_chunk, chunks, add, workers)
         rows = [
             {
                 "computed_at": now,
