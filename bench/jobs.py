@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= expired <= args.rows:
         parser.error("--expired must be between 0 and --rows")
     url, drop = scratch_database(args.database_url)
+    shown = make_url(url).render_as_string(hide_password=True)
+    print(f"scratch database: {shown}" + ("" if args.keep else " (dropped afterwards)"))
     try:
         upgrade(url)
         engine = get_engine(url)

@@ -26,6 +26,7 @@ from bounce_worker.jobs.common import (
     log,
     run_batches,
     sql,
+    transaction,
 )
 from bounce_worker.jobs.common import skipped as skipped_result
 from bounce_worker.store.models import UTCDateTime
@@ -95,7 +96,7 @@ def housekeeping(
         _reset_counts(engine, now, now - quiet_period, batch_size, workers, progress, result)
         _purge_payloads(engine, cutoff, batch_size, progress, result)
         _purge_dead_letters(engine, cutoff, batch_size, progress, result)
-        with engine.begin() as conn:
+        with transaction(engine) as conn:
             result.details["stats_purged"] = conn.execute(_STATS_PURGE, {"cutoff": cutoff}).rowcount
         result.rows = sum(result.details.values())
     log.info(
@@ -125,7 +126,7 @@ def _reset_counts(
 
     def reset(span: tuple[int, int]) -> tuple[int, int]:
         params = {"now": now, "stale_before": stale_before, "lo": span[0], "hi": span[1]}
-        with engine.begin() as conn:
+        with transaction(engine) as conn:
             return span[1] - span[0], conn.execute(_RESET_CHUNK, params).rowcount
 
     def done(out: tuple[int, int]) -> None:
@@ -145,7 +146,7 @@ def _purge_payloads(
     done, after = 0, _EPOCH
     while True:
         params = {"after": after, "cutoff": cutoff, "batch": batch}
-        with engine.begin() as conn:
+        with transaction(engine) as conn:
             upper = conn.execute(_PAYLOAD_EDGE, params).scalar()
             if upper is None:
                 break
@@ -164,7 +165,7 @@ def _purge_dead_letters(
         progress.start("purge dead letters", count(engine, _DEAD_COUNT, {"cutoff": cutoff}))
     done = 0
     while True:
-        with engine.begin() as conn:
+        with transaction(engine) as conn:
             purged = conn.execute(_DEAD_PURGE, {"cutoff": cutoff, "batch": batch}).rowcount
         if not purged:
             break

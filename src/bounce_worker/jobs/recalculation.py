@@ -28,6 +28,7 @@ from bounce_worker.jobs.common import (
     run_batches,
     skipped,
     sql,
+    transaction,
 )
 from bounce_worker.store.models import RecalculationStatRow
 
@@ -85,7 +86,7 @@ def recalculate(
 
         def count_chunk(span: tuple[int, int]) -> tuple[int, list[Any]]:
             lo, hi = span
-            with engine.connect() as conn:
+            with transaction(engine, write=False) as conn:
                 return hi - lo, list(conn.execute(_CHUNK, {"lo": lo, "hi": hi}))
 
         def add(counted: tuple[int, list[Any]]) -> None:
@@ -108,7 +109,7 @@ def recalculate(
             }
             for (org, channel), figures in sorted(totals.items())
         ]
-        with engine.begin() as conn:
+        with transaction(engine) as conn:
             if rows:
                 conn.execute(insert(RecalculationStatRow), rows)
     entries = sum(sum(r[s] for s in STATES) for r in rows)

@@ -26,6 +26,7 @@ from bounce_worker.jobs.common import (
     run_batches,
     skipped,
     sql,
+    transaction,
 )
 
 JOB = "unlock"
@@ -97,7 +98,7 @@ def unlock_batch(engine: Engine, now: datetime, batch: int, span: tuple[int, int
     params: dict[str, object] = {"now": now, "batch": batch}
     if span:
         params |= {"lo": span[0], "hi": span[1]}
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         count = 0
         for statement in _STATEMENTS[(conn.dialect.name, span is not None)]:
             count = conn.execute(statement, params).rowcount  # the last one tells
