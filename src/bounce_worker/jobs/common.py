@@ -6,13 +6,14 @@ SQLite) that the database runs over at most `batch_size` rows, in its own transa
 
 from __future__ import annotations
 
+import functools
 import logging
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 
@@ -23,6 +24,7 @@ log = logging.getLogger("bounce_worker.jobs")
 INSTANTS = ("now", "cutoff", "after", "upper", "stale_before")
 Item = TypeVar("Item")
 Out = TypeVar("Out")
+Params = ParamSpec("Params")
 
 
 def sql(statement: str) -> TextClause:
@@ -99,9 +101,25 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
         yield conn
 
 
-def skipped(job: str) -> JobResult:
-    log.warning("%s: another run holds the lock; skipped", job, extra={"job": job})
-    return JobResult(job, skipped=True)
+Job = Callable[Concatenate[Engine, Params], JobResult]
+
+
+def locked(job: str) -> Callable[[Job[Params]], Job[Params]]:
+    """Run the decorated job `fn(engine, ...)` under `job_lock`; a run that finds the lock
+    taken does nothing and says so (skipped=True)."""
+
+    def wrap(fn: Job[Params]) -> Job[Params]:
+        @functools.wraps(fn)
+        def run(engine: Engine, *args: Params.args, **kwargs: Params.kwargs) -> JobResult:
+            with job_lock(engine, job) as acquired:
+                if acquired:
+                    return fn(engine, *args, **kwargs)
+            log.warning("%s: another run holds the lock; skipped", job, extra={"job": job})
+            return JobResult(job, skipped=True)
+
+        return run
+
+    return wrap
 
 
 def id_chunks(conn: Connection, table: str, size: int) -> tuple[int, list[tuple[int, int]]]:

@@ -22,13 +22,12 @@ from bounce_worker.jobs.common import (
     Progress,
     count,
     id_chunks,
-    job_lock,
+    locked,
     log,
     run_batches,
     sql,
     transaction,
 )
-from bounce_worker.jobs.common import skipped as skipped_result
 from bounce_worker.store.models import UTCDateTime
 
 JOB = "housekeeping"
@@ -77,6 +76,7 @@ _STATS_PURGE = sql(
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
+@locked(JOB)
 def housekeeping(
     engine: Engine,
     now: datetime,
@@ -88,17 +88,14 @@ def housekeeping(
     progress: Progress | None = None,
 ) -> JobResult:
     """Reset stale counts and purge what is past `retention` before `now`. Safe to re-run."""
-    with job_lock(engine, JOB) as acquired:
-        if not acquired:
-            return skipped_result(JOB)
-        result = JobResult(JOB)
-        cutoff = now - retention
-        _reset_counts(engine, now, now - quiet_period, batch_size, workers, progress, result)
-        _purge_payloads(engine, cutoff, batch_size, progress, result)
-        _purge_dead_letters(engine, cutoff, batch_size, progress, result)
-        with transaction(engine) as conn:
-            result.details["stats_purged"] = conn.execute(_STATS_PURGE, {"cutoff": cutoff}).rowcount
-        result.rows = sum(result.details.values())
+    result = JobResult(JOB)
+    cutoff = now - retention
+    _reset_counts(engine, now, now - quiet_period, batch_size, workers, progress, result)
+    _purge_payloads(engine, cutoff, batch_size, progress, result)
+    _purge_dead_letters(engine, cutoff, batch_size, progress, result)
+    with transaction(engine) as conn:
+        result.details["stats_purged"] = conn.execute(_STATS_PURGE, {"cutoff": cutoff}).rowcount
+    result.rows = sum(result.details.values())
     log.info(
         "housekeeping: %d counts reset, %d payloads and %d dead letters purged",
         result.details["counts_reset"],

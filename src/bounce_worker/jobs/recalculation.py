@@ -23,10 +23,9 @@ from bounce_worker.jobs.common import (
     JobResult,
     Progress,
     id_chunks,
-    job_lock,
+    locked,
     log,
     run_batches,
-    skipped,
     sql,
     transaction,
 )
@@ -65,6 +64,7 @@ _CHUNK = sql(
 )
 
 
+@locked(JOB)
 def recalculate(
     engine: Engine,
     now: datetime,
@@ -74,44 +74,41 @@ def recalculate(
     progress: Progress | None = None,
 ) -> JobResult:
     """Count every live entry and store one snapshot row per (organization, channel)."""
-    with job_lock(engine, JOB) as acquired:
-        if not acquired:
-            return skipped(JOB)
-        with engine.connect() as conn:
-            width, chunks = id_chunks(conn, "entries", batch_size)
+    with engine.connect() as conn:
+        width, chunks = id_chunks(conn, "entries", batch_size)
+    if progress:
+        progress.start("recalculate", width)
+    # [active, temporarily_blocked, blacklisted, blocked, lost, split] per group.
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 6)
+
+    def count_chunk(span: tuple[int, int]) -> tuple[int, list[Any]]:
+        lo, hi = span
+        with transaction(engine, write=False) as conn:
+            return hi - lo, list(conn.execute(_CHUNK, {"lo": lo, "hi": hi}))
+
+    def add(counted: tuple[int, list[Any]]) -> None:
+        for org, channel, *figures in counted[1]:
+            group = totals[(org, channel)]
+            for i, value in enumerate(figures):
+                group[i] += int(value or 0)
         if progress:
-            progress.start("recalculate", width)
-        # [active, temporarily_blocked, blacklisted, blocked, lost, split] per group.
-        totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 6)
+            progress.advance(counted[0])
 
-        def count_chunk(span: tuple[int, int]) -> tuple[int, list[Any]]:
-            lo, hi = span
-            with transaction(engine, write=False) as conn:
-                return hi - lo, list(conn.execute(_CHUNK, {"lo": lo, "hi": hi}))
-
-        def add(counted: tuple[int, list[Any]]) -> None:
-            for org, channel, *figures in counted[1]:
-                group = totals[(org, channel)]
-                for i, value in enumerate(figures):
-                    group[i] += int(value or 0)
-            if progress:
-                progress.advance(counted[0])
-
-        run_batches(engine, count_chunk, chunks, add, workers)
-        rows = [
-            {
-                "computed_at": now,
-                "organization": org,
-                "channel": channel,
-                **dict(zip(STATES, figures[:4], strict=True)),
-                "lost": figures[4],
-                "never_sent": figures[5] - figures[4],
-            }
-            for (org, channel), figures in sorted(totals.items())
-        ]
-        with transaction(engine) as conn:
-            if rows:
-                conn.execute(insert(RecalculationStatRow), rows)
+    run_batches(engine, count_chunk, chunks, add, workers)
+    rows = [
+        {
+            "computed_at": now,
+            "organization": org,
+            "channel": channel,
+            **dict(zip(STATES, figures[:4], strict=True)),
+            "lost": figures[4],
+            "never_sent": figures[5] - figures[4],
+        }
+        for (org, channel), figures in sorted(totals.items())
+    ]
+    with transaction(engine) as conn:
+        if rows:
+            conn.execute(insert(RecalculationStatRow), rows)
     entries = sum(sum(r[s] for s in STATES) for r in rows)
     log.info(
         "recalculate: %d entries counted into %d groups",

@@ -21,10 +21,9 @@ from bounce_worker.jobs.common import (
     JobResult,
     Progress,
     count,
-    job_lock,
+    locked,
     log,
     run_batches,
-    skipped,
     sql,
     transaction,
 )
@@ -115,6 +114,7 @@ def due_ids(engine: Engine, now: datetime, batch: int) -> list[tuple[int, int]]:
     return [(lo, lo + batch) for lo in range(first, last + 1, batch)]
 
 
+@locked(JOB)
 def unlock_expired(
     engine: Engine,
     now: datetime,
@@ -124,26 +124,23 @@ def unlock_expired(
     progress: Progress | None = None,
 ) -> JobResult:
     """Every temporary block whose end is at or before `now` becomes active. Safe to re-run."""
-    with job_lock(engine, JOB) as acquired:
-        if not acquired:
-            return skipped(JOB)
+    if progress:
+        progress.start("unlock", count(engine, _COUNT_DUE, {"now": now}))
+    result = JobResult(JOB)
+
+    def done(unlocked: int) -> int:
+        result.rows += unlocked
+        result.batches += 1
         if progress:
-            progress.start("unlock", count(engine, _COUNT_DUE, {"now": now}))
-        result = JobResult(JOB)
+            progress.advance(unlocked)
+        return unlocked
 
-        def done(unlocked: int) -> int:
-            result.rows += unlocked
-            result.batches += 1
-            if progress:
-                progress.advance(unlocked)
-            return unlocked
+    def batch(span: tuple[int, int] | None) -> int:
+        return unlock_batch(engine, now, batch_size, span)
 
-        def batch(span: tuple[int, int] | None) -> int:
-            return unlock_batch(engine, now, batch_size, span)
-
-        run_batches(engine, batch, due_ids(engine, now, batch_size), done, workers)
-        while done(batch(None)):
-            pass  # the sweep: normally one empty batch
+    run_batches(engine, batch, due_ids(engine, now, batch_size), done, workers)
+    while done(batch(None)):
+        pass  # the sweep: normally one empty batch
     log.info(
         "unlock: %d entries unlocked in %d batches",
         result.rows,
