@@ -125,7 +125,10 @@ def locked(job: str) -> Callable[[Job[Params]], Job[Params]]:
 def id_chunks(conn: Connection, table: str, size: int) -> tuple[int, list[tuple[int, int]]]:
     """Half-open id ranges [lo, hi) covering `table`, and their total width (for progress).
     Walking the primary key in ranges reads every row once, however many match."""
-    lo, hi = conn.execute(text(f"SELECT MIN(id), MAX(id) FROM {table}")).one()
+    # Two scalar subqueries: each is one primary-key lookup (SQLite scans for MIN and MAX
+    # asked together).
+    ends = f"SELECT (SELECT MIN(id) FROM {table}), (SELECT MAX(id) FROM {table})"
+    lo, hi = conn.execute(text(ends)).one()
     if lo is None:
         return 0, []
     return hi + 1 - lo, [(start, start + size) for start in range(lo, hi + 1, size)]
