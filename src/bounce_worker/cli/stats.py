@@ -52,7 +52,9 @@ def run_stats(args: argparse.Namespace) -> int:
         ]
         print(json.dumps({"computed_at": computed_at, "rows": figures}, indent=2))
         return 0
-    table = Table(*HEADERS, title=f"Suppressions as of {computed_at}")
+    table = Table(*HEADERS[:2], title=f"Suppressions as of {computed_at}")
+    for header in HEADERS[2:]:
+        table.add_column(header, justify="right")
     for r in rows:
         table.add_row(
             r.organization or "(global)", r.channel, *(f"{getattr(r, c):,}" for c in COLUMNS)

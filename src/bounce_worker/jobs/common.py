@@ -131,7 +131,7 @@ def id_chunks(conn: Connection, table: str, size: int) -> tuple[int, list[tuple[
     lo, hi = conn.execute(text(ends)).one()
     if lo is None:
         return 0, []
-    return hi + 1 - lo, [(start, start + size) for start in range(lo, hi + 1, size)]
+    return hi + 1 - lo, [(s, min(s + size, hi + 1)) for s in range(lo, hi + 1, size)]
 
 
 def count(engine: Engine, statement: TextClause, params: dict[str, Any]) -> int:
