@@ -72,9 +72,9 @@ def test_ladder_through_the_service_and_unlock(any_engine: Engine) -> None:
         assert v.state == "temporarily_blocked"
         assert v.blocked_until == (at + timedelta(days=days)).isoformat().replace("+00:00", "Z")
         end = at + timedelta(days=days)
-        assert jobs.unlock_expired(any_engine, now=end - timedelta(microseconds=1)) == 0
-        assert jobs.unlock_expired(any_engine, now=end) == 1  # boundary: blocked_until == now
-        assert jobs.unlock_expired(any_engine, now=end) == 0  # re-running is harmless
+        assert jobs.unlock_expired(any_engine, now=end - timedelta(microseconds=1)).rows == 0
+        assert jobs.unlock_expired(any_engine, now=end).rows == 1  # boundary: blocked_until == now
+        assert jobs.unlock_expired(any_engine, now=end).rows == 0  # re-running is harmless
         at = end + timedelta(days=1)
     v = api.check("user@example.org", engine=any_engine)
     assert v.state == "active" and v.temporary_block_count == 5
