@@ -98,18 +98,19 @@ def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
 
 
 # The nightly jobs are idempotent and take their own lock, so a retry (or a second beat by
-# mistake) is harmless; their results are small dicts for Flower.
+# mistake) is harmless. Like the unlock they return the rows they wrote (an int: the job
+# metrics count it); the details are in their log line.
 @app.task(base=DatabaseTask, name="bounce_worker.recalculate")
-def recalculate() -> dict[str, Any]:
+def recalculate() -> int:
     s = settings()
     engine = get_engine(s.database_url)
     return jobs.recalculate(
         engine, now=utcnow(), batch_size=s.job_batch_size, workers=s.job_workers
-    ).to_dict()
+    ).rows
 
 
 @app.task(base=DatabaseTask, name="bounce_worker.housekeeping")
-def housekeeping() -> dict[str, Any]:
+def housekeeping() -> int:
     s = settings()
     return jobs.housekeeping(
         get_engine(s.database_url),
@@ -118,4 +119,4 @@ def housekeeping() -> dict[str, Any]:
         retention=s.retention,
         batch_size=s.job_batch_size,
         workers=s.job_workers,
-    ).to_dict()
+    ).rows
