@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from bounce_worker import erasure, lookup, operations
+from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
-from bounce_worker.domain.addresses import address_key, domain_of, normalize_recipient
+from bounce_worker.domain.addresses import InvalidAddress, address_key, normalize_recipient
+from bounce_worker.domain.effective import applies, ruling
 from bounce_worker.domain.events import format_instant
-from bounce_worker.domain.policy import STRENGTH, Scope, State
+from bounce_worker.domain.permissions import Refused, Role
+from bounce_worker.domain.policy import Scope, State
+from bounce_worker.domain.targets import parse_target
 from bounce_worker.store.db import get_engine
-from bounce_worker.store.models import EntryRow
+from bounce_worker.store.models import EntryRow, TransitionRow
 from bounce_worker.store.uow import UnitOfWork
+
+__all__ = [
+    "InvalidAddress",
+    "Refused",
+    "Role",
+    "Verdict",
+    "check",
+    "check_many",
+    "delete",
+    "forget",
+    "history",
+    "lift",
+    "restore",
+    "suppress",
+    "suppressions",
+]
 
 
 @dataclass
@@ -47,50 +71,113 @@ def check(
     the strongest of the global, organization, list and domain entries that apply."""
     engine = engine or get_engine(settings().database_url)
     display = normalize_recipient(address, channel)
-    key = address_key(display)
     with UnitOfWork(engine) as uow:
-        rows = [r for r in uow.entries_for(channel, key) if applies(r, organization, list)]
-        domain = domain_of(key) if channel == "email" else None
-        if domain:
-            rows += [r for r in uow.entries_for("domain", domain) if applies(r, organization, list)]
+        rows = [r for r in _entries(uow, channel, display) if applies(r, organization, list)]
         transitions = uow.transitions_for([r.id for r in rows]) if rows else []
-    by_id = {r.id: r for r in rows}
-    ruling = max(rows, key=lambda r: STRENGTH[State(r.state)], default=None)
+    ruler = ruling(rows, organization, list)
     global_row = next((r for r in rows if r.channel == channel and r.scope == Scope.GLOBAL), None)
-    state = ruling.state if ruling else State.ACTIVE
+    state = ruler.state if ruler else State.ACTIVE
     return Verdict(
         address=display,
         channel=channel,
         state=str(state),
-        reason=ruling.reason if ruling and state != State.ACTIVE else None,
-        blocked_until=format_instant(ruling.blocked_until)
-        if ruling and state == State.TEMPORARILY_BLOCKED
+        reason=ruler.reason if ruler and state != State.ACTIVE else None,
+        blocked_until=format_instant(ruler.blocked_until)
+        if ruler and state == State.TEMPORARILY_BLOCKED
         else None,
         temporary_block_count=global_row.temp_block_count if global_row else 0,
         entries=[entry_dict(r) for r in rows],
-        transitions=[
-            {
-                "scope": by_id[t.entry_id].scope,
-                "from": t.from_state,
-                "to": t.to_state,
-                "reason": t.reason,
-                "occurred_at": format_instant(t.occurred_at),
-                "diagnostic": t.diagnostic,
-                "event_id": t.event_id,
-                "actor": t.actor,
-                "note": t.note,
-            }
-            for t in transitions
-        ],
+        transitions=_history_dicts(rows, transitions),
     )
 
 
-def applies(row: EntryRow, organization: str | None, list_id: str | None) -> bool:
-    if row.scope == Scope.GLOBAL:
-        return True
-    if row.scope == Scope.ORGANIZATION:
-        return organization is not None and row.organization == organization
-    return organization is not None and row.organization == organization and row.list == list_id
+def _entries(uow: UnitOfWork, channel: str, display: str) -> list[EntryRow]:
+    """Every entry that may bear on `display`: its own, its forgotten hash's, its domain's."""
+    pairs = lookup.candidate_keys(channel, address_key(display), settings().secret_key)
+    return [row for ch, key in pairs for row in uow.entries_for(ch, key)]
+
+
+def _history_dicts(rows: list[EntryRow], transitions: list[TransitionRow]) -> list[dict[str, Any]]:
+    by_id = {r.id: r for r in rows}
+    return [
+        {
+            "scope": by_id[t.entry_id].scope,
+            "organization": by_id[t.entry_id].organization or None,
+            "list": by_id[t.entry_id].list or None,
+            "from": t.from_state,
+            "to": t.to_state,
+            "reason": t.reason,
+            "occurred_at": format_instant(t.occurred_at),
+            "diagnostic": t.diagnostic,
+            "event_id": t.event_id,
+            "actor": t.actor,
+            "note": t.note,
+        }
+        for t in transitions
+    ]
+
+
+def history(
+    address: str,
+    *,
+    channel: str = "email",
+    organization: str | None = None,
+    engine: Engine | None = None,
+) -> list[dict[str, Any]]:
+    """Every transition of every entry bearing on `address` (all scopes, or only those
+    that apply to `organization`), oldest first: "why is this contact suppressed?"."""
+    engine = engine or get_engine(settings().database_url)
+    display = normalize_recipient(address, channel)
+    with UnitOfWork(engine) as uow:
+        rows = [
+            r
+            for r in _entries(uow, channel, display)
+            if organization is None or r.scope == Scope.GLOBAL or r.organization == organization
+        ]
+        return _history_dicts(rows, uow.transitions_for([r.id for r in rows]) if rows else [])
+
+
+def check_many(
+    addresses: Iterable[str],
+    *,
+    channel: str = "email",
+    organization: str | None = None,
+    list: str | None = None,
+    engine: Engine | None = None,
+) -> list[Verdict]:
+    """`check` for many addresses, in input order, a few queries per 5,000 (no history).
+    An address that does not parse gets state "invalid" and the error as its reason."""
+    engine = engine or get_engine(settings().database_url)
+    secret = settings().secret_key
+    out: list[Verdict] = []
+    batch: list[tuple[str, str | None]] = []  # (display or raw, error)
+
+    def flush() -> None:
+        keys = [address_key(d) for d, err in batch if err is None]
+        found = lookup.rulings(engine, channel, keys, organization, list, secret)
+        for display, err in batch:
+            hit = None if err else found[address_key(display)]
+            out.append(_verdict(display, channel, hit, err))
+        batch.clear()
+
+    for raw in addresses:
+        try:
+            batch.append((normalize_recipient(raw, channel), None))
+        except InvalidAddress as exc:
+            batch.append((raw, str(exc)))
+        if len(batch) >= lookup.CHUNK:
+            flush()
+    flush()
+    return out
+
+
+def _verdict(display: str, channel: str, hit: lookup.Hit | None, error: str | None) -> Verdict:
+    if error:
+        return Verdict(display, channel, "invalid", error, None, 0)
+    if hit is None:
+        return Verdict(display, channel, str(State.ACTIVE), None, None, 0)
+    until = hit.blocked_until if hit.state == State.TEMPORARILY_BLOCKED else None
+    return Verdict(display, channel, hit.state, hit.reason, format_instant(until), 0)
 
 
 def entry_dict(row: EntryRow) -> dict[str, Any]:
@@ -113,11 +200,131 @@ def entry_dict(row: EntryRow) -> dict[str, Any]:
 def suppressions(
     *, engine: Engine | None = None, organization: str | None = None, limit: int = 1000
 ) -> list[dict[str, Any]]:
-    """Entries that stop a send (any state but active), newest change first."""
+    """Entries that stop a send (any state but active), newest change first. Deleted
+    entries are left out (they are still enforced)."""
     engine = engine or get_engine(settings().database_url)
-    stmt = select(EntryRow).where(EntryRow.state != State.ACTIVE)
+    stmt = select(EntryRow).where(EntryRow.state != State.ACTIVE, EntryRow.deleted_at.is_(None))
     if organization is not None:
         stmt = stmt.where(EntryRow.organization == organization)
     stmt = stmt.order_by(EntryRow.updated_at.desc(), EntryRow.id.desc()).limit(limit)
     with UnitOfWork(engine) as uow:
         return [entry_dict(row) for row in uow.session.scalars(stmt)]
+
+
+# -- operator actions ----------------------------------------------------------------------
+# Same keywords for all four: the entry (target, scope, organization, list), who acts
+# (actor, role) and why (reason, required). Each raises `Refused` with the reason why when
+# the role may not do it, and returns an `operations.Change`.
+
+
+def suppress(
+    target: str,
+    *,
+    state: str = "blacklisted",
+    scope: str = "organization",
+    organization: str | None = None,
+    list: str | None = None,
+    reason: str,
+    actor: str,
+    role: str = "support",
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> operations.Change:
+    """A manual entry for an address, a domain (`@example.org`) or a phone number (E.164).
+    It raises the state and never weakens one. An owner adds blacklisted entries of their
+    own organization; support adds anything."""
+    add = partial(operations.suppress, state=State(state))
+    return _act(add, target, scope, organization, list, reason, actor, role, engine, now)
+
+
+def lift(
+    target: str,
+    *,
+    scope: str = "organization",
+    organization: str | None = None,
+    list: str | None = None,
+    reason: str,
+    actor: str,
+    role: str = "owner",
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> operations.Change:
+    """Back to active. An owner lifts blacklisted entries of their organization; blocked,
+    temporarily blocked and global entries need role="support"."""
+    return _act(
+        operations.lift, target, scope, organization, list, reason, actor, role, engine, now
+    )
+
+
+def delete(
+    target: str,
+    *,
+    scope: str = "organization",
+    organization: str | None = None,
+    list: str | None = None,
+    reason: str,
+    actor: str,
+    role: str = "owner",
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> operations.Change:
+    """Hide an entry from listings and exports; it stays enforced (re-imports are caught)."""
+    return _act(
+        operations.delete, target, scope, organization, list, reason, actor, role, engine, now
+    )
+
+
+def restore(
+    target: str,
+    *,
+    scope: str = "organization",
+    organization: str | None = None,
+    list: str | None = None,
+    reason: str,
+    actor: str,
+    role: str = "owner",
+    engine: Engine | None = None,
+    now: datetime | None = None,
+) -> operations.Change:
+    """Undo `delete`: the entry shows in listings and exports again."""
+    return _act(
+        operations.restore, target, scope, organization, list, reason, actor, role, engine, now
+    )
+
+
+def _act(
+    action: Callable[..., operations.Change],
+    target: str,
+    scope: str,
+    organization: str | None,
+    list: str | None,
+    reason: str,
+    actor: str,
+    role: str,
+    engine: Engine | None,
+    now: datetime | None,
+) -> operations.Change:
+    req = operations.Request(
+        parse_target(target), Scope(scope), organization, list, actor, reason, Role(role)
+    )
+    return action(
+        engine or get_engine(settings().database_url),
+        req,
+        now=now or utcnow(),
+        secret=settings().secret_key,
+    )
+
+
+def forget(
+    address: str, *, actor: str, engine: Engine | None = None, now: datetime | None = None
+) -> dict[str, int]:
+    """Erase what is stored about `address`, keeping it suppressed under a keyed hash
+    (needs BOUNCE_WORKER_SECRET_KEY). Returns counts of what was erased, by kind."""
+    done = erasure.forget(
+        engine or get_engine(settings().database_url),
+        parse_target(address),
+        actor=actor,
+        now=now or utcnow(),
+        secret=settings().secret_key,
+    )
+    return dict(done)

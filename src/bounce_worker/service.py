@@ -163,37 +163,68 @@ def apply_outcome(
     from_state = row.state
     write_entry(row, decision.entry, now)
     if decision.record:
-        uow.add_transition(
-            TransitionRow(
-                entry_id=row.id,
-                from_state=from_state,
-                to_state=decision.to_state,
-                reason=decision.reason,
-                event_id=event.event_id,
-                diagnostic=event.diagnostic,
-                occurred_at=event.occurred_at,
-                recorded_at=now,
-            )
-        )
-        log.info(
-            "%s %s %s -> %s (%s)",
-            row.channel,
-            row.display_address,
+        record_transition(
+            uow,
+            row,
             from_state,
-            decision.to_state,
+            str(decision.to_state),
             decision.reason,
-            extra={
-                "address": row.display_address,
-                "channel": row.channel,
-                "scope": row.scope,
-                "organization": row.organization or None,
-                "from_state": from_state,
-                "to_state": str(decision.to_state),
-                "reason": decision.reason,
-                "event_id": event.event_id,
-            },
+            occurred_at=event.occurred_at,
+            now=now,
+            event_id=event.event_id,
+            diagnostic=event.diagnostic,
         )
         metrics.transition(row.channel, row.scope, str(decision.to_state), decision.reason)
+
+
+def record_transition(
+    uow: UnitOfWork,
+    row: EntryRow,
+    from_state: str,
+    to_state: str,
+    reason: str,
+    *,
+    occurred_at: datetime,
+    now: datetime,
+    event_id: str | None = None,
+    diagnostic: str | None = None,
+    actor: str | None = None,
+    note: str | None = None,
+) -> None:
+    """One history row (and its log line): the event's, or an operator's with their note."""
+    uow.add_transition(
+        TransitionRow(
+            entry_id=row.id,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            event_id=event_id,
+            actor=actor,
+            note=note,
+            diagnostic=diagnostic,
+            occurred_at=occurred_at,
+            recorded_at=now,
+        )
+    )
+    log.info(
+        "%s %s %s -> %s (%s)",
+        row.channel,
+        row.display_address,
+        from_state,
+        to_state,
+        reason,
+        extra={
+            "address": row.display_address,
+            "channel": row.channel,
+            "scope": row.scope,
+            "organization": row.organization or None,
+            "from_state": from_state,
+            "to_state": to_state,
+            "reason": reason,
+            "event_id": event_id,
+            "actor": actor,
+        },
+    )
 
 
 def to_entry(row: EntryRow) -> Entry:

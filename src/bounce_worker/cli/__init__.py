@@ -11,7 +11,20 @@ from collections.abc import Sequence
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bounce_worker.cli import db, demo, events, health, jobs, metrics, stats, status
+from bounce_worker.cli import (
+    check_import,
+    db,
+    demo,
+    events,
+    export,
+    forget,
+    health,
+    jobs,
+    manual,
+    metrics,
+    stats,
+    status,
+)
 from bounce_worker.cli.common import CliError
 from bounce_worker.config import ConfigError, settings
 from bounce_worker.domain.addresses import InvalidAddress
@@ -19,6 +32,7 @@ from bounce_worker.domain.events import InvalidEvent
 from bounce_worker.observability.logs import configure_cli
 
 COMMAND_MODULES = [events, status, jobs, stats, db, demo, health, metrics]
+COMMAND_MODULES += [manual, export, check_import, forget]  # operator workflows
 
 
 def build_parser() -> argparse.ArgumentParser:

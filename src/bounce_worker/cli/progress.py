@@ -3,7 +3,7 @@ pipes, cron mail and logs get just the summary line)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -50,3 +50,15 @@ def job_progress() -> Iterator[JobProgress | None]:
         console=Console(stderr=True),
     ) as progress:
         yield _Bar(progress)
+
+
+@contextmanager
+def bar(description: str, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """A plain bar for the operator commands (export, check-import): yields
+    `update(completed)`, or None when stderr is not a terminal."""
+    if not stderr_is_terminal():
+        yield None
+        return
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda completed: progress.update(task, completed=completed)

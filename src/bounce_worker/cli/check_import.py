@@ -1,0 +1,62 @@
+"""`bounce-worker check-import`: which contacts of a file would be skipped, and why."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from bounce_worker.cli.common import CliError, engine
+from bounce_worker.cli.progress import bar
+from bounce_worker.config import settings
+from bounce_worker.importcheck import BadFile, ImportCheck
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "check-import",
+        help="check a contact CSV against the suppressions before a campaign",
+        description="For each row: send, skip (state, reason, the entry that applies: "
+        "global, organization, list or domain) or bad (with why). The report is a CSV; "
+        "the summary counts are printed at the end.",
+    )
+    parser.add_argument("contacts", metavar="CONTACTS.csv", help="CSV file with a header line")
+    parser.add_argument("--organization", required=True, metavar="ORG", help="sending account")
+    parser.add_argument("--list", metavar="LIST", help="the list the import goes into")
+    parser.add_argument("--column", default="email", help="column with the address (email)")
+    parser.add_argument("--channel", choices=["email", "sms"], default="email")
+    parser.add_argument("-o", "--output", required=True, metavar="REPORT.csv", help="report file")
+    parser.set_defaults(func=run_check_import)
+
+
+def run_check_import(args: argparse.Namespace) -> int:
+    source = Path(args.contacts)
+    if not source.is_file():
+        raise CliError(f"no such file: {source}")
+    check = ImportCheck(
+        engine(),
+        organization=args.organization,
+        list_id=args.list,
+        channel=args.channel,
+        secret=settings().secret_key,
+    )
+    with (
+        Path(args.output).open("w", newline="", encoding="utf-8") as out,
+        bar("checking", source.stat().st_size) as progress,
+    ):
+        try:
+            counts = check.run(source, out, args.column, progress)
+        except BadFile as exc:
+            raise CliError(f"{source}: {exc}") from None
+    total = counts["send"] + counts["skip"] + counts["bad"]
+    states = ", ".join(
+        f"{key.split(':', 1)[1]} {n}"
+        for key, n in sorted(counts.items())
+        if key.startswith("skip:")
+    )
+    print(
+        f"checked {total} rows: send {counts['send']}, skip {counts['skip']}"
+        + (f" ({states})" if states else "")
+        + f", bad {counts['bad']}; report: {args.output}"
+    )
+    return 0
