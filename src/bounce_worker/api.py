@@ -18,7 +18,7 @@ from bounce_worker.domain.effective import applies, ruling
 from bounce_worker.domain.events import format_instant
 from bounce_worker.domain.permissions import Refused, Role
 from bounce_worker.domain.policy import Scope, State
-from bounce_worker.domain.targets import parse_target
+from bounce_worker.domain.targets import forgotten_hasher, parse_target
 from bounce_worker.store.db import get_engine
 from bounce_worker.store.models import EntryRow, TransitionRow
 from bounce_worker.store.uow import UnitOfWork
@@ -93,7 +93,9 @@ def check(
 
 def _entries(uow: UnitOfWork, channel: str, display: str) -> list[EntryRow]:
     """Every entry that may bear on `display`: its own, its forgotten hash's, its domain's."""
-    pairs = lookup.candidate_keys(channel, address_key(display), settings().secret_key)
+    secret = settings().secret_key
+    hashed = forgotten_hasher(secret, channel) if secret else None
+    pairs = lookup.candidate_keys(channel, address_key(display), hashed)
     return [row for ch, key in pairs for row in uow.entries_for(ch, key)]
 
 

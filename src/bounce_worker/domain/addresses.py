@@ -38,6 +38,8 @@ def normalize_email(raw: str) -> str:
     plain = _PLAIN.fullmatch(text) if len(text) <= 254 else None
     if plain and len(plain["local"]) <= 64:
         return f"{plain['local']}@{plain['domain'].lower()}"
+    if "@" not in text:  # nothing flanker could read as an address: skip its slow parse
+        raise InvalidAddress(f"invalid email address: {raw[:80]!r}")
     return normalize_email_flanker(raw)
 
 
