@@ -1,0 +1,64 @@
+"""The Python API a sending platform calls: check_many, suppress, lift, history, forget."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bounce_worker import api
+from tests.conftest import REPO, set_env
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+WHO = {"reason": "ticket 1", "actor": "alice"}
+
+
+def test_check_many_uses_the_same_rule_as_check(
+    any_engine: Engine, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_env(monkeypatch, secret_key="k")
+    api.suppress("a@example.org", organization="acme", engine=any_engine, now=NOW, **WHO)
+    api.suppress("@blocked.example", state="blocked", scope="global", engine=any_engine, **WHO)
+    api.suppress("l@example.org", scope="list", organization="acme", list="news",
+                 engine=any_engine, **WHO)  # fmt: skip
+    addresses = ["A@example.org", "x@Blocked.example", "l@example.org", "ok@example.org", "nope"]
+    for org, lst in [("acme", "news"), ("acme", None), ("other", None), (None, None)]:
+        many = api.check_many(addresses, organization=org, list=lst, engine=any_engine)
+        one = [
+            api.check(a, organization=org, list=lst, engine=any_engine).state
+            for a in addresses[:-1]
+        ]
+        assert [v.state for v in many[:-1]] == one
+        assert many[-1].state == "invalid" and not many[-1].may_send
+    many = api.check_many(addresses, organization="acme", list="news", engine=any_engine)
+    assert [v.may_send for v in many] == [False, False, False, True, False]
+    assert many[1].reason == "manual"
+
+
+def test_lift_refusal_and_history(any_engine: Engine, env: dict[str, str]) -> None:
+    api.suppress("c@example.org", state="blocked", organization="acme", engine=any_engine, **WHO)
+    with pytest.raises(api.Refused, match="only support"):
+        api.lift("c@example.org", organization="acme", engine=any_engine, **WHO)
+    change = api.lift("c@example.org", organization="acme", role="support", engine=any_engine,
+                      reason="confirmed opt-in by phone", actor="bob")  # fmt: skip
+    assert (change.from_state, change.to_state, change.changed) == ("blocked", "active", True)
+    steps = api.history("c@example.org", engine=any_engine)
+    assert [(t["to"], t["actor"], t["note"]) for t in steps] == [
+        ("blocked", "alice", "ticket 1"),
+        ("active", "bob", "confirmed opt-in by phone"),
+    ]
+    assert api.history("c@example.org", organization="other", engine=any_engine) == []
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/check_import.py", "--rows", "300"],
+        capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "check-import: 300 rows against" in done.stdout and "rows/s" in done.stdout
+    assert "bad 3" in done.stdout
