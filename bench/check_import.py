@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -88,15 +89,23 @@ def main() -> None:
                    BOUNCE_WORKER_HOME=tmp)  # fmt: skip
         cmd = [sys.executable, "-m", "bounce_worker.cli", "check-import", str(source),
                "--organization", ORG, "--list", "news", "-o", str(report)]  # fmt: skip
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (
+            cpu_before.ru_utime + cpu_before.ru_stime
+        )
         if done.returncode != 0:
             sys.exit(f"check-import failed: {done.stderr.strip()}")
         database = url.split(":", 1)[0].split("+", 1)[0]
         print(done.stdout.strip().rsplit(";", 1)[0])
         print(f"check-import: {args.rows:,} rows against {entries:,} entries on {database}: "
               f"{seconds:.2f} s ({args.rows / seconds:,.0f} rows/s)")  # fmt: skip
+        # The machine may be shared: the command's own CPU time and the load say how much.
+        print(f"  command CPU time {cpu:.2f} s; load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} CPUs")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -150,13 +150,13 @@ def check_many(
     """`check` for many addresses, in input order, a few queries per 5,000 (no history).
     An address that does not parse gets state "invalid" and the error as its reason."""
     engine = engine or get_engine(settings().database_url)
-    secret = settings().secret_key
+    bulk = lookup.Lookup(engine, channel, settings().secret_key)
     out: list[Verdict] = []
     batch: list[tuple[str, str | None]] = []  # (display or raw, error)
 
     def flush() -> None:
         keys = [address_key(d) for d, err in batch if err is None]
-        found = lookup.rulings(engine, channel, keys, organization, list, secret)
+        found = bulk.rulings(keys, organization, list)
         for display, err in batch:
             hit = None if err else found[address_key(display)]
             out.append(_verdict(display, channel, hit, err))

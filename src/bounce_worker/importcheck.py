@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from bounce_worker.domain.addresses import InvalidAddress, address_key, normalize_recipient
 from bounce_worker.domain.targets import FORGOTTEN_PREFIX
-from bounce_worker.lookup import CHUNK, Hit, rulings
+from bounce_worker.lookup import CHUNK, Hit, Lookup
 
 Writer = Any  # the csv module's writer objects have no public type
 
@@ -44,8 +44,8 @@ class ImportCheck:
         channel: str = "email",
         secret: str | None = None,
     ) -> None:
-        self.engine, self.organization, self.list_id = engine, organization, list_id
-        self.channel, self.secret = channel, secret
+        self.organization, self.list_id, self.channel = organization, list_id, channel
+        self.lookup = Lookup(engine, channel, secret)
         self.counts: Counter[str] = Counter()
 
     def run(
@@ -106,10 +106,8 @@ class ImportCheck:
             return (line, value, None, str(exc))
 
     def _flush(self, out: Writer, pending: list[Pending]) -> None:
-        keys = list({key for _, _, key, _ in pending if key is not None})
-        found = rulings(
-            self.engine, self.channel, keys, self.organization, self.list_id, self.secret
-        )
+        keys = [key for _, _, key, _ in pending if key is not None]
+        found = self.lookup.rulings(keys, self.organization, self.list_id)
         for line, given, key, why in pending:
             hit = found[key] if key is not None else None
             if key is None:

@@ -25,7 +25,10 @@ def test_check_many_uses_the_same_rule_as_check(
     api.suppress("@blocked.example", state="blocked", scope="global", engine=any_engine, **WHO)
     api.suppress("l@example.org", scope="list", organization="acme", list="news",
                  engine=any_engine, **WHO)  # fmt: skip
-    addresses = ["A@example.org", "x@Blocked.example", "l@example.org", "ok@example.org", "nope"]
+    api.suppress("f@example.org", state="blocked", scope="global", engine=any_engine, **WHO)
+    api.forget("F@example.org", actor="dpo", engine=any_engine)
+    addresses = ["A@example.org", "x@Blocked.example", "l@example.org", "f@example.org",
+                 "ok@example.org", "nope"]  # fmt: skip
     for org, lst in [("acme", "news"), ("acme", None), ("other", None), (None, None)]:
         many = api.check_many(addresses, organization=org, list=lst, engine=any_engine)
         one = [
@@ -35,7 +38,7 @@ def test_check_many_uses_the_same_rule_as_check(
         assert [v.state for v in many[:-1]] == one
         assert many[-1].state == "invalid" and not many[-1].may_send
     many = api.check_many(addresses, organization="acme", list="news", engine=any_engine)
-    assert [v.may_send for v in many] == [False, False, False, True, False]
+    assert [v.may_send for v in many] == [False, False, False, False, True, False]
     assert many[1].reason == "manual"
 
 

@@ -48,9 +48,12 @@ def forgotten_key(secret: str, channel: str, key: str) -> str:
 
 def forgotten_hasher(secret: str, channel: str) -> Callable[[str], str]:
     """`forgotten_key` for one secret and channel, for hashing millions of keys in a row."""
-    secret_bytes, prefix = secret.encode(), f"{channel}:".encode()
+    # The keyed state is computed once and copied per key: half the cost of hmac.digest().
+    keyed = hmac.new(secret.encode(), f"{channel}:".encode(), "sha256")
 
     def hashed(key: str) -> str:
-        return FORGOTTEN_PREFIX + hmac.digest(secret_bytes, prefix + key.encode(), "sha256").hex()
+        h = keyed.copy()
+        h.update(key.encode())
+        return FORGOTTEN_PREFIX + h.hexdigest()
 
     return hashed
