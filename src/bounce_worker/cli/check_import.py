@@ -9,7 +9,7 @@ from typing import Any
 from bounce_worker.cli.common import CliError, engine
 from bounce_worker.cli.progress import bar
 from bounce_worker.config import settings
-from bounce_worker.importcheck import BadFile, ImportCheck
+from bounce_worker.importcheck import BadFile, check_file
 
 
 def register(sub: Any) -> None:
@@ -33,19 +33,22 @@ def run_check_import(args: argparse.Namespace) -> int:
     source = Path(args.contacts)
     if not source.is_file():
         raise CliError(f"no such file: {source}")
-    check = ImportCheck(
-        engine(),
-        organization=args.organization,
-        list_id=args.list,
-        channel=args.channel,
-        secret=settings().secret_key,
-    )
     with (
         Path(args.output).open("w", newline="", encoding="utf-8") as out,
-        bar("checking", source.stat().st_size) as progress,
+        bar("checking rows", None) as progress,
     ):
         try:
-            counts = check.run(source, out, args.column, progress)
+            counts = check_file(
+                engine(),
+                source,
+                out,
+                organization=args.organization,
+                list_id=args.list,
+                column=args.column,
+                channel=args.channel,
+                secret=settings().secret_key,
+                progress=progress,
+            )
         except BadFile as exc:
             raise CliError(f"{source}: {exc}") from None
     total = counts["send"] + counts["skip"] + counts["bad"]
