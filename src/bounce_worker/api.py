@@ -158,7 +158,7 @@ def check_many(
         keys = [address_key(d) for d, err in batch if err is None]
         found = bulk.rulings(keys, organization, list)
         for display, err in batch:
-            hit = None if err else found[address_key(display)]
+            hit = None if err else found.get(address_key(display))
             out.append(_verdict(display, channel, hit, err))
         batch.clear()
 

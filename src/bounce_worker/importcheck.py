@@ -54,27 +54,26 @@ class ChunkChecker:
         rows: list[list[Any]] = []
         counts: Counter[str] = Counter()
         for line, cell, key, why in read:
-            given = _shown(cell)
-            hit = found[key] if key is not None else None
             if key is None:
                 counts["bad"] += 1
-                rows.append([line, given, "bad", "", "", "", "", why])
-            elif hit is None:
+                rows.append([line, _shown(cell), "bad", "", "", "", "", why])
+            elif (hit := found.get(key)) is None:
                 counts["send"] += 1
-                rows.append([line, given, "send", "active", "", "", "", ""])
+                rows.append([line, cell, "send", "active", "", "", "", ""])
             else:
                 counts["skip"] += 1
                 counts[f"skip:{hit.state}"] += 1
-                rows.append([line, given, "skip", hit.state, hit.reason or "", *_where(hit), ""])
+                rows.append([line, cell, "skip", hit.state, hit.reason or "", *_where(hit), ""])
         return rows, counts
 
     def _key(self, cell: str | None, why: str) -> tuple[str | None, str]:
         if cell is None:
             return None, why
-        try:
-            cell.encode("utf-8")
-        except UnicodeEncodeError:
-            return None, "not UTF-8 (save the file as UTF-8)"
+        if not cell.isascii():  # cheap test first: most addresses are ASCII
+            try:
+                cell.encode("utf-8")
+            except UnicodeEncodeError:
+                return None, "not UTF-8 (save the file as UTF-8)"
         try:
             return address_key(normalize_recipient(cell, self.channel)), ""
         except InvalidAddress as exc:
@@ -82,6 +81,7 @@ class ChunkChecker:
 
 
 def _shown(cell: str | None) -> str:
+    """A bad row's cell as readable text (undecodable bytes become U+FFFD)."""
     if cell is None:
         return ""
     return cell.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

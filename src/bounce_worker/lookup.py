@@ -116,28 +116,24 @@ class Lookup:
 
     def rulings(
         self, keys: Iterable[str], organization: str | None, list_id: str | None
-    ) -> dict[str, Hit | None]:
-        """For each address key, the entry that stops a send to it, or None (may send)."""
+    ) -> dict[str, Hit]:
+        """For the address keys a send to which is stopped, the entry that stops it; a key
+        that is not in the result may be sent to. Work is per hit, not per key, beyond
+        grouping the keys by hash and domain."""
         own = set(keys)
-        hashes = {}
+        by_hash: dict[str, str] = {}
         if self.hashed is not None:
-            hashes = {k: h for k in own if (h := self.hashed(k)) is not None}
-        domains = {}
+            by_hash = {h: k for k in own if (h := self.hashed(k)) is not None}
+        by_domain: dict[str, list[str]] = defaultdict(list)
         if self.channel == "email":
-            domains = {k: k[k.rindex("@") + 1 :] for k in own if "@" in k}
-        found = fetch(
-            self.engine,
-            {self.channel: own | set(hashes.values()), "domain": set(domains.values())},
-        )
-        mine, by_domain = found[self.channel], found["domain"]
-        verdicts: dict[str, Hit | None] = {}
-        for key in own:
-            hits = mine.get(key, [])
-            if hashes or by_domain:
-                hits = [
-                    *hits,
-                    *mine.get(hashes.get(key, ""), ()),
-                    *by_domain.get(domains.get(key, ""), ()),
-                ]
-            verdicts[key] = ruling(hits, organization, list_id) if hits else None
-        return verdicts
+            for k in own:
+                by_domain[k[k.rindex("@") + 1 :]].append(k)
+        found = fetch(self.engine, {self.channel: own | by_hash.keys(), "domain": set(by_domain)})
+        hits_of: dict[str, list[Hit]] = defaultdict(list)
+        for address, hits in found[self.channel].items():
+            hits_of[address if address in own else by_hash[address]].extend(hits)
+        for domain, hits in found["domain"].items():
+            for key in by_domain[domain]:
+                hits_of[key].extend(hits)
+        verdicts = {key: ruling(hits, organization, list_id) for key, hits in hits_of.items()}
+        return {key: hit for key, hit in verdicts.items() if hit is not None}
