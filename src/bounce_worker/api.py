@@ -239,59 +239,42 @@ def suppress(
     return _act(add, target, scope, organization, list, reason, actor, role, engine, now)
 
 
-def lift(
-    target: str,
-    *,
-    scope: str = "organization",
-    organization: str | None = None,
-    list: str | None = None,
-    reason: str,
-    actor: str,
-    role: str = "owner",
-    engine: Engine | None = None,
-    now: datetime | None = None,
-) -> operations.Change:
+def _entry_action(
+    action: Callable[..., operations.Change], doc: str
+) -> Callable[..., operations.Change]:
+    """lift, delete and restore: the same keywords, one operations function each."""
+
+    def act(
+        target: str,
+        *,
+        scope: str = "organization",
+        organization: str | None = None,
+        list: str | None = None,
+        reason: str,
+        actor: str,
+        role: str = "owner",
+        engine: Engine | None = None,
+        now: datetime | None = None,
+    ) -> operations.Change:
+        return _act(action, target, scope, organization, list, reason, actor, role, engine, now)
+
+    act.__name__ = act.__qualname__ = action.__name__
+    act.__doc__ = doc
+    return act
+
+
+lift = _entry_action(
+    operations.lift,
     """Back to active. An owner lifts blacklisted entries of their organization; blocked,
-    temporarily blocked and global entries need role="support"."""
-    return _act(
-        operations.lift, target, scope, organization, list, reason, actor, role, engine, now
-    )
-
-
-def delete(
-    target: str,
-    *,
-    scope: str = "organization",
-    organization: str | None = None,
-    list: str | None = None,
-    reason: str,
-    actor: str,
-    role: str = "owner",
-    engine: Engine | None = None,
-    now: datetime | None = None,
-) -> operations.Change:
-    """Hide an entry from listings and exports; it stays enforced (re-imports are caught)."""
-    return _act(
-        operations.delete, target, scope, organization, list, reason, actor, role, engine, now
-    )
-
-
-def restore(
-    target: str,
-    *,
-    scope: str = "organization",
-    organization: str | None = None,
-    list: str | None = None,
-    reason: str,
-    actor: str,
-    role: str = "owner",
-    engine: Engine | None = None,
-    now: datetime | None = None,
-) -> operations.Change:
-    """Undo `delete`: the entry shows in listings and exports again."""
-    return _act(
-        operations.restore, target, scope, organization, list, reason, actor, role, engine, now
-    )
+    temporarily blocked and global entries need role="support".""",
+)
+delete = _entry_action(
+    operations.delete,
+    "Hide an entry from listings and exports; it stays enforced (re-imports are caught).",
+)
+restore = _entry_action(
+    operations.restore, "Undo `delete`: the entry shows in listings and exports again."
+)
 
 
 def _act(
