@@ -14,24 +14,55 @@ _s = settings()
 broker_url = _s.broker_url
 broker_connection_retry_on_startup = True
 task_default_queue = _s.queue  # workers consume it too; tests give each run its own
-# Redis redelivers an unacknowledged message after the visibility timeout: well above the
-# longest task (the nightly jobs' time limit), or a slow job would run twice.
-# (kombu's SQLAlchemy transport passes its options to create_engine, so Redis only.)
+
+# --- Delivery: at least once, effects exactly once (README "Delivery guarantee") -----------
+# A message is acknowledged only after the task returned, i.e. after its transaction
+# committed; a worker killed mid-task (or by the hard time limit) leaves it unacknowledged.
+task_acks_late = True
+task_reject_on_worker_lost = True
+# A task that fails with an unexpected error has already stored its payload as a dead
+# letter (tasks.py), so acknowledging it loses nothing and avoids a poison-message loop.
+# A task killed by its hard time limit stored nothing: its message goes back to the queue.
+task_acks_on_failure = True
+task_acks_on_timeout = False
+# Tasks cut off by a lost broker connection are redelivered (late ack), so cancel them.
+worker_cancel_long_running_tasks_on_connection_loss = True
+
+# Time limits: events take milliseconds, so a minute means a stuck lock or a dead socket
+# (tasks.py sets 30 s soft / 60 s hard on them); the set-based nightly jobs get half an hour.
+task_soft_time_limit = 1500
+task_time_limit = 1800
+
+# Redis has no real acknowledgements: kombu parks a delivered message in an "unacked" hash
+# and gives it back to the queue once it is older than the visibility timeout. That timeout
+# must exceed the longest hard time limit (1800 s) plus the time a prefetched message waits,
+# or a live task would run twice; default 3600 s. A worker stopped with SIGTERM returns its
+# messages at once; after a kill -9 they come back when the timeout expires.
+# The unacked keys are named after the queue, so deployments (and test runs) sharing one
+# Redis never restore each other's messages. (kombu's SQLAlchemy transport passes its
+# options to create_engine, so Redis only.)
 if broker_url.startswith(("redis", "rediss")):
-    broker_transport_options = {"visibility_timeout": 7200}
+    broker_transport_options = {
+        "visibility_timeout": _s.visibility_timeout,
+        "unacked_key": f"{_s.queue}.unacked",
+        "unacked_index_key": f"{_s.queue}.unacked_index",
+        "unacked_mutex_key": f"{_s.queue}.unacked_mutex",
+        # Sweep for expired messages about five times per timeout (at most every minute).
+        "unacked_restore_interval": max(1, min(60, _s.visibility_timeout // 5)),
+        "unacked_restore_throttle": 1,
+    }
+
+# Prefetch: each pool process holds up to 4 messages beyond the one it runs. Events take a
+# few milliseconds, so with 1 a process would wait a Redis round trip between events; more
+# than 4 only lengthens the list a kill -9 leaves waiting for the visibility timeout.
+worker_prefetch_multiplier = 4
 
 # JSON only: a pickled message could run code on the worker.
 task_serializer = "json"
 result_serializer = "json"
 event_serializer = "json"
 accept_content = ["json"]
-
-task_acks_late = True
-task_reject_on_worker_lost = True
 task_ignore_result = True  # effects live in the database; nobody waits on results
-worker_prefetch_multiplier = 4  # several small messages in flight; late acks keep them safe
-task_soft_time_limit = 3000
-task_time_limit = 3600
 
 # Flower shows every task only when workers and producers emit events.
 worker_send_task_events = True

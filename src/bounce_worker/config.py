@@ -35,6 +35,7 @@ class Settings:
     retention: timedelta
     max_message_bytes: int
     batch_size: int
+    visibility_timeout: int
     secret_key: str | None
     log_format: str
     # Nightly jobs (README "Nightly jobs"): wall-clock times in `timezone`, rows per batch.
@@ -107,6 +108,9 @@ def load_settings() -> Settings:
         retention=timedelta(days=_int("RETENTION_DAYS", 90, minimum=1)),
         max_message_bytes=_int("MAX_MESSAGE_BYTES", 10 * 1024 * 1024, minimum=1024),
         batch_size=_int("BATCH_SIZE", 500, minimum=1),
+        # Seconds before Redis hands an unacknowledged message to another worker: above the
+        # longest task's hard time limit (celeryconfig), so no live task is ever run twice.
+        visibility_timeout=_int("VISIBILITY_TIMEOUT", 3600, minimum=1),
         secret_key=os.environ.get(PREFIX + "SECRET_KEY") or None,
         log_format=log_format,
         recalculate_at=_clock(_get("RECALCULATE_AT", "03:30"), "RECALCULATE_AT"),

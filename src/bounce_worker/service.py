@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -43,6 +45,31 @@ class Result(StrEnum):
     IGNORED = "ignored"  # recognised, but not feedback (an auto-reply)
 
 
+# Set while a dead letter is replayed: a replay that fails again updates that row's reason
+# instead of adding a second dead letter for the same payload.
+_replaying: ContextVar[int | None] = ContextVar("bounce_worker_replaying", default=None)
+
+
+class PayloadTooLarge(InvalidEvent):
+    """A payload over the size limit; dead-lettered with its first `limit` bytes only."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"payload is {size} bytes, over the limit of {limit} "
+            f"(BOUNCE_WORKER_MAX_MESSAGE_BYTES); only the first {limit} bytes are kept"
+        )
+        self.limit = limit
+
+
+def check_size(payload: str | bytes | Mapping[str, Any], limit: int | None) -> None:
+    """Raise PayloadTooLarge when the payload, as bytes, exceeds `limit` (None: no limit)."""
+    if limit is None:
+        return
+    size = len(payload) if isinstance(payload, bytes) else len(as_bytes(payload))
+    if size > limit:
+        raise PayloadTooLarge(size, limit)
+
+
 def process_payload(
     engine: Engine,
     payload: str | bytes | Mapping[str, Any],
@@ -50,10 +77,15 @@ def process_payload(
     source: str | None,
     policy: PolicySettings,
     now: datetime,
+    max_bytes: int | None = None,
 ) -> Result:
     """Decode and validate one normalized event, then apply it or dead-letter it."""
     try:
+        check_size(payload, max_bytes)
         event = decode_event(payload)
+    except PayloadTooLarge as exc:
+        dead_letter(engine, "event", source, as_bytes(payload)[: exc.limit], str(exc), now)
+        return Result.DEAD_LETTERED
     except InvalidEvent as exc:
         dead_letter(engine, "event", source, payload, str(exc), now)
         return Result.DEAD_LETTERED
@@ -93,8 +125,13 @@ def dead_letter(
     now: datetime,
 ) -> int:
     raw = as_bytes(payload)
+    replay_of = _replaying.get()
     with UnitOfWork(engine) as uow:
-        dead_id = uow.add_dead_letter(kind, source, raw, reason, now)
+        if replay_of is None:
+            dead_id = uow.add_dead_letter(kind, source, raw, reason, now)
+        else:
+            dead_id = replay_of
+            uow.set_dead_letter_reason(dead_id, reason)
         uow.commit()
     dead_log.warning(
         "dead letter %s: %s",
@@ -104,6 +141,16 @@ def dead_letter(
     )
     metrics.dead_letter(kind)
     return dead_id
+
+
+@contextmanager
+def replaying(dead_letter_id: int) -> Iterator[None]:
+    """Within the block, dead_letter() re-files its reason on `dead_letter_id`."""
+    token = _replaying.set(dead_letter_id)
+    try:
+        yield
+    finally:
+        _replaying.reset(token)
 
 
 def as_bytes(payload: str | bytes | Mapping[str, Any]) -> bytes:

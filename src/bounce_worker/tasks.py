@@ -1,8 +1,10 @@
 """Celery tasks: decode, call a service function, done.
 
-Retries are declared once, on the base class: database and broker errors retry with
-exponential backoff and jitter, forever (an event is never given up on; Flower shows the
-retries). Bad input is never retried: the service dead-letters it.
+Retries are declared once, on the base class: database and broker errors (the transient
+ones: a lost connection, a server shutting down, a deadlock) retry with exponential backoff
+and full jitter, forever (an event is never given up on; Flower shows the retries). Bad
+input is never retried: the service dead-letters it. Any other error stores the payload as
+a dead letter before the task fails, so even a bug loses no event (replay it after the fix).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import base64
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bounce_worker import ingest, jobs, service
 from bounce_worker.celery_app import app
@@ -20,26 +24,52 @@ from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.store.db import get_engine
 
+# Transient by nature: the same call succeeds later. psycopg's OperationalError (server
+# gone, admin shutdown, deadlock, serialization failure) arrives wrapped by SQLAlchemy.
+# DataError, IntegrityError and the rest mean the input or the code is wrong: not retried.
+TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    BrokerError,
+    ConnectionError,
+    SoftTimeLimitExceeded,
+)
+
 
 class DatabaseTask(Task):  # type: ignore[misc]
-    autoretry_for = (OperationalError, DBAPIError, BrokerError, ConnectionError)
-    retry_backoff = 1
-    retry_backoff_max = 300
+    autoretry_for = TRANSIENT
+    retry_backoff = 1  # 1, 2, 4, 8 ... seconds, each drawn at random below (jitter)
+    retry_backoff_max = 300  # well under the visibility timeout, see celeryconfig
     retry_jitter = True
     max_retries = None
     acks_late = True
+    reject_on_worker_lost = True
 
 
-@app.task(base=DatabaseTask, name="bounce_worker.process_event", bind=True)
+@app.task(
+    base=DatabaseTask,
+    name="bounce_worker.process_event",
+    bind=True,
+    soft_time_limit=30,
+    time_limit=60,
+)
 def process_event(self: Task, event: Any) -> str:
     s = settings()
-    result = service.process_payload(
-        get_engine(s.database_url),
-        event,
-        source=f"task:{self.request.id}",
-        policy=s.policy,
-        now=utcnow(),
-    )
+    engine = get_engine(s.database_url)
+    source = f"task:{self.request.id}"
+    now = utcnow()
+    try:
+        result = service.process_payload(
+            engine, event, source=source, policy=s.policy, now=now, max_bytes=s.max_message_bytes
+        )
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        service.dead_letter(
+            engine, "event", source, event, f"internal error: {type(exc).__name__}: {exc}", now
+        )
+        raise
     return str(result)
 
 

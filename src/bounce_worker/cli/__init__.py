@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bounce_worker.cli import (
     check_import,
     db,
+    dead_letters,
     demo,
     events,
     export,
@@ -33,6 +34,7 @@ from bounce_worker.observability.logs import configure_cli
 
 COMMAND_MODULES = [events, status, jobs, stats, db, demo, health, metrics]
 COMMAND_MODULES += [manual, export, check_import, forget]  # operator workflows
+COMMAND_MODULES += [dead_letters]  # inputs that could not be applied, and their replay
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,7 +53,12 @@ def run_process(args: argparse.Namespace) -> int:
     for item in read_inputs(args.files):
         if item.kind == "event":
             result = service.process_payload(
-                eng, item.data, source=item.source, policy=s.policy, now=utcnow()
+                eng,
+                item.data,
+                source=item.source,
+                policy=s.policy,
+                now=utcnow(),
+                max_bytes=s.max_message_bytes,
             )
             counts[result] += 1
         else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -152,3 +152,25 @@ class UnitOfWork:
         self.session.add(row)
         self.session.flush()
         return row.id
+
+    def set_dead_letter_reason(self, dead_id: int, reason: str) -> None:
+        self.session.execute(
+            update(DeadLetterRow).where(DeadLetterRow.id == dead_id).values(reason=reason[:2000])
+        )
+
+    def mark_replayed(self, dead_id: int, now: datetime) -> None:
+        self.session.execute(
+            update(DeadLetterRow).where(DeadLetterRow.id == dead_id).values(replayed_at=now)
+        )
+
+    def dead_letters(
+        self, ids: list[int] | None = None, *, pending_only: bool = True, limit: int | None = None
+    ) -> list[DeadLetterRow]:
+        """Dead letters by id, or the newest ones (only those not yet replayed, by default)."""
+        stmt = select(DeadLetterRow)
+        if ids is not None:
+            stmt = stmt.where(DeadLetterRow.id.in_(ids))
+        elif pending_only:
+            stmt = stmt.where(DeadLetterRow.replayed_at.is_(None))
+        stmt = stmt.order_by(DeadLetterRow.id.desc()).limit(limit)
+        return list(self.session.scalars(stmt))

@@ -1,0 +1,177 @@
+"""Fault-injection helpers: event feeds whose outcome does not depend on processing order,
+database snapshots to compare runs, a second database for the clean reference run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy import Engine, func, select
+
+from bounce_worker.store.db import get_engine
+from bounce_worker.store.migrate import upgrade
+from bounce_worker.store.models import (
+    DeadLetterRow,
+    DeliveryRow,
+    EntryRow,
+    ProcessedEventRow,
+    TransitionRow,
+)
+from bounce_worker.store.uow import UnitOfWork
+from tests.conftest import PG_ADMIN, REPO, wait_until
+
+BASE = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def instant(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def mixed_events(n: int, prefix: str = "f") -> list[dict[str, Any]]:
+    """`n` events of every type. No two events touch one entry in an order-sensitive way
+    (one suppression per key; the ladder and the recorded-only rules depend on order, so
+    those get an address each), so any processing order, and any redelivery pattern, must
+    end in the same database as a clean sequential run."""
+    kinds = ("hard", "complaint", "unsubscribe", "full", "soft", "delivered", "policy")
+    out = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        user = f"u{i // len(kinds) % 1500}@d{i % 37}.example"
+        org = f"org{i % 11}"
+        at = instant(BASE + timedelta(minutes=i))
+        e: dict[str, Any] = {"event_id": f"{prefix}-{i}", "recipient": user, "occurred_at": at}
+        if kind == "hard":
+            e |= {"type": "bounce", "status": "5.1.1", "recipient": f"gone{i}@d{i % 37}.example"}
+        elif kind == "complaint":
+            e |= {"type": "complaint", "organization": org, "feedback_type": "abuse"}
+        elif kind == "unsubscribe":
+            e |= {"type": "unsubscribe", "organization": org, "list": f"list{i % 3}"}
+        elif kind == "full":
+            # distinct addresses: the ladder depends on order, so one error per address here
+            e |= {"type": "bounce", "status": "5.2.2", "recipient": f"full{i}@d{i % 37}.example"}
+        elif kind == "soft":
+            e |= {"type": "bounce", "status": "4.4.1", "organization": f"soft{i % 5000}"}
+        elif kind == "delivered":
+            e |= {"type": "delivered", "recipient": f"ok{i}@d{i % 37}.example"}
+        else:
+            e |= {"type": "bounce", "status": "5.7.1", "recipient": f"pol{i}@d{i % 37}.example"}
+        out.append(e)
+    return out
+
+
+def write_feed(path: Path, events: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+def count(engine: Engine, model: type) -> int:
+    with UnitOfWork(engine) as uow:
+        return uow.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def snapshot(engine: Engine) -> dict[str, Counter[tuple[Any, ...]]]:
+    """Everything an event can change, without ids and wall-clock columns."""
+    with UnitOfWork(engine) as uow:
+        s = uow.session
+        entries = {r.id: r for r in s.scalars(select(EntryRow))}
+        return {
+            "entries": Counter(
+                (
+                    r.channel,
+                    r.address,
+                    r.scope,
+                    r.organization,
+                    r.list,
+                    r.state,
+                    r.reason,
+                    r.blocked_until,
+                    r.temp_block_count,
+                    r.temp_block_last_end,
+                    r.soft_bounce_count,
+                )
+                for r in entries.values()
+            ),
+            "transitions": Counter(
+                (
+                    entries[t.entry_id].address,
+                    entries[t.entry_id].scope,
+                    entries[t.entry_id].organization,
+                    t.from_state,
+                    t.to_state,
+                    t.reason,
+                    t.event_id,
+                    t.diagnostic,
+                    t.occurred_at,
+                )
+                for t in s.scalars(select(TransitionRow))
+            ),
+            "processed": Counter((r.event_id,) for r in s.scalars(select(ProcessedEventRow))),
+            "deliveries": Counter(
+                (r.channel, r.address, r.organization, r.first_delivered_at, r.last_delivered_at)
+                for r in s.scalars(select(DeliveryRow))
+            ),
+            "dead_letters": Counter(
+                (r.payload, r.reason) for r in s.scalars(select(DeadLetterRow))
+            ),
+        }
+
+
+@pytest.fixture
+def reference_url(run_id: str) -> Iterator[str]:
+    """A second, empty, migrated database for the clean reference run."""
+    name = f"bw_test_{run_id}_ref_{uuid.uuid4().hex[:4]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    get_engine(url).dispose()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def queue_drained(redis_url: str, queue: str) -> bool:
+    """Nothing waiting and nothing delivered-but-unacknowledged (see celeryconfig)."""
+    return queue_state(redis_url, queue) == (0, 0)
+
+
+def queue_state(redis_url: str, queue: str) -> tuple[int, int]:
+    """(messages waiting, messages delivered but not acknowledged)."""
+    r = redis.Redis.from_url(redis_url)
+    return r.llen(queue), r.hlen(f"{queue}.unacked")
+
+
+def cleanup_queue(redis_url: str, queue: str) -> None:
+    r = redis.Redis.from_url(redis_url)
+    r.delete(queue, f"{queue}.unacked", f"{queue}.unacked_index", f"{queue}.unacked_mutex")
+
+
+def spawn_cli(args: list[str], **env: str) -> subprocess.Popen[str]:
+    """The real console script in the background, with the current environment plus `env`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bounce_worker.cli", *args],
+        env=os.environ | env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(done: Callable[[], bool], timeout: float, describe: Callable[[], str]) -> None:
+    """wait_until, with the state of things in the message when it times out."""
+    try:
+        wait_until(done, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"not done within {timeout}s: {describe()}") from None

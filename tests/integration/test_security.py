@@ -1,0 +1,56 @@
+"""Security: the worker accepts JSON only. A pickled message, published with kombu straight
+onto the queue, is refused before it is decoded: nothing runs, nothing is applied."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from bounce_worker.store.models import ProcessedEventRow
+from bounce_worker.store.uow import UnitOfWork
+from tests.conftest import Worker, wait_until
+from tests.messages import publish
+
+
+class Exploit:
+    """Unpickling this creates a file: proof that code ran on the worker."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.marker), "w"))
+
+
+def event(event_id: str) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "type": "bounce",
+        "recipient": f"{event_id}@example.org",
+        "status": "5.1.1",
+        "occurred_at": "2026-11-22T10:00:00Z",
+    }
+
+
+def processed(engine: Engine) -> set[str]:
+    with UnitOfWork(engine) as uow:
+        return set(uow.session.scalars(select(ProcessedEventRow.event_id)))
+
+
+def test_worker_refuses_pickle_and_applies_nothing(
+    worker: Worker, worker_env: Engine, redis_url: str, tmp_path: Path
+) -> None:
+    queue = os.environ["BOUNCE_WORKER_QUEUE"]
+    marker = tmp_path / "pwned"
+    publish(redis_url, queue, (event("pickled-event"),), "pickle")
+    publish(redis_url, queue, (event("pickled-exploit"), Exploit(marker)), "pickle")
+    publish(redis_url, queue, (event("json-event"),), "json")  # the worker is alive
+
+    wait_until(lambda: "json-event" in processed(worker_env))
+    refusal = "Refusing to deserialize untrusted content of type pickle"
+    wait_until(lambda: worker.log.read_text(errors="replace").count(refusal) == 2)
+    assert processed(worker_env) == {"json-event"}
+    assert not marker.exists(), "the pickled payload ran code on the worker"
