@@ -42,7 +42,12 @@ task_time_limit = 1800
 # Redis never restore each other's messages. (kombu's SQLAlchemy transport passes its
 # options to create_engine, so Redis only.)
 if broker_url.startswith(("redis", "rediss")):
+    # kombu's BRPOP loses a message taken by a worker killed before it recorded it as
+    # unacked; this transport takes it with an atomic BLMOVE instead (bounce_worker/broker.py).
+    if broker_url.startswith("redis://"):
+        broker_transport = "bounce_worker.broker:ReliableRedisTransport"
     broker_transport_options = {
+        "priority_steps": [0],  # one Redis list per queue: what BLMOVE can take from
         "visibility_timeout": _s.visibility_timeout,
         "unacked_key": f"{_s.queue}.unacked",
         "unacked_index_key": f"{_s.queue}.unacked_index",

@@ -157,7 +157,10 @@ def as_bytes(payload: str | bytes | Mapping[str, Any]) -> bytes:
     if isinstance(payload, bytes):
         return payload
     if isinstance(payload, str):
-        return payload.encode("utf-8", "surrogateescape")
+        try:  # surrogateescape gives back the bytes a reader decoded that way (cli/events.py)
+            return payload.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # other lone surrogates: keep them visible, escaped
+            return payload.encode("utf-8", "backslashreplace")
     return json.dumps(payload, default=str).encode()
 
 

@@ -143,18 +143,24 @@ def reference_url(run_id: str) -> Iterator[str]:
 
 def queue_drained(redis_url: str, queue: str) -> bool:
     """Nothing waiting and nothing delivered-but-unacknowledged (see celeryconfig)."""
-    return queue_state(redis_url, queue) == (0, 0)
+    return queue_state(redis_url, queue) == (0, 0, 0)
 
 
-def queue_state(redis_url: str, queue: str) -> tuple[int, int]:
-    """(messages waiting, messages delivered but not acknowledged)."""
+def queue_state(redis_url: str, queue: str) -> tuple[int, int, int]:
+    """(messages waiting, delivered but not acknowledged, taken but not yet recorded)."""
     r = redis.Redis.from_url(redis_url)
-    return r.llen(queue), r.hlen(f"{queue}.unacked")
+    return r.llen(queue), r.hlen(f"{queue}.unacked"), r.llen(f"{queue}.inflight")
 
 
 def cleanup_queue(redis_url: str, queue: str) -> None:
     r = redis.Redis.from_url(redis_url)
-    r.delete(queue, f"{queue}.unacked", f"{queue}.unacked_index", f"{queue}.unacked_mutex")
+    r.delete(
+        queue,
+        f"{queue}.inflight",
+        f"{queue}.unacked",
+        f"{queue}.unacked_index",
+        f"{queue}.unacked_mutex",
+    )
 
 
 def spawn_cli(args: list[str], **env: str) -> subprocess.Popen[str]:

@@ -50,7 +50,7 @@ def test_worker_refuses_pickle_and_applies_nothing(
     publish(redis_url, queue, (event("json-event"),), "json")  # the worker is alive
 
     wait_until(lambda: "json-event" in processed(worker_env))
-    refusal = "Refusing to deserialize untrusted content of type pickle"
+    refusal = "Received invalid task message: Refusing to deserialize untrusted content"
     wait_until(lambda: worker.log.read_text(errors="replace").count(refusal) == 2)
     assert processed(worker_env) == {"json-event"}
     assert not marker.exists(), "the pickled payload ran code on the worker"

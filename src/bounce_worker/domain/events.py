@@ -143,11 +143,22 @@ def _text(
         raise InvalidEvent(f"{name} must be a string, got {type(value).__name__}")
     if "\x00" in value:
         raise InvalidEvent(f"{name} contains a NUL character")
+    if not value.isascii() and not _is_unicode(value):
+        raise InvalidEvent(f"{name} contains a lone surrogate (not valid Unicode text)")
     if len(value) > limit:
         if not truncate:
             raise InvalidEvent(f"{name} is longer than {limit} characters")
         value = value[:limit]
     return value
+
+
+def _is_unicode(value: str) -> bool:
+    """False for text holding lone surrogates (JSON "\\ud800"): no database can store it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _status(value: Any) -> str | None:
