@@ -27,7 +27,7 @@ from tests.faults.conftest import (
     write_feed,
 )
 
-EVENTS = int(os.environ.get("BW_OUTAGE_EVENTS", "1500"))
+EVENTS = int(os.environ.get("BW_OUTAGE_EVENTS", "1000"))
 OUTAGE_SECONDS = 20
 
 

@@ -30,8 +30,8 @@ from tests.faults.conftest import (
 
 ADDRESSES = 100
 ROUND_DAYS = (0, 10, 20, 30)  # each round after the previous block ended (1, 2, 3 days)
-COPIES = 5  # the same outage reported by five MTAs: one escalation, five history rows
-SOFT_PER_ROUND = 3
+COPIES = 3  # the same outage reported by three MTAs: one escalation, three history rows
+SOFT_PER_ROUND = 2
 
 
 def round_events(r: int, day: int) -> list[dict[str, object]]:
