@@ -1,26 +1,28 @@
 """Dead letters: list them, and replay them through the path they first took.
 
 Replay is a dispatch on the dead letter's `kind`: each kind registers the function that
-handles its payload ("event" is a normalized event; parsers add "raw" and "webhook" with
-`register_replayer`). Inside a replay, service.dead_letter re-files a new failure on the
-same row (its reason updated), so a replay that fails again stays one dead letter.
+first handled its payload ("event": a normalized event, "raw": a mail, "webhook": an ESP
+delivery stored as {"provider", "payload"}). Inside a replay, service.dead_letter re-files
+a new failure on the same row (its reason updated), so a replay that fails again stays one
+dead letter.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Engine
 
-from bounce_worker import service
+from bounce_worker import ingest, service
 from bounce_worker.config import Settings
 from bounce_worker.store.models import DeadLetterRow
 from bounce_worker.store.uow import UnitOfWork
 
 # (engine, payload, source, settings, now) -> what happened to the payload this time
-Replayer = Callable[[Engine, bytes, str | None, Settings, datetime], service.Result]
+Replayer = Callable[[Engine, bytes, str | None, Settings, datetime], Counter[service.Result]]
 
 REPLAYERS: dict[str, Replayer] = {}
 
@@ -31,13 +33,42 @@ def register_replayer(kind: str, replayer: Replayer) -> None:
 
 def _replay_event(
     engine: Engine, payload: bytes, source: str | None, s: Settings, now: datetime
-) -> service.Result:
-    return service.process_payload(
+) -> Counter[service.Result]:
+    result = service.process_payload(
         engine, payload, source=source, policy=s.policy, now=now, max_bytes=s.max_message_bytes
+    )
+    return Counter({result: 1})
+
+
+def _replay_raw(
+    engine: Engine, payload: bytes, source: str | None, s: Settings, now: datetime
+) -> Counter[service.Result]:
+    return ingest.ingest_raw(
+        engine,
+        payload,
+        source=source,
+        policy=s.policy,
+        now=now,
+        organization_header=s.organization_header,
+        max_bytes=s.max_message_bytes,
     )
 
 
+def _replay_webhook(
+    engine: Engine, payload: bytes, source: str | None, s: Settings, now: datetime
+) -> Counter[service.Result]:
+    try:
+        stored = json.loads(payload)
+        provider, body = stored["provider"], stored["payload"]
+    except (ValueError, TypeError, KeyError) as exc:
+        service.dead_letter(engine, "webhook", source, payload, f"not a stored webhook: {exc}", now)
+        return Counter({service.Result.DEAD_LETTERED: 1})
+    return ingest.ingest_webhook(engine, provider, body, source=source, policy=s.policy, now=now)
+
+
 register_replayer("event", _replay_event)
+register_replayer("raw", _replay_raw)
+register_replayer("webhook", _replay_webhook)
 
 
 class UnknownDeadLetter(LookupError):
@@ -56,7 +87,9 @@ def replay(
     engine: Engine, s: Settings, now: datetime, ids: list[int] | None = None
 ) -> Counter[str]:
     """Replay the given dead letters (all not yet replayed when `ids` is None), oldest
-    first. Counts per outcome: applied, duplicate, dead_lettered, no_replayer."""
+    first. Counts per dead letter: applied (something new was applied), duplicate
+    (everything was already applied, or ignored), dead_lettered (failed again),
+    no_replayer (a kind nobody handles)."""
     with UnitOfWork(engine) as uow:
         rows = uow.dead_letters(ids)
     if ids is not None:
@@ -70,10 +103,20 @@ def replay(
             counts["no_replayer"] += 1
             continue
         with service.replaying(row.id):
-            result = replayer(engine, row.payload, row.source, s, now)
-        counts[str(result)] += 1
-        if result is not service.Result.DEAD_LETTERED:
+            results = replayer(engine, row.payload, row.source, s, now)
+        outcome = _outcome(results)
+        counts[outcome] += 1
+        if outcome != service.Result.DEAD_LETTERED:
             with UnitOfWork(engine) as uow:
                 uow.mark_replayed(row.id, now)
                 uow.commit()
     return counts
+
+
+def _outcome(results: Counter[service.Result]) -> str:
+    """One word for a dead letter whose payload may have held several events."""
+    if results[service.Result.DEAD_LETTERED]:
+        return str(service.Result.DEAD_LETTERED)
+    if results[service.Result.APPLIED]:
+        return str(service.Result.APPLIED)
+    return str(service.Result.DUPLICATE)

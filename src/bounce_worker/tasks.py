@@ -10,11 +10,15 @@ a dead letter before the task fails, so even a bug loses no event (replay it aft
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -58,19 +62,30 @@ def process_event(self: Task, event: Any) -> str:
     s = settings()
     engine = get_engine(s.database_url)
     source = f"task:{self.request.id}"
-    now = utcnow()
-    try:
+    with dead_letter_on_bug(engine, "event", source, event):
         result = service.process_payload(
-            engine, event, source=source, policy=s.policy, now=now, max_bytes=s.max_message_bytes
+            engine,
+            event,
+            source=source,
+            policy=s.policy,
+            now=utcnow(),
+            max_bytes=s.max_message_bytes,
         )
+    return str(result)
+
+
+@contextmanager
+def dead_letter_on_bug(engine: Engine, kind: str, source: str, payload: Any) -> Iterator[None]:
+    """An unexpected error (not transient, not bad input: a bug) stores the payload as a dead
+    letter of `kind`, replayable after the fix, then fails the task (which acks it)."""
+    try:
+        yield
     except TRANSIENT:
         raise
     except Exception as exc:
-        service.dead_letter(
-            engine, "event", source, event, f"internal error: {type(exc).__name__}: {exc}", now
-        )
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        service.dead_letter(engine, kind, source, payload, reason, utcnow())
         raise
-    return str(result)
 
 
 @app.task(base=DatabaseTask, name="bounce_worker.unlock_expired")
@@ -82,7 +97,14 @@ def unlock_expired() -> int:
     return result.rows
 
 
-@app.task(base=DatabaseTask, name="bounce_worker.ingest_raw", bind=True)
+# Raw mail is parsed in the task: up to BOUNCE_WORKER_MAX_MESSAGE_BYTES, so more time.
+@app.task(
+    base=DatabaseTask,
+    name="bounce_worker.ingest_raw",
+    bind=True,
+    soft_time_limit=120,
+    time_limit=180,
+)
 def ingest_raw(self: Task, message_b64: Any, source: str | None = None) -> dict[str, int]:
     """A raw mail (DSN, MTA bounce, ARF, unsubscribe), base64 in the JSON body."""
     s = settings()
@@ -100,30 +122,36 @@ def ingest_raw(self: Task, message_b64: Any, source: str | None = None) -> dict[
             utcnow(),
         )
         return {"dead_lettered": 1}
-    results = ingest.ingest_raw(
-        engine,
-        raw,
-        source=source,
-        policy=s.policy,
-        now=utcnow(),
-        organization_header=s.organization_header,
-        max_bytes=s.max_message_bytes,
-    )
+    with dead_letter_on_bug(engine, "raw", source, raw):
+        results = ingest.ingest_raw(
+            engine,
+            raw,
+            source=source,
+            policy=s.policy,
+            now=utcnow(),
+            organization_header=s.organization_header,
+            max_bytes=s.max_message_bytes,
+        )
     return {str(k): v for k, v in results.items()}
 
 
-@app.task(base=DatabaseTask, name="bounce_worker.ingest_webhook", bind=True)
+@app.task(
+    base=DatabaseTask,
+    name="bounce_worker.ingest_webhook",
+    bind=True,
+    soft_time_limit=30,
+    time_limit=60,
+)
 def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
     """An ESP webhook delivery, with its provider name (ses, sendgrid, mailgun, postmark)."""
     s = settings()
-    results = ingest.ingest_webhook(
-        get_engine(s.database_url),
-        provider,
-        payload,
-        source=f"task:{self.request.id}",
-        policy=s.policy,
-        now=utcnow(),
-    )
+    engine = get_engine(s.database_url)
+    source = f"task:{self.request.id}"
+    stored = json.dumps({"provider": provider, "payload": payload}, default=str)
+    with dead_letter_on_bug(engine, "webhook", source, stored):
+        results = ingest.ingest_webhook(
+            engine, provider, payload, source=source, policy=s.policy, now=utcnow()
+        )
     return {str(k): v for k, v in results.items()}
 
 

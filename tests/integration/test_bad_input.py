@@ -183,3 +183,61 @@ def test_cli_refuses_nothing_silently_on_non_utf8(bad_env: Engine, tmp_path: Pat
     with UnitOfWork(bad_env) as uow:
         row = uow.session.scalars(select(DeadLetterRow)).one()
     assert row.payload == b"\xff\xfe{\xe9}"  # stored byte for byte
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "parsers" / "fixtures"
+MAILS = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
+HOOKS = {p.stem.split("_")[0]: json.loads(p.read_text()) for p in sorted(FIXTURES.glob("*.json"))}
+
+raw_mails = st.one_of(
+    st.binary(max_size=500),
+    st.tuples(st.sampled_from(MAILS), st.floats(0, 1)).map(lambda m: m[0][: int(len(m[0]) * m[1])]),
+    st.tuples(st.sampled_from(MAILS), st.binary(max_size=40), st.integers(0, 2000)).map(
+        lambda m: m[0][: m[2]] + m[1] + m[0][m[2] :]  # noise spliced in
+    ),
+    st.just(b"X" * (LIMIT + 1)),
+)
+webhooks = st.tuples(
+    st.sampled_from([*HOOKS, "unknown-esp"]),
+    json_values | st.sampled_from(list(HOOKS.values())).map(lambda h: _mangle(h)),
+)
+
+
+def _mangle(hook: Any) -> Any:
+    """A real webhook body with its first level of values replaced by the wrong types."""
+    if isinstance(hook, dict):
+        return {k: (42 if i % 2 else None) for i, k in enumerate(hook)}
+    if isinstance(hook, list):
+        return [_mangle(h) for h in hook] + [None, "x"]
+    return hook
+
+
+def check_counts(engine: Engine, before: tuple[int, int], results: Any) -> None:
+    applied, dead = counts(engine)
+    assert applied - before[0] == results.get("applied", 0)
+    assert dead - before[1] == results.get("dead_lettered", 0)
+    assert sum(results.values()) >= 1  # every input is accounted for
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(raw=raw_mails)
+def test_raw_mail_task_applies_or_dead_letters(bad_env: Engine, raw: bytes) -> None:
+    import base64
+
+    from bounce_worker.tasks import ingest_raw
+
+    before = counts(bad_env)
+    check_counts(bad_env, before, ingest_raw(base64.b64encode(raw).decode()))
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(hook=webhooks)
+def test_webhook_task_applies_or_dead_letters(bad_env: Engine, hook: tuple[str, Any]) -> None:
+    from bounce_worker.tasks import ingest_webhook
+
+    before = counts(bad_env)
+    check_counts(bad_env, before, ingest_webhook(*hook))

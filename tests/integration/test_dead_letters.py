@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select, update
 
 from bounce_worker.store.models import DeadLetterRow, ProcessedEventRow
 from bounce_worker.store.uow import UnitOfWork
-from tests.conftest import run_cli, set_env
+from tests.conftest import REPO, run_cli, set_env
 
 LONG = {
     "event_id": "dl-long",
@@ -112,3 +112,14 @@ def test_bad_arguments_give_one_line(dead: Engine, args: list[str], message: str
     out = run_cli("dead-letters", *args)
     assert out.returncode != 0
     assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_raw_mail_dead_letter_replays_through_the_mail_parsers(dead: Engine) -> None:
+    mail = (REPO / "tests/unit/parsers/fixtures/dsn_postfix_org_list.eml").read_bytes()
+    with UnitOfWork(dead) as uow:  # as a bug would have left it (tasks.dead_letter_on_bug)
+        uow.add_dead_letter("raw", "test", mail, "internal error: KeyError", datetime.now(UTC))
+        uow.commit()
+    out = run_cli("dead-letters", "replay", "4")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "replayed 1: applied 1, duplicates 0, still dead 0"
+    assert rows(dead)[3].replayed_at is not None
