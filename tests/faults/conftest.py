@@ -181,3 +181,11 @@ def wait_for(done: Callable[[], bool], timeout: float, describe: Callable[[], st
         wait_until(done, timeout=timeout)
     except AssertionError:
         raise AssertionError(f"not done within {timeout}s: {describe()}") from None
+
+
+def assert_same_as_reference(engine: Engine, reference_url: str) -> dict[str, Counter[Any]]:
+    """The database after the faults equals the clean run's, table by table; returns it."""
+    got, want = snapshot(engine), snapshot(get_engine(reference_url))
+    for table in want:
+        assert got[table] == want[table], f"{table} differs from the clean run"
+    return got

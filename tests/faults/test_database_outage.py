@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bounce_worker.store.db import get_engine
 from bounce_worker.store.models import ProcessedEventRow
 from tests.conftest import Worker, wait_until
 from tests.faults.conftest import (
+    assert_same_as_reference,
     cleanup_queue,
     count,
     mixed_events,
     queue_drained,
-    snapshot,
     spawn_cli,
     write_feed,
 )
@@ -80,9 +79,7 @@ def test_postgresql_outage_of_20_s_loses_nothing(
     log = worker.log.read_text(errors="replace")
     retries = log.count("Retry in")
     assert retries > 0, "no task met the outage: the test proved nothing"
-    got, want = snapshot(worker_env), snapshot(get_engine(reference_url))
-    for table in want:
-        assert got[table] == want[table], f"{table} differs from the clean run"
+    got = assert_same_as_reference(worker_env, reference_url)
     print(
         f"\nPostgreSQL outage {outage:.0f} s: published {EVENTS}, task retries {retries}, "
         f"processed {sum(got['processed'].values())}, lost 0, applied twice 0"

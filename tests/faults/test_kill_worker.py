@@ -10,16 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bounce_worker.store.db import get_engine
 from bounce_worker.store.models import ProcessedEventRow
 from tests.conftest import Worker, set_env, wait_until
 from tests.faults.conftest import (
+    assert_same_as_reference,
     cleanup_queue,
     count,
     mixed_events,
     queue_drained,
     queue_state,
-    snapshot,
     spawn_cli,
     wait_for,
     write_feed,
@@ -82,9 +81,7 @@ def test_kill_9_three_times_loses_nothing_and_applies_nothing_twice(
 
     # Redelivered messages whose transaction had committed are answered "duplicate".
     redelivered = sum(w.log.read_text(errors="replace").count("'duplicate'") for w in workers)
-    got, want = snapshot(worker_env), snapshot(get_engine(reference_url))
-    for table in want:
-        assert got[table] == want[table], f"{table} differs from the clean run"
+    got = assert_same_as_reference(worker_env, reference_url)
     print(
         f"\nkill -9: published {EVENTS}, kills {kills}, processed {sum(got['processed'].values())},"
         f" lost 0, applied twice 0, redelivered-and-skipped {redelivered}, "
