@@ -51,13 +51,15 @@ def pg_url(run_id: str) -> Iterator[str]:
         )
     except psycopg.Error as exc:
         _service_error("PostgreSQL", exc)
-    admin.execute(f'CREATE DATABASE "{name}"')
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
     yield url
     get_engine(url).dispose()
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    # A new connection: the fault tests restart PostgreSQL, which ends every old one.
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
