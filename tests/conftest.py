@@ -44,15 +44,16 @@ def run_id() -> str:
 @pytest.fixture(scope="session")
 def pg_url(run_id: str) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this pytest run."""
-    name = f"bw_test_{run_id}"
+    yield from temporary_database(f"bw_test_{run_id}")
+
+
+def temporary_database(name: str) -> Iterator[str]:
+    """Create and migrate database `name`, yield its URL, drop it afterwards."""
     try:
-        admin = psycopg.connect(
-            PG_ADMIN.replace("postgresql://", "postgresql://", 1), autocommit=True
-        )
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
         _service_error("PostgreSQL", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
     yield url

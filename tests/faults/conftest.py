@@ -14,13 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
 from bounce_worker.store.db import get_engine
-from bounce_worker.store.migrate import upgrade
 from bounce_worker.store.models import (
     DeadLetterRow,
     DeliveryRow,
@@ -29,7 +27,7 @@ from bounce_worker.store.models import (
     TransitionRow,
 )
 from bounce_worker.store.uow import UnitOfWork
-from tests.conftest import PG_ADMIN, REPO, wait_until
+from tests.conftest import REPO, temporary_database, wait_until
 
 BASE = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -130,15 +128,7 @@ def snapshot(engine: Engine) -> dict[str, Counter[tuple[Any, ...]]]:
 @pytest.fixture
 def reference_url(run_id: str) -> Iterator[str]:
     """A second, empty, migrated database for the clean reference run."""
-    name = f"bw_test_{run_id}_ref_{uuid.uuid4().hex[:4]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    get_engine(url).dispose()
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from temporary_database(f"bw_test_{run_id}_ref_{uuid.uuid4().hex[:4]}")
 
 
 def queue_drained(redis_url: str, queue: str) -> bool:

@@ -114,7 +114,10 @@ def test_bad_arguments_give_one_line(dead: Engine, args: list[str], message: str
     assert message in out.stderr and "Traceback" not in out.stderr
 
 
-def test_raw_mail_dead_letter_replays_through_the_mail_parsers(dead: Engine) -> None:
+def test_raw_mail_dead_letter_replays_through_the_mail_parsers(
+    dead: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_env(monkeypatch, max_message_bytes="1048576")  # the fixture's 2 KiB is for events
     mail = (REPO / "tests/unit/parsers/fixtures/dsn_postfix_org_list.eml").read_bytes()
     with UnitOfWork(dead) as uow:  # as a bug would have left it (tasks.dead_letter_on_bug)
         uow.add_dead_letter("raw", "test", mail, "internal error: KeyError", datetime.now(UTC))
