@@ -147,7 +147,11 @@ class UnitOfWork:
         self, kind: str, source: str | None, payload: bytes, reason: str, now: datetime
     ) -> int:
         row = DeadLetterRow(
-            kind=kind, source=source, payload=payload, reason=reason[:2000], received_at=now
+            kind=kind,
+            source=storable(source) if source else source,
+            payload=payload,
+            reason=storable(reason)[:2000],
+            received_at=now,
         )
         self.session.add(row)
         self.session.flush()
@@ -155,7 +159,9 @@ class UnitOfWork:
 
     def set_dead_letter_reason(self, dead_id: int, reason: str) -> None:
         self.session.execute(
-            update(DeadLetterRow).where(DeadLetterRow.id == dead_id).values(reason=reason[:2000])
+            update(DeadLetterRow)
+            .where(DeadLetterRow.id == dead_id)
+            .values(reason=storable(reason)[:2000])
         )
 
     def mark_replayed(self, dead_id: int, now: datetime) -> None:
@@ -174,3 +180,9 @@ class UnitOfWork:
             stmt = stmt.where(DeadLetterRow.replayed_at.is_(None))
         stmt = stmt.order_by(DeadLetterRow.id.desc()).limit(limit)
         return list(self.session.scalars(stmt))
+
+
+def storable(text: str) -> str:
+    """Text a PostgreSQL column accepts: a reason quotes bad input, which may hold NUL or a
+    lone surrogate; both are written as backslash escapes instead."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
