@@ -31,7 +31,8 @@ from bounce_worker.domain.policy import (
     target_scope,
 )
 from bounce_worker.observability import metrics
-from bounce_worker.store.models import EntryRow, TransitionRow
+from bounce_worker.store.bulk import EntryRecord
+from bounce_worker.store.models import EntryRow
 from bounce_worker.store.uow import EntryKey, UnitOfWork
 
 log = logging.getLogger("bounce_worker.transitions")
@@ -133,6 +134,11 @@ def dead_letter(
             dead_id = replay_of
             uow.set_dead_letter_reason(dead_id, reason)
         uow.commit()
+    log_dead_letter(dead_id, kind, source, reason)
+    return dead_id
+
+
+def log_dead_letter(dead_id: int, kind: str, source: str | None, reason: str) -> None:
     dead_log.warning(
         "dead letter %s: %s",
         dead_id,
@@ -140,7 +146,6 @@ def dead_letter(
         extra={"dead_letter_id": dead_id, "kind": kind, "source": source, "reason": reason},
     )
     metrics.dead_letter(kind)
-    return dead_id
 
 
 @contextmanager
@@ -164,44 +169,66 @@ def as_bytes(payload: str | bytes | Mapping[str, Any]) -> bytes:
     return json.dumps(payload, default=str).encode()
 
 
+def event_json(event: Event) -> str:
+    """The normalized event as stored with its claim (for replay after a fix)."""
+    return json.dumps(event.to_dict())
+
+
 def apply_event(uow: UnitOfWork, event: Event, policy: PolicySettings, now: datetime) -> Result:
     """Apply one valid event inside the caller's unit of work (the caller commits)."""
-    if not uow.claim_event(event.event_id, now, json.dumps(event.to_dict())):
+    if not uow.claim_event(event.event_id, now, event_json(event)):
         return Result.DUPLICATE
     outcome = classify(event)
     if outcome.category is Category.IGNORED:
         return Result.APPLIED  # claimed, so a redelivery is a duplicate; nothing to suppress
-    for key in _keys_for(event, outcome, uow):
-        apply_outcome(uow, uow.lock_entry(key, event.recipient, now), outcome, event, policy, now)
+    for row in _rows_for(event, outcome, uow, now):
+        apply_outcome(uow, row, outcome, event, policy, now)
     return Result.APPLIED
 
 
-def _keys_for(event: Event, outcome: Outcome, uow: UnitOfWork) -> list[EntryKey]:
+def _rows_for(event: Event, outcome: Outcome, uow: UnitOfWork, now: datetime) -> list[EntryRow]:
+    """The locked entries the event acts on: one round trip per entry in the common case."""
+    keys, creates = entry_keys(event, outcome)
+    if outcome.category is Category.DELIVERED:
+        uow.record_delivery(
+            keys[0].channel, keys[0].address, event.organization or "", event.occurred_at
+        )
+    if creates:
+        return [uow.lock_entry(keys[0], event.recipient, now)]
+    # A delivery or an opt-in acts on entries that exist; it never creates one.
+    return [row for key in keys if (row := uow.find_entry(key, for_update=True)) is not None]
+
+
+def entry_keys(event: Event, outcome: Outcome) -> tuple[list[EntryKey], bool]:
+    """The entry keys an event acts on, and whether it creates them (pure: no queries).
+
+    Suppressing outcomes create their one entry; a delivery or an opt-in only touches the
+    keys listed that already exist. Shared by the single and the batched path.
+    """
     address = address_key(event.recipient)
     channel = str(event.channel)
     org = event.organization or ""
     global_key = EntryKey(channel, address, Scope.GLOBAL)
     if outcome.category is Category.DELIVERED:
-        uow.record_delivery(channel, address, org, event.occurred_at)
-        # A delivery resets counters on entries that exist; it never creates one.
-        keys = [global_key] + ([EntryKey(channel, address, Scope.ORGANIZATION, org)] if org else [])
-        return [k for k in keys if uow.find_entry(k) is not None]
+        return [global_key] + (
+            [EntryKey(channel, address, Scope.ORGANIZATION, org)] if org else []
+        ), False
     if outcome.category is Category.OPT_IN:
         keys = [EntryKey(channel, address, Scope.ORGANIZATION, org)] if org else [global_key]
         if org and event.list:
             keys.append(EntryKey(channel, address, Scope.LIST, org, event.list))
-        return [k for k in keys if uow.find_entry(k) is not None]
+        return keys, False
     scope = target_scope(outcome, event.organization, event.list)
     if scope is Scope.GLOBAL:
-        return [global_key]
+        return [global_key], True
     if scope is Scope.LIST:
-        return [EntryKey(channel, address, Scope.LIST, org, event.list or "")]
-    return [EntryKey(channel, address, Scope.ORGANIZATION, org)]
+        return [EntryKey(channel, address, Scope.LIST, org, event.list or "")], True
+    return [EntryKey(channel, address, Scope.ORGANIZATION, org)], True
 
 
 def apply_outcome(
     uow: UnitOfWork,
-    row: EntryRow,
+    row: EntryRow | EntryRecord,
     outcome: Outcome,
     event: Event,
     policy: PolicySettings,
@@ -229,7 +256,7 @@ def apply_outcome(
 
 def record_transition(
     uow: UnitOfWork,
-    row: EntryRow,
+    row: EntryRow | EntryRecord,
     from_state: str,
     to_state: str,
     reason: str,
@@ -242,19 +269,18 @@ def record_transition(
     note: str | None = None,
 ) -> None:
     """One history row (and its log line): the event's, or an operator's with their note."""
-    uow.add_transition(
-        TransitionRow(
-            entry_id=row.id,
-            from_state=from_state,
-            to_state=to_state,
-            reason=reason,
-            event_id=event_id,
-            actor=actor,
-            note=note,
-            diagnostic=diagnostic,
-            occurred_at=occurred_at,
-            recorded_at=now,
-        )
+    # Keywords, not a TransitionRow: the batched path (store/bulk.py) collects plain rows.
+    uow.record_transition(
+        entry_id=row.id,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        event_id=event_id,
+        actor=actor,
+        note=note,
+        diagnostic=diagnostic,
+        occurred_at=occurred_at,
+        recorded_at=now,
     )
     log.info(
         "%s %s %s -> %s (%s)",
@@ -277,7 +303,7 @@ def record_transition(
     )
 
 
-def to_entry(row: EntryRow) -> Entry:
+def to_entry(row: EntryRow | EntryRecord) -> Entry:
     return Entry(
         state=State(row.state),
         reason=row.reason,
@@ -288,7 +314,7 @@ def to_entry(row: EntryRow) -> Entry:
     )
 
 
-def write_entry(row: EntryRow, entry: Entry, now: datetime) -> None:
+def write_entry(row: EntryRow | EntryRecord, entry: Entry, now: datetime) -> None:
     row.state = str(entry.state)
     row.reason = entry.reason
     row.blocked_until = entry.blocked_until

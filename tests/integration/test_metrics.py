@@ -29,7 +29,10 @@ def test_metrics_and_json_logs_after_processing(
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         wait_until(lambda: http_get(url)[0] == 200, timeout=60)
-        published = run_cli("publish", str(write_feed(tmp_path / "feed.jsonl")))
+        # One message per event: the queue depth below counts them.
+        published = run_cli(
+            "publish", "--batch-size", "1", str(write_feed(tmp_path / "feed.jsonl"))
+        )
         assert published.returncode == 0, published.stderr
 
         # No worker yet: the four messages wait on the queue.

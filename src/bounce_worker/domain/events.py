@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -77,14 +77,16 @@ class Event:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        # Not dataclasses.asdict: it deep-copies every field, a third of the hot path's time.
+        out = {name: getattr(self, name) for name in _FIELD_ORDER}
         out["type"] = str(self.type)
         out["channel"] = str(self.channel)
         out["occurred_at"] = format_instant(self.occurred_at)
         return out
 
 
-_FIELDS = frozenset(Event.__dataclass_fields__)
+_FIELD_ORDER = tuple(Event.__dataclass_fields__)
+_FIELDS = frozenset(_FIELD_ORDER)
 
 
 def parse_instant(value: Any, name: str = "time") -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,7 +25,7 @@ from bounce_worker.store.models import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, order=True, slots=True)
 class EntryKey:
     channel: str
     address: str  # case-folded
@@ -74,27 +75,24 @@ class UnitOfWork:
     # -- entries ---------------------------------------------------------------------------
 
     def lock_entry(self, key: EntryKey, display: str, now: datetime) -> EntryRow:
-        """The entry for `key`, created active if new, locked until commit."""
-        self.session.execute(
-            self._insert(EntryRow)
-            .values(
-                channel=key.channel,
-                address=key.address,
-                display_address=display,
-                scope=key.scope,
-                organization=key.organization,
-                list=key.list,
-                state="active",
-                temp_block_count=0,
-                soft_bounce_count=0,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["channel", "address", "scope", "organization", "list"]
-            )
-        )
+        """The entry for `key`, created active if new, locked until commit.
+
+        Most events hit an entry that exists: one SELECT ... FOR UPDATE. A new one is
+        inserted and returned by the same statement (a row we inserted is ours until
+        commit); only when another worker inserted it in between do we select again."""
         row = self.find_entry(key, for_update=True)
-        assert row is not None  # just upserted in this transaction
+        if row is None:
+            insert = (
+                self._insert(EntryRow)
+                .values(new_entry(key, display, now))
+                .on_conflict_do_nothing(index_elements=list(KEY_NAMES))
+                .returning(EntryRow)
+            )
+            row = self.session.scalars(
+                select(EntryRow).from_statement(insert),
+                execution_options={"populate_existing": True},
+            ).first() or self.find_entry(key, for_update=True)
+        assert row is not None  # inserted, or found after a concurrent insert
         return row
 
     def find_entry(self, key: EntryKey, *, for_update: bool = False) -> EntryRow | None:
@@ -116,6 +114,10 @@ class UnitOfWork:
 
     def add_transition(self, row: TransitionRow) -> None:
         self.session.add(row)
+
+    def record_transition(self, **fields: Any) -> None:
+        """A transition from its column values (the policy's path; bulk.py overrides it)."""
+        self.add_transition(TransitionRow(**fields))
 
     def transitions_for(self, entry_ids: list[int]) -> list[TransitionRow]:
         stmt = (
@@ -186,3 +188,23 @@ def storable(text: str) -> str:
     """Text a PostgreSQL column accepts: a reason quotes bad input, which may hold NUL or a
     lone surrogate; both are written as backslash escapes instead."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+# The unique key of an entry, in EntryKey's field order.
+KEY_NAMES = ("channel", "address", "scope", "organization", "list")
+
+
+def new_entry(key: EntryKey, display: str, now: datetime) -> dict[str, object]:
+    """The row a new key starts as: active, no counters."""
+    return {
+        "channel": key.channel,
+        "address": key.address,
+        "display_address": display,
+        "scope": key.scope,
+        "organization": key.organization,
+        "list": key.list,
+        "state": "active",
+        "temp_block_count": 0,
+        "soft_bounce_count": 0,
+        "updated_at": now,
+    }

@@ -1,0 +1,75 @@
+"""A real worker consumes batched messages from Redis into PostgreSQL, and the benchmark
+runs end to end on the real services with a tiny N."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from bounce_worker.store.models import DeadLetterRow, EntryRow, ProcessedEventRow, TransitionRow
+from bounce_worker.store.uow import UnitOfWork
+from tests.conftest import REPO, Worker, run_cli, wait_until
+from tests.integration.test_worker_redis_pg import count
+
+
+def test_worker_applies_batched_messages_from_redis(
+    worker: Worker, worker_env: Engine, tmp_path: Path
+) -> None:
+    events = [
+        {
+            "event_id": f"b-{n}",
+            "type": "bounce",
+            "recipient": f"user{n % 7}@example.org",
+            "organization": "acme",
+            "status": "4.4.1",
+            "diagnostic": "451 4.4.1 timeout",
+            "occurred_at": f"2026-11-22T10:{n:02d}:00Z",
+        }
+        for n in range(35)
+    ]
+    lines = [json.dumps(e) for e in events] + ["{broken", json.dumps(events[3])]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(lines) + "\n")
+
+    published = run_cli("publish", "--batch-size", "10", str(feed))
+    assert published.returncode == 0, published.stderr
+    assert "published 37 events in 4 messages" in published.stdout
+
+    wait_until(
+        lambda: count(worker_env, ProcessedEventRow) == 35 and count(worker_env, DeadLetterRow) == 1
+    )
+    with UnitOfWork(worker_env) as uow:
+        entries = {r.address: (r.state, r.reason) for r in uow.session.scalars(select(EntryRow))}
+        transitions = list(uow.session.scalars(select(TransitionRow)))
+        dead = uow.session.scalars(select(DeadLetterRow)).one()
+    # Five soft bounces in a row blacklist an address; each of the 7 got exactly 5.
+    assert entries == {
+        f"user{n}@example.org": ("blacklisted", "soft_bounce_limit") for n in range(7)
+    }
+    assert len(transitions) == 35  # the repeated b-3 was a duplicate: no second row
+    assert dead.payload == b"{broken" and dead.source.startswith("task:")
+
+
+def test_bad_batch_size_is_a_one_line_error(env: dict[str, str]) -> None:
+    done = run_cli("publish", "--batch-size", "0", "-")
+    assert done.returncode != 0
+    assert "--batch-size: must be at least 1" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_throughput_bench_smoke(worker_env: Engine, pg_url: str, redis_url: str) -> None:
+    """The bench with a tiny N: every phase runs, every event is verified, exit 0."""
+    done = subprocess.run(
+        [sys.executable, "bench/throughput.py", "--events", "300"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "(b) verified: " in done.stdout and "(c) verified: " in done.stdout
+    assert "b/a = " in done.stdout and "c/a = " in done.stdout
