@@ -48,7 +48,7 @@ def test_postgresql_outage_of_20_s_loses_nothing(
     feed = write_feed(tmp_path / "feed.jsonl", mixed_events(EVENTS, prefix="o"))
     worker = Worker(concurrency=4)
     try:
-        publisher = spawn_cli(["publish", str(feed)])
+        publisher = spawn_cli(["publish", "--batch-size", "1", str(feed)])
         worker.start()
         wait_until(lambda: count(worker_env, ProcessedEventRow) >= EVENTS // 4, timeout=120)
         try:

@@ -45,7 +45,7 @@ def test_the_same_events_five_times_change_nothing_after_the_first(
     worker = Worker(concurrency=4)
     try:
         worker.start()
-        assert spawn_cli(["publish", str(feed)]).wait(timeout=300) == 0
+        assert spawn_cli(["publish", "--batch-size", "1", str(feed)]).wait(timeout=300) == 0
         wait_until(
             lambda: (
                 count(worker_env, ProcessedEventRow) == EVENTS and queue_drained(redis_url, queue)
@@ -53,7 +53,12 @@ def test_the_same_events_five_times_change_nothing_after_the_first(
             timeout=180,
         )
         before = raw_dump(worker_env)
-        assert spawn_cli(["publish", *[str(feed)] * (COPIES - 1)]).wait(timeout=300) == 0
+        assert (
+            spawn_cli(["publish", "--batch-size", "1", *[str(feed)] * (COPIES - 1)]).wait(
+                timeout=300
+            )
+            == 0
+        )
         wait_until(
             lambda: (
                 duplicates_answered(worker) == EVENTS * (COPIES - 1)

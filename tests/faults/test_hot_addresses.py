@@ -67,7 +67,7 @@ def test_concurrent_workers_on_hot_addresses_escalate_exactly(
             if r:  # the nightly unlock between rounds, once the previous block has ended
                 jobs.unlock_expired(worker_env, now=BASE + timedelta(days=day - 1))
             feed = write_feed(tmp_path / f"round{r}.jsonl", round_events(r, day))
-            assert spawn_cli(["publish", str(feed)]).wait(timeout=300) == 0
+            assert spawn_cli(["publish", "--batch-size", "1", str(feed)]).wait(timeout=300) == 0
             published += ADDRESSES * (COPIES + SOFT_PER_ROUND)
             wait_until(
                 lambda n=published: (

@@ -43,7 +43,9 @@ def test_kill_9_three_times_loses_nothing_and_applies_nothing_twice(
 
     # The clean reference: the same feed applied sequentially, no broker, another database.
     reference = spawn_cli(["process", str(feed)], BOUNCE_WORKER_DATABASE_URL=reference_url)
-    publisher = spawn_cli(["publish", str(feed)])  # the worker consumes while it publishes
+    publisher = spawn_cli(
+        ["publish", "--batch-size", "1", str(feed)]
+    )  # the worker consumes while it publishes
     workers: list[Worker] = []
     try:
         kills = 0
