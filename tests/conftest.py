@@ -63,6 +63,21 @@ def temporary_database(name: str) -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def empty_pg_url(run_id: str) -> Iterator[str]:
+    """A PostgreSQL database with no schema at all (never migrated), dropped afterwards."""
+    name = f"bw_test_{run_id}_empty_{uuid.uuid4().hex[:4]}"
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        _service_error("PostgreSQL", exc)
+    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    get_engine(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}").dispose()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     try:

@@ -112,9 +112,9 @@ def test_bad_configuration_is_one_line(env: object, monkeypatch: pytest.MonkeyPa
 
 
 def test_server_database_must_be_migrated_on_purpose(
-    env: object, monkeypatch: pytest.MonkeyPatch, pg_url: str
+    env: object, monkeypatch: pytest.MonkeyPatch, empty_pg_url: str
 ) -> None:
-    set_env(monkeypatch, database_url=pg_url.rsplit("/", 1)[0] + "/postgres")
+    set_env(monkeypatch, database_url=empty_pg_url)
     result = run_cli("status", "a@example.com")
     assert result.returncode == 1
     assert "bounce-worker db upgrade" in result.stderr and "Traceback" not in result.stderr

@@ -48,8 +48,10 @@ def test_database_down(worker_env: Engine, monkeypatch: pytest.MonkeyPatch) -> N
     assert "database unreachable: " in one_line_failure("--timeout", "1")
 
 
-def test_database_not_migrated(worker_env: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    set_env(monkeypatch, database_url="postgresql://postgres@127.0.0.1:5432/postgres")
+def test_database_not_migrated(
+    worker_env: Engine, monkeypatch: pytest.MonkeyPatch, empty_pg_url: str
+) -> None:
+    set_env(monkeypatch, database_url=empty_pg_url)
     assert "schema is not current" in one_line_failure("--skip-worker")
 
 
