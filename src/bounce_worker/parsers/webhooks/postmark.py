@@ -51,7 +51,9 @@ def parse(payload: object) -> list[Event]:
         f"postmark:{data.get('ID') or data.get('MessageID') or digest(repr(sorted(data.items())))}"
     )
     if record == "bounce":
-        btype = str(data.get("Type", "")).lower()
+        btype = str(data.get("Type") or "").lower()
+        if not btype:  # without its Type a bounce cannot be classified: never drop it silently
+            raise ParseError("Postmark Bounce record lacks 'Type'")
         if btype == "spamcomplaint":
             return [_complaint(data, base, common)]
         if btype not in _BOUNCE_STATUS:

@@ -1,0 +1,87 @@
+"""Each feedback format, well formed and malformed, through ingestion into the database:
+the good payload suppresses, a malformed one lands in the dead-letter table with a reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from bounce_worker import ingest
+from bounce_worker.domain.policy import PolicySettings
+from bounce_worker.service import Result
+from bounce_worker.store.models import DeadLetterRow, EntryRow
+from bounce_worker.store.uow import UnitOfWork
+
+FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "parsers" / "fixtures"
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+POLICY = PolicySettings()
+
+WEBHOOKS = {
+    "ses": ("ses_bounce_sns.json", {"Type": "Notification", "Message": "{not json"}),
+    "sendgrid": ("sendgrid_events.json", [{"email": "x@example.com"}]),
+    "mailgun": ("mailgun_failed.json", {"event-data": {"event": "failed"}}),
+    "postmark": ("postmark_bounce.json", {"RecordType": "Bounce", "Email": 42}),
+}
+MAILS = {
+    "arf": "arf_abuse.eml",
+    "mailto-unsubscribe": "mailto_unsubscribe.eml",
+    "dsn": "dsn_postfix_org_list.eml",
+}
+BROKEN_ARF = (
+    b"From: fbl@example.net\nSubject: complaint\nMIME-Version: 1.0\n"
+    b'Content-Type: multipart/report; report-type=feedback-report; boundary="b"\n\n'
+    b"--b\nContent-Type: text/plain\n\nA complaint\n--b\n"
+    b"Content-Type: message/feedback-report\n\nFeedback-Type: abuse\n--b--\n"
+)
+
+
+def rows(engine: Engine, model: type) -> list[Any]:
+    with UnitOfWork(engine) as uow:
+        return list(uow.session.scalars(select(model)))
+
+
+@pytest.mark.parametrize("provider", sorted(WEBHOOKS))
+def test_webhook_formats(any_engine: Engine, provider: str) -> None:
+    good, bad = WEBHOOKS[provider]
+    payload = json.loads((FIXTURES / good).read_text())
+    applied = ingest.ingest_webhook(
+        any_engine, provider, payload, source="t", policy=POLICY, now=NOW
+    )
+    assert applied[Result.APPLIED] >= 1 and rows(any_engine, EntryRow)
+    dead = ingest.ingest_webhook(any_engine, provider, bad, source="t", policy=POLICY, now=NOW)
+    assert dead == {Result.DEAD_LETTERED: 1}
+    (letter,) = rows(any_engine, DeadLetterRow)
+    assert letter.kind == "webhook" and letter.reason
+    assert json.loads(letter.payload) == {"provider": provider, "payload": bad}
+
+
+@pytest.mark.parametrize("name", sorted(MAILS))
+def test_mail_formats(any_engine: Engine, name: str) -> None:
+    raw = (FIXTURES / MAILS[name]).read_bytes()
+    applied = ingest.ingest_raw(any_engine, raw, source=name, policy=POLICY, now=NOW)
+    assert applied[Result.APPLIED] >= 1
+    assert {r.state for r in rows(any_engine, EntryRow)} & {"blocked", "blacklisted"}
+
+
+def test_malformed_arf_and_truncated_mime_are_dead_lettered(any_engine: Engine) -> None:
+    truncated = (FIXTURES / "dsn_postfix_org_list.eml").read_bytes()[:120]
+    for raw in (BROKEN_ARF, truncated):
+        assert ingest.ingest_raw(any_engine, raw, source="t", policy=POLICY, now=NOW) == {
+            Result.DEAD_LETTERED: 1
+        }
+    letters = rows(any_engine, DeadLetterRow)
+    assert [(d.kind, d.payload) for d in letters] == [("raw", BROKEN_ARF), ("raw", truncated)]
+    assert all(d.reason for d in letters)
+
+
+def test_vacation_reply_is_ignored_not_dead_lettered(any_engine: Engine) -> None:
+    raw = (FIXTURES / "vacation_autoreply.eml").read_bytes()
+    assert ingest.ingest_raw(any_engine, raw, source="t", policy=POLICY, now=NOW) == {
+        Result.IGNORED: 1
+    }
+    assert rows(any_engine, DeadLetterRow) == [] and rows(any_engine, EntryRow) == []
