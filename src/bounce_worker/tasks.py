@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -95,7 +95,7 @@ def process_batch(self: Task, events: Any) -> dict[str, int]:
             now=utcnow(),
             max_bytes=s.max_message_bytes,
         )
-    return {str(k): v for k, v in results.items()}
+    return as_json_counts(results)
 
 
 @contextmanager
@@ -156,7 +156,7 @@ def ingest_raw(self: Task, message_b64: Any, source: str | None = None) -> dict[
             organization_header=s.organization_header,
             max_bytes=s.max_message_bytes,
         )
-    return {str(k): v for k, v in results.items()}
+    return as_json_counts(results)
 
 
 @app.task(
@@ -176,7 +176,7 @@ def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
         results = ingest.ingest_webhook(
             engine, provider, payload, source=source, policy=s.policy, now=utcnow()
         )
-    return {str(k): v for k, v in results.items()}
+    return as_json_counts(results)
 
 
 # The nightly jobs are idempotent and take their own lock, so a retry (or a second beat by
@@ -202,3 +202,8 @@ def housekeeping() -> int:
         batch_size=s.job_batch_size,
         workers=s.job_workers,
     ).rows
+
+
+def as_json_counts(results: Mapping[service.Result, int]) -> dict[str, int]:
+    """A task's result counts with plain string keys, as the JSON result serializer needs."""
+    return {str(k): v for k, v in results.items()}
