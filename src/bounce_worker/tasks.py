@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as BrokerError
@@ -29,12 +30,16 @@ from bounce_worker.config import settings
 from bounce_worker.store.db import get_engine
 
 # Transient by nature: the same call succeeds later. psycopg's OperationalError (server
-# gone, admin shutdown, deadlock, serialization failure) arrives wrapped by SQLAlchemy.
-# DataError, IntegrityError and the rest mean the input or the code is wrong: not retried.
+# gone, admin shutdown, deadlock, serialization failure, a cancelled statement) arrives
+# wrapped by SQLAlchemy through the ORM, and bare from the bulk path's statements on the
+# raw psycopg connection (store/bulk.py): both are listed. DataError, IntegrityError and
+# the rest mean the input or the code is wrong: not retried.
 TRANSIENT = (
     OperationalError,
     InterfaceError,
     PoolTimeout,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
     BrokerError,
     ConnectionError,
     SoftTimeLimitExceeded,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import Engine, select
 
 from bounce_worker.store.models import DeadLetterRow, EntryRow, ProcessedEventRow, TransitionRow
@@ -52,6 +53,41 @@ def test_worker_applies_batched_messages_from_redis(
     }
     assert len(transitions) == 35  # the repeated b-3 was a duplicate: no second row
     assert dead.payload == b"{broken" and dead.source.startswith("task:")
+
+
+def test_a_cancelled_batch_statement_is_retried_not_dead_lettered(
+    worker: Worker, worker_env: Engine, pg_url: str, tmp_path: Path
+) -> None:
+    """A deadlock victim, a statement cancelled by an operator, a server shutting down: the
+    bulk path's statements run on the raw psycopg connection, so its errors arrive bare, not
+    wrapped by SQLAlchemy. They are transient: the batch is retried and applied, and no
+    dead letter is written (a dead-lettered batch would leave its events unapplied)."""
+    events = [
+        {
+            "event_id": f"c-{n}",
+            "type": "complaint",
+            "recipient": f"u{n}@example.org",
+            "occurred_at": "2026-11-22T10:00:00Z",
+        }
+        for n in range(10)
+    ]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("".join(json.dumps(e) + "\n" for e in events))
+    database = pg_url.rsplit("/", 1)[1]
+    waiting = """SELECT pid FROM pg_stat_activity
+                 WHERE datname = %s AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"""
+    # A second, autocommit connection watches: pg_stat_activity is read once per transaction.
+    with psycopg.connect(pg_url) as holder, psycopg.connect(pg_url, autocommit=True) as admin:
+        holder.execute("LOCK TABLE entries IN EXCLUSIVE MODE")  # the batch's upsert waits
+        assert run_cli("publish", "--batch-size", "10", str(feed)).returncode == 0
+        wait_until(lambda: admin.execute(waiting, (database,)).fetchall() != [])
+        for (pid,) in admin.execute(waiting, (database,)).fetchall():
+            admin.execute("SELECT pg_cancel_backend(%s)", (pid,))
+        wait_until(lambda: "retry: Retry in" in worker.log.read_text(errors="replace"))
+        holder.rollback()  # releases the table lock
+    wait_until(lambda: count(worker_env, ProcessedEventRow) == 10)
+    assert count(worker_env, DeadLetterRow) == 0
+    assert count(worker_env, EntryRow) == 10
 
 
 def test_bad_batch_size_is_a_one_line_error(env: dict[str, str]) -> None:
