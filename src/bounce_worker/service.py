@@ -31,7 +31,7 @@ from bounce_worker.domain.policy import (
     target_scope,
 )
 from bounce_worker.observability import metrics
-from bounce_worker.store.bulk import EntryRecord
+from bounce_worker.store.bulk import BulkUnitOfWork, EntryRecord
 from bounce_worker.store.models import EntryRow
 from bounce_worker.store.uow import EntryKey, UnitOfWork
 
@@ -227,7 +227,7 @@ def entry_keys(event: Event, outcome: Outcome) -> tuple[list[EntryKey], bool]:
 
 
 def apply_outcome(
-    uow: UnitOfWork,
+    uow: UnitOfWork | BulkUnitOfWork,
     row: EntryRow | EntryRecord,
     outcome: Outcome,
     event: Event,
@@ -255,7 +255,7 @@ def apply_outcome(
 
 
 def record_transition(
-    uow: UnitOfWork,
+    uow: UnitOfWork | BulkUnitOfWork,
     row: EntryRow | EntryRecord,
     from_state: str,
     to_state: str,

@@ -198,3 +198,42 @@ def test_bad_item_is_dead_lettered_rest_applied(any_engine: Engine) -> None:
         ("task:t#2", b"{x"),
     ]
     assert state == "blocked"
+
+
+def test_groups_that_create_and_touch_the_same_entries_in_turn_never_deadlock(
+    pg_engine: Engine,
+) -> None:
+    """Group A creates x's entry and touches y's, group B the other way round, at the same
+    time: without the ordered key locks (store/bulk_pg.py) the two statements of each lock
+    rows in opposite orders and PostgreSQL kills one with "deadlock detected"."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def event(n: int, kind: str, address: str) -> dict[str, Any]:
+        fields = KINDS[0] if kind == "bounce" else {"type": "delivered"}
+        return {
+            **fields,
+            "event_id": f"{kind}-{address}-{n}",
+            "recipient": f"{address}@example.org",
+            "organization": "acme",
+            "occurred_at": (START + timedelta(minutes=n)).isoformat(),
+        }
+
+    size, rounds = 200, 10
+    # Every address starts blocked, so a delivery locks its entry and a bounce re-locks it.
+    seeds = [{**event(0, "bounce", f"{c}{i}"), "event_id": f"seed-{c}{i}"}
+             for i in range(size) for c in "xy"]  # fmt: skip
+    process_batch(pg_engine, seeds, source="seed", policy=POLICY, now=NOW)
+
+    def group(n: int, bounced: str, delivered: str) -> Any:
+        items = [event(n, "bounce", f"{bounced}{i}") for i in range(size)]
+        items += [event(n + 1, "delivered", f"{delivered}{i}") for i in range(size)]
+        return process_batch(pg_engine, items, source="t", policy=POLICY, now=NOW)
+
+    with ThreadPoolExecutor(2) as pool:
+        for n in range(1, rounds + 1):
+            a = pool.submit(group, n, "x", "y")
+            b = pool.submit(group, n, "y", "x")
+            assert a.result()[Result.APPLIED] == b.result()[Result.APPLIED] == 2 * size
+    with UnitOfWork(pg_engine) as uow:
+        blocked = uow.session.scalars(select(EntryRow).where(EntryRow.state == "blocked"))
+        assert len({row.address for row in blocked}) == 2 * size

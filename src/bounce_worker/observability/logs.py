@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,11 +57,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+# The message a line is about, when one task applies many (grouping.py): its task id is
+# the one Flower shows for that message, not the group's.
+_message: ContextVar[str | None] = ContextVar("bounce_worker_message", default=None)
+
+
+@contextmanager
+def about_message(task_id: str | None) -> Iterator[None]:
+    """Lines logged inside the block carry `task_id` (when given) as their task id."""
+    token = _message.set(task_id)
+    try:
+        yield
+    finally:
+        _message.reset(token)
+
+
 def _task_context() -> dict[str, str]:
     """The running Celery task's id and name, so a line can be found in Flower."""
     from celery import current_task
 
     task = current_task
+    message = _message.get()
+    if task and message:
+        return {"task_id": message, "task_name": task.name}
     if task and task.request and task.request.id:
         return {"task_id": task.request.id, "task_name": task.name}
     return {}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 
 
 def normalize_url(url: str) -> str:
@@ -26,9 +28,39 @@ def get_engine(url: str) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 60})
             _sqlite_setup(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            engine = create_engine(url, pool_size=5, max_overflow=5)
+            _ping_when_idle(engine)
         _ENGINES[url] = engine
     return engine
+
+
+# A connection back in use within this many seconds is not pinged (see _ping_when_idle).
+IDLE_PING_AFTER = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """pool_pre_ping, but only for a connection that sat idle in the pool.
+
+    pre_ping costs a round trip on every checkout: a busy worker checks a connection out
+    per message, and the ping was a quarter of the single-event path's own cost. A
+    connection idle for a while may be dead (server restarted, idle timeout), so it is
+    pinged, and replaced if the ping fails. One that broke while in use fails its task,
+    which retries (tasks.TRANSIENT) on a fresh connection: SQLAlchemy invalidates it, and
+    so does the bulk path (store/bulk_pg.py) for the errors it sees first."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_AFTER:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _sqlite_setup(engine: Engine) -> None:

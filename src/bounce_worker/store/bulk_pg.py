@@ -1,0 +1,229 @@
+"""The batched unit of work on PostgreSQL: two round trips per batch, whatever its size.
+
+It runs on the pooled psycopg connection itself, not through a SQLAlchemy Session: with
+one event per message the Session's bookkeeping cost more CPU than the SQL. Each bulk
+statement is one short, fixed SQL text whose rows arrive as one JSON parameter
+(`json_to_recordset`): one C-speed json.dumps on the client, one parse on the server, and
+psycopg prepares the statement once per connection. (SQLAlchemy's multi-row VALUES builds
+a new 5,000-parameter statement per batch, which psycopg re-parses every time, and
+psycopg's Python array dumper escapes every string with a regex.)
+
+Round trip 1 (psycopg pipeline mode): BEGIN, the claim of the event ids, the key locks,
+the create-or-lock of the entries. Round trip 2: every write and the COMMIT.
+
+Deadlocks: a batch creates some entries (upsert) and only locks others (a delivery, an
+opt-in); two statements cannot take row locks in one global order. So each transaction
+first takes a transaction-scoped advisory lock per entry key, in ascending order of its
+32-bit hash; batches sharing keys queue on those instead of deadlocking on the rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from sqlalchemy import Engine
+
+from bounce_worker.store.bulk import (
+    STATE_COLUMNS,
+    TRANSITION_COLUMNS,
+    Claimed,
+    DeliveryFacts,
+    EntryRecord,
+    key_dict,
+    record_from,
+)
+from bounce_worker.store.models import EntryRow
+from bounce_worker.store.uow import KEY_NAMES, EntryKey, storable
+
+_KEYS = ", ".join(KEY_NAMES)
+# Named, not `*`: a column another migration adds must not shift the typed result columns.
+_COLUMNS = [c.name for c in EntryRow.__table__.c]
+_KEY_TYPES = "channel text, address text, scope text, organization text, list text"
+_ENTRY_STATE = """state text, reason text, blocked_until timestamptz, temp_block_count int,
+    temp_block_last_end timestamptz, soft_bounce_count int, updated_at timestamptz"""
+# The (int, int) advisory lock space never overlaps the bigint one the nightly jobs use.
+_LOCK_CLASS = 0x6277  # "bw"
+
+SQL = {
+    "claim": """
+        INSERT INTO processed_events (event_id, processed_at, payload)
+        SELECT r.event_id, %(now)s, r.payload
+        FROM json_to_recordset(CAST(%(rows)s AS json)) AS r(event_id text, payload text)
+        ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
+    # A function scan returns the array's elements in order: the locks follow it.
+    "key_locks": f"""
+        SELECT count(pg_advisory_xact_lock({_LOCK_CLASS}, k::int))
+        FROM json_array_elements_text(CAST(%(rows)s AS json)) AS k""",
+    # Create-or-lock in one statement: ON CONFLICT DO UPDATE locks an existing row as
+    # FOR UPDATE would, and RETURNING gives every row, new (xmax = 0) or not.
+    "upsert": f"""
+        INSERT INTO entries AS e ({_KEYS}, display_address, state, temp_block_count,
+                                  soft_bounce_count, updated_at)
+        SELECT r.*, 'active', 0, 0, %(now)s
+        FROM json_to_recordset(CAST(%(rows)s AS json)) AS r({_KEY_TYPES}, display text)
+        ON CONFLICT ({_KEYS}) DO UPDATE SET display_address = e.display_address
+        RETURNING {", ".join("e." + c for c in _COLUMNS)}, e.xmax = 0 AS inserted""",
+    "lock": f"""
+        SELECT {", ".join("entries." + c for c in _COLUMNS)}, false AS inserted FROM entries
+        JOIN json_to_recordset(CAST(%(rows)s AS json)) AS r({_KEY_TYPES}) USING ({_KEYS})
+        ORDER BY {_KEYS} FOR UPDATE OF entries""",
+    # Every write of a batch in one statement (data-modifying CTEs all run).
+    "write": f"""
+        WITH changed AS (
+            UPDATE entries AS e SET state = r.state, reason = r.reason,
+                blocked_until = r.blocked_until, temp_block_count = r.temp_block_count,
+                temp_block_last_end = r.temp_block_last_end,
+                soft_bounce_count = r.soft_bounce_count, updated_at = r.updated_at
+            FROM json_to_recordset(CAST(%(entries)s AS json)) AS r(id bigint, {_ENTRY_STATE})
+            WHERE e.id = r.id RETURNING 1
+        ), delivered AS (
+            INSERT INTO deliveries AS d (channel, address, organization, first_delivered_at,
+                                         last_delivered_at)
+            SELECT * FROM json_to_recordset(CAST(%(deliveries)s AS json)) AS r(channel text,
+                address text, organization text, first_delivered_at timestamptz,
+                last_delivered_at timestamptz)
+            ON CONFLICT (channel, address, organization) DO UPDATE
+                SET last_delivered_at = excluded.last_delivered_at
+                WHERE d.last_delivered_at < excluded.last_delivered_at
+            RETURNING 1
+        )
+        INSERT INTO transitions ({", ".join(TRANSITION_COLUMNS)})
+        SELECT * FROM json_to_recordset(CAST(%(transitions)s AS json)) AS r(entry_id bigint,
+            from_state text, to_state text, reason text, event_id text, diagnostic text,
+            occurred_at timestamptz, recorded_at timestamptz)""",  # in order: ids follow history
+    "dead_letter": """
+        INSERT INTO dead_letters (kind, source, payload, reason, received_at)
+        VALUES (%(kind)s, %(source)s, decode(%(payload)s, 'base64'), %(reason)s, %(now)s)
+        RETURNING id""",
+}
+
+
+class PgBulkUnitOfWork:
+    """One transaction for a batch, on a pooled psycopg connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> PgBulkUnitOfWork:
+        self.pooled = self.engine.raw_connection()
+        self.conn: psycopg.Connection[Any] = self.pooled.driver_connection  # type: ignore[assignment]
+        self.transitions: list[dict[str, Any]] = []
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.conn.rollback()  # sends nothing after a commit
+        except psycopg.Error:
+            pass  # a lost connection: invalidated below
+        finally:
+            # Errors on this connection reach no SQLAlchemy code, so the pool would not
+            # learn that it broke: drop it here, or the retry would get it back.
+            if self.conn.closed or self.conn.broken:
+                self.pooled.invalidate()
+            self.pooled.close()
+
+    def claim_and_lock(
+        self,
+        claims: Sequence[tuple[str, str]],
+        creates: Mapping[EntryKey, str],
+        touches: set[EntryKey],
+        now: datetime,
+    ) -> Claimed:
+        """Claim the (event_id, payload)s, create the `creates` keys (key -> display
+        address) if new and lock them and the existing `touches` keys: one round trip."""
+        rest = sorted(touches.difference(creates))
+        locks = sorted({_lock_id(k) for k in (*creates, *touches)})
+        with self.conn.pipeline():  # BEGIN and everything below: one round trip
+            claim = self._sql(
+                "claim", rows=[{"event_id": i, "payload": p} for i, p in claims], now=now
+            )
+            if locks:
+                self._sql("key_locks", rows=locks)
+            found = []
+            if creates:
+                new = [{**key_dict(k), "display": creates[k]} for k in sorted(creates)]
+                found.append(self._sql("upsert", rows=new, now=now))
+            if rest:
+                found.append(self._sql("lock", rows=[key_dict(k) for k in rest]))
+            claimed = Claimed({r["event_id"] for r in claim.fetchall()})
+            for cursor in found:
+                for values in cursor.fetchall():
+                    record = record_from(values)
+                    claimed.rows[record.key()] = record
+                    if values["inserted"]:
+                        claimed.created.add(record.key())
+        return claimed
+
+    def restart(self) -> None:
+        """Roll back what this transaction did; the next statement begins a new one."""
+        self.conn.rollback()
+        self.transitions = []
+
+    def record_transition(self, **fields: Any) -> None:
+        self.transitions.append(fields)  # written by write_back, with the entries
+
+    def write_back(self, rows: Sequence[EntryRecord], deliveries: DeliveryFacts) -> None:
+        """Queue the entries the policy changed, the delivery facts and the transitions
+        collected; they are sent with the COMMIT, in one round trip."""
+        names = ("channel", "address", "organization", "first_delivered_at", "last_delivered_at")
+        self.pending = {
+            "entries": [{n: getattr(r, n) for n in ("id", *STATE_COLUMNS)} for r in rows],
+            "deliveries": [
+                dict(zip(names, (*k, *t), strict=True)) for k, t in sorted(deliveries.items())
+            ],
+            "transitions": self.transitions,
+        }
+        self.transitions = []
+
+    def add_dead_letters(
+        self, letters: Sequence[tuple[str, str | None, bytes, str]], now: datetime
+    ) -> list[int]:
+        """Many (kind, source, payload, reason) at once (rare: one statement each); ids."""
+        ids = []
+        for kind, source, payload, reason in letters:
+            params = {
+                "kind": kind,
+                "source": storable(source) if source else source,
+                "payload": base64.b64encode(payload).decode(),
+                "reason": storable(reason)[:2000],
+                "now": now,
+            }
+            ids.append(self.conn.execute(SQL["dead_letter"], params).fetchone()[0])  # type: ignore[index]
+        return ids
+
+    def commit(self) -> None:
+        with self.conn.pipeline():  # the writes and COMMIT: one round trip
+            if self.pending:
+                self._sql("write", **self.pending)
+            self.conn.commit()
+        self.pending = {}
+
+    def _sql(self, name: str, now: datetime | None = None, **rows: list[Any]) -> Any:
+        params: dict[str, Any] = {key: _json(value) for key, value in rows.items()}
+        cursor = self.conn.cursor(row_factory=dict_row)
+        return cursor.execute(SQL[name], {**params, "now": now}, prepare=True)
+
+
+def _lock_id(key: EntryKey) -> int:
+    """A key's advisory lock id: a stable 32-bit hash (the same in every process), signed
+    as PostgreSQL's int. A collision only makes two batches queue needlessly."""
+    return zlib.crc32("\x00".join(key_dict(key).values()).encode()) - 2**31
+
+
+def _json(rows: list[Any]) -> str:
+    # One C-speed json.dumps and one server-side parse per statement, whatever the size.
+    return json.dumps(rows, default=datetime.isoformat)
