@@ -57,10 +57,13 @@ if broker_url.startswith(("redis", "rediss")):
         "unacked_restore_throttle": 1,
     }
 
-# Prefetch: each pool process holds up to 4 messages beyond the one it runs. Events take a
-# few milliseconds, so with 1 a process would wait a Redis round trip between events; more
-# than 4 only lengthens the list a kill -9 leaves waiting for the visibility timeout.
-worker_prefetch_multiplier = 4
+# Prefetch: a worker holds up to this many unacknowledged messages per pool process. The
+# worker groups one-event messages (bounce_worker/grouping.py), and a group waits for its
+# messages until it is full or BOUNCE_WORKER_EVENT_GROUP_WAIT_MS passes: one full group per
+# process keeps every process busy while the next group fills. Held messages are safe (they
+# stay in Redis' unacked hash until their group commits); a kill -9 sends them back after
+# the visibility timeout.
+worker_prefetch_multiplier = _s.event_group_size
 
 # JSON only: a pickled message could run code on the worker.
 task_serializer = "json"

@@ -43,6 +43,10 @@ class Settings:
     housekeeping_at: tuple[int, int] = (4, 0)
     job_batch_size: int = 10_000
     job_workers: int = 2  # parallel batches on PostgreSQL (database connections)
+    # One-event messages a worker applies together (README "Throughput"): at most this many
+    # per transaction, after at most this many seconds in the worker's buffer.
+    event_group_size: int = 32
+    event_group_wait: float = 0.05
 
     @property
     def embedded(self) -> bool:
@@ -117,6 +121,8 @@ def load_settings() -> Settings:
         housekeeping_at=_clock(_get("HOUSEKEEPING_AT", "04:00"), "HOUSEKEEPING_AT"),
         job_batch_size=_int("JOB_BATCH_SIZE", 10_000, minimum=1),
         job_workers=_int("JOB_WORKERS", 2, minimum=1),
+        event_group_size=_int("EVENT_GROUP_SIZE", 32, minimum=1),
+        event_group_wait=_int("EVENT_GROUP_WAIT_MS", 50, minimum=1) / 1000,
     )
 
 

@@ -1,6 +1,8 @@
 """Celery tasks: decode, call a service function, done.
 
-Retries are declared once, on the base class: database and broker errors (the transient
+`process_event` (one event per message) is applied in groups by the worker: see
+grouping.py for how it retries and dead-letters. For the others, retries are declared
+once, on the base class: database and broker errors (the transient
 ones: a lost connection, a server shutting down, a deadlock) retry with exponential backoff
 and full jitter, forever (an event is never given up on; Flower shows the retries). Bad
 input is never retried: the service dead-letters it. Any other error stores the payload as
@@ -11,39 +13,21 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
-from kombu.exceptions import OperationalError as BrokerError
+from celery_batches import SimpleRequest
 from sqlalchemy import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bounce_worker import batch, ingest, jobs, service
 from bounce_worker.celery_app import app
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
+from bounce_worker.errors import TRANSIENT
+from bounce_worker.grouping import EventGroups, apply_group
 from bounce_worker.store.db import get_engine
-
-# Transient by nature: the same call succeeds later. psycopg's OperationalError (server
-# gone, admin shutdown, deadlock, serialization failure, a cancelled statement) arrives
-# wrapped by SQLAlchemy through the ORM, and bare from the bulk path's statements on the
-# raw psycopg connection (store/bulk.py): both are listed. DataError, IntegrityError and
-# the rest mean the input or the code is wrong: not retried.
-TRANSIENT = (
-    OperationalError,
-    InterfaceError,
-    PoolTimeout,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    BrokerError,
-    ConnectionError,
-    SoftTimeLimitExceeded,
-)
 
 
 class DatabaseTask(Task):  # type: ignore[misc]
@@ -57,28 +41,36 @@ class DatabaseTask(Task):  # type: ignore[misc]
 
 
 @app.task(
-    base=DatabaseTask,
+    base=EventGroups,
     name="bounce_worker.process_event",
-    bind=True,
-    soft_time_limit=30,
-    time_limit=60,
+    acks_late=True,  # after the group's commit (grouping.py)
+    flush_every=settings().event_group_size,
+    flush_interval=settings().event_group_wait,
 )
-def process_event(self: Task, event: Any) -> str:
-    # The batched path with one event: the same statements, and the fewest round trips
-    # per event (claim, create-or-lock, one write, commit); see README "Throughput".
+def process_event(requests: list[SimpleRequest]) -> list[str]:
+    """One event per message; the worker applies the messages it holds in groups
+    (grouping.py): one transaction per group, one result per message."""
     s = settings()
     engine = get_engine(s.database_url)
-    source = f"task:{self.request.id}"
-    with dead_letter_on_bug(engine, "event", source, event):
-        results = batch.process_batch(
+
+    ids = {f"task:{r.id}": r.id for r in requests}
+
+    def apply(payloads: Sequence[Any], sources: Sequence[str]) -> list[service.Result]:
+        return batch.process_each(
             engine,
-            [event],
-            source=source,
+            payloads,
+            sources,
             policy=s.policy,
             now=utcnow(),
             max_bytes=s.max_message_bytes,
+            task_ids=[ids[source] for source in sources],
         )
-    return str(next(iter(results)))
+
+    def dead_letter(payload: Any, source: str, reason: str) -> None:
+        service.dead_letter(engine, "event", source, payload, reason, utcnow())
+
+    payloads = [r.args[0] if r.args else r.kwargs.get("event") for r in requests]
+    return apply_group(apply, dead_letter, payloads, list(ids))
 
 
 @app.task(base=DatabaseTask, name="bounce_worker.process_batch", bind=True)

@@ -99,7 +99,8 @@ def test_task_in_process_applies_or_dead_letters_everything(bad_env: Engine, pay
     from bounce_worker.tasks import process_event
 
     applied, dead = counts(bad_env)
-    result = process_event(payload)  # the task body, in this process
+    # The task body, in this process, as a group of one (what celery-batches' apply does).
+    (result,) = process_event.apply((payload,)).get()
     new_applied, new_dead = counts(bad_env)
     moved = {
         "applied": (new_applied - applied, new_dead - dead) == (1, 0),

@@ -1,0 +1,123 @@
+"""One event per message, applied in groups: the worker side of `process_event`.
+
+Celery's own cost per message (receive, hand to a pool process, collect the result, ack)
+is about what one database transaction costs, so a task per event spends half its time
+on each. With celery-batches, a worker buffers the `process_event` messages it has
+received and hands them to a pool process together, at most `event_group_size` of them
+and after at most `event_group_wait` seconds: one pool round trip and one transaction
+(batch.process_batch) for the group. The messages and their producers do not change.
+
+The delivery guarantee stays at least once with idempotent effects: each message is
+acknowledged only after its group committed. celery-batches acknowledges a group when its
+function returns, even when it raised, so `apply_group` never raises: a transient error is
+retried in place (with backoff, forever, like the other tasks), and any other error falls
+back to one event at a time, so only the event that fails is dead-lettered.
+
+celery-batches sends no task events and logs no result for the messages it groups;
+`EventGroups` sends the received / started / succeeded events of each one and logs its
+"succeeded" line, with its own result, so Flower and the log show every event's task as
+they show the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
+
+from celery.worker.request import Request
+from celery_batches import Batches, SimpleRequest
+from celery_batches.trace import apply_batches_task
+
+from bounce_worker.errors import TRANSIENT
+from bounce_worker.service import Result
+
+log = logging.getLogger("bounce_worker.tasks")
+
+# (payloads, sources) -> one result per payload, in order.
+ApplyMany = Callable[[Sequence[Any], Sequence[str]], list[Result]]
+# (payload, source, reason) -> stores the payload as a dead letter.
+DeadLetter = Callable[[Any, str, str], None]
+
+T = TypeVar("T")
+RETRY_MAX = 300.0  # seconds between attempts at most, as DatabaseTask.retry_backoff_max
+
+
+def apply_group(
+    apply: ApplyMany, dead_letter: DeadLetter, payloads: Sequence[Any], sources: Sequence[str]
+) -> list[str]:
+    """Apply a group; one result per payload. Never raises (see the module doc)."""
+    try:
+        return [str(r) for r in retrying(lambda: apply(payloads, sources))]
+    except Exception as exc:  # not transient: a bug, in the code or with one event
+        if len(payloads) > 1:
+            log.error(
+                "event group failed (%r): applying its %d events one by one", exc, len(payloads)
+            )
+            return [
+                r
+                for p, s in zip(payloads, sources, strict=True)
+                for r in apply_group(apply, dead_letter, [p], [s])
+            ]
+        log.exception("event failed: dead-lettered")
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        retrying(lambda: dead_letter(payloads[0], sources[0], reason))
+        return [str(Result.DEAD_LETTERED)]
+
+
+def retrying(call: Callable[[], T]) -> T:
+    """`call()`, again after each transient error, waiting 1, 2, 4 ... RETRY_MAX seconds
+    (each drawn at random below: full jitter). The messages stay unacknowledged meanwhile."""
+    delay = 1.0
+    while True:
+        try:
+            return call()
+        except TRANSIENT as exc:
+            wait = random.uniform(0, delay)
+            log.warning("event group retry: Retry in %.1fs: %r", wait, exc)
+            time.sleep(wait)
+            delay = min(delay * 2, RETRY_MAX)
+
+
+class EventGroups(Batches):  # type: ignore[misc]
+    """celery-batches' Batches with a task event per grouped message (for Flower)."""
+
+    def flush(self, requests: Collection[Request]) -> Any:
+        for req in requests:
+            req.send_event(
+                "task-received",
+                name=req.name,
+                args=req.argsrepr,
+                kwargs=req.kwargsrepr,
+                root_id=req.root_id,
+                parent_id=req.parent_id,
+                retries=req.request_dict.get("retries", 0),
+            )
+        started = time.monotonic()
+
+        def on_accepted(pid: int, _time_accepted: float) -> None:
+            for req in requests:
+                req.send_event("task-started", pid=pid)
+
+        def on_return(results: list[str] | None) -> None:
+            if results is None:  # apply_group raised after all: a bug in this module
+                log.error("event group lost its results: its messages go back on the queue")
+                for req in requests:
+                    req.reject(requeue=True)
+                return
+            runtime = time.monotonic() - started
+            for req, result in zip(requests, results, strict=True):
+                req.send_event("task-succeeded", result=repr(result), runtime=runtime)
+                req.acknowledge()
+                # The line Celery logs for every other task, so a message's fate is in the log.
+                log.info("Task %s[%s] succeeded in %.6fs: %r", req.name, req.id, runtime, result)
+
+        group = ([SimpleRequest.from_request(r) for r in requests],)
+        return self._pool.apply_async(
+            apply_batches_task,
+            (self, group, 0, None),
+            accept_callback=on_accepted,
+            callback=on_return,
+        )
