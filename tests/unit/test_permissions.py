@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import NamedTuple
 
 import pytest
@@ -112,6 +113,15 @@ def test_forgotten_key_is_stable_and_keyed() -> None:
     assert one.startswith("hmac:") and len(one) == 5 + 64
     assert one != forgotten_key("other", "email", "a@b.org")
     assert "a@b.org" not in one
+
+
+@pytest.mark.parametrize("secret", ["", "k", "s" * 63, "s" * 64, "s" * 65, "é" * 100])
+def test_forgotten_key_is_hmac_sha256_of_channel_and_key(secret: str) -> None:
+    # The hasher builds HMAC from hashlib for speed; it must stay the standard HMAC, or
+    # entries already kept under a keyed hash would no longer be found.
+    for channel, key in [("email", "a@b.org"), ("sms", "+4915112345678"), ("email", "ü" * 40)]:
+        expected = hmac.new(secret.encode(), f"{channel}:{key}".encode(), "sha256").hexdigest()
+        assert forgotten_key(secret, channel, key) == "hmac:" + expected
 
 
 class E(NamedTuple):

@@ -3,9 +3,10 @@ keyed hash a forgotten address is kept under."""
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bounce_worker.domain.addresses import (
     InvalidAddress,
@@ -48,12 +49,30 @@ def forgotten_key(secret: str, channel: str, key: str) -> str:
 
 def forgotten_hasher(secret: str, channel: str) -> Callable[[str], str]:
     """`forgotten_key` for one secret and channel, for hashing millions of keys in a row."""
-    # The keyed state is computed once and copied per key: half the cost of hmac.digest().
-    keyed = hmac.new(secret.encode(), f"{channel}:".encode(), "sha256")
+    inner, outer = _hmac_pads(secret.encode(), f"{channel}:".encode())
 
     def hashed(key: str) -> str:
-        h = keyed.copy()
+        # HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)) with both padded states computed
+        # once: half the cost of copying an hmac object (whose Python wrapper dominates).
+        # tests/unit/test_permissions.py checks it against hmac.new.
+        h = inner.copy()
         h.update(key.encode())
-        return FORGOTTEN_PREFIX + h.hexdigest()
+        o = outer.copy()
+        o.update(h.digest())
+        return FORGOTTEN_PREFIX + o.hexdigest()
 
     return hashed
+
+
+def _hmac_pads(secret: bytes, prefix: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256's inner state (keyed, `prefix` already fed) and outer state (RFC 2104)."""
+    if len(secret) > _BLOCK:
+        secret = hashlib.sha256(secret).digest()
+    block = secret.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    inner.update(prefix)
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    return inner, outer
+
+
+_BLOCK = 64  # SHA-256's block size in bytes
