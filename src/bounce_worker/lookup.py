@@ -17,7 +17,7 @@ from sqlalchemy import JSON, Engine, Select, String, bindparam, cast, column, fu
 
 from bounce_worker.domain.effective import ruling
 from bounce_worker.domain.policy import State
-from bounce_worker.domain.targets import FORGOTTEN_PREFIX, forgotten_hasher
+from bounce_worker.domain.targets import FORGOTTEN_PREFIX, forgotten_matcher
 from bounce_worker.store.models import EntryRow
 
 CHUNK = 5000  # addresses per query: large enough to amortize a round trip, small for SQLite
@@ -113,12 +113,12 @@ class Lookup:
 
     def __init__(self, engine: Engine, channel: str, secret: str | None) -> None:
         self.engine, self.channel = engine, channel
-        self.hashed = self._forgotten(secret)
+        self.forgotten = self._forgotten(secret)
         # A file's addresses share few domains (997 in the bench, a handful of big
         # providers in real lists): each domain is asked once per lookup, not per chunk.
         self._domains: dict[str, list[Hit]] = {}
 
-    def _forgotten(self, secret: str | None) -> Callable[[str], str | None] | None:
+    def _forgotten(self, secret: str | None) -> Callable[[Iterable[str]], dict[str, str]] | None:
         """Hashing every address costs as much as the rest of the check; it is only needed
         when forgotten entries exist, and then only hashes that are in use are looked up."""
         if not secret:
@@ -128,15 +128,7 @@ class Lookup:
         )
         with self.engine.connect() as conn:
             in_use = set(conn.scalars(stmt))
-        if not in_use:
-            return None
-        hasher = forgotten_hasher(secret, self.channel)
-
-        def hashed(key: str) -> str | None:
-            hashed_key = hasher(key)
-            return hashed_key if hashed_key in in_use else None
-
-        return hashed
+        return forgotten_matcher(secret, self.channel, in_use) if in_use else None
 
     def rulings(
         self, keys: Iterable[str], organization: str | None, list_id: str | None
@@ -150,10 +142,7 @@ class Lookup:
         """Every key this batch bears on: the addresses, the keyed hashes of forgotten
         ones, their domains (`candidate_keys` for thousands at once)."""
         own = set(keys)
-        by_hash: dict[str, str] = {}
-        if self.hashed is not None:
-            hashed = self.hashed
-            by_hash = {h: k for k in own if (h := hashed(k)) is not None}
+        by_hash = self.forgotten(own) if self.forgotten is not None else {}
         domain_of: dict[str, str] = {}
         if self.channel == "email":
             domain_of = {k: k[k.rindex("@") + 1 :] for k in own}

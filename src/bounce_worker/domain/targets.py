@@ -4,7 +4,9 @@ keyed hash a forgotten address is kept under."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import hmac
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,20 +50,44 @@ def forgotten_key(secret: str, channel: str, key: str) -> str:
 
 
 def forgotten_hasher(secret: str, channel: str) -> Callable[[str], str]:
-    """`forgotten_key` for one secret and channel, for hashing millions of keys in a row."""
-    inner, outer = _hmac_pads(secret.encode(), f"{channel}:".encode())
+    """`forgotten_key` for one secret and channel, for hashing many keys in a row."""
+    # The keyed state is computed once and copied per key: half the cost of hmac.digest().
+    keyed = hmac.new(secret.encode(), f"{channel}:".encode(), "sha256")
 
     def hashed(key: str) -> str:
-        # HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)) with both padded states computed
-        # once: half the cost of copying an hmac object (whose Python wrapper dominates).
-        # tests/unit/test_permissions.py checks it against hmac.new.
-        h = inner.copy()
+        h = keyed.copy()
         h.update(key.encode())
-        o = outer.copy()
-        o.update(h.digest())
-        return FORGOTTEN_PREFIX + o.hexdigest()
+        return FORGOTTEN_PREFIX + h.hexdigest()
 
     return hashed
+
+
+def forgotten_matcher(
+    secret: str, channel: str, in_use: Iterable[str]
+) -> Callable[[Iterable[str]], dict[str, str]]:
+    """For an import's millions of keys: those whose `forgotten_key` is among `in_use`
+    (the forgotten entries' addresses), as {forgotten key: key}.
+
+    Every key must be hashed, so this is `forgotten_hasher` at half its cost per key: the
+    HMAC is built from hashlib's inner and outer states copied directly (an hmac object's
+    copy is mostly its Python wrapper), in one loop, comparing raw digests. Tests check
+    it finds exactly what `forgotten_key` gives."""
+    inner, outer = _hmac_pads(secret.encode(), f"{channel}:".encode())
+    start = len(FORGOTTEN_PREFIX)
+    wanted = {bytes.fromhex(k[start:]) for k in in_use if _HEX_DIGEST.fullmatch(k, start)}
+
+    def matching(keys: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for key in keys:
+            h = inner.copy()  # HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m))
+            h.update(key.encode())
+            o = outer.copy()
+            o.update(h.digest())
+            if (digest := o.digest()) in wanted:
+                found[FORGOTTEN_PREFIX + digest.hex()] = key
+        return found
+
+    return matching
 
 
 def _hmac_pads(secret: bytes, prefix: bytes) -> tuple[Any, Any]:
@@ -76,3 +102,4 @@ def _hmac_pads(secret: bytes, prefix: bytes) -> tuple[Any, Any]:
 
 
 _BLOCK = 64  # SHA-256's block size in bytes
+_HEX_DIGEST = re.compile("[0-9a-f]{64}")  # as hexdigest() writes a SHA-256 digest
