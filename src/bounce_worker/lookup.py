@@ -119,8 +119,8 @@ class Lookup:
         self._domains: dict[str, list[Hit]] = {}
 
     def _forgotten(self, secret: str | None) -> Callable[[Iterable[str]], dict[str, str]] | None:
-        """Hashing every address costs as much as the rest of the check; it is only needed
-        when forgotten entries exist, and then only hashes that are in use are looked up."""
+        """Hashing every address is one of an import check's larger costs; it is only
+        needed when forgotten entries exist, and then only hashes in use are looked up."""
         if not secret:
             return None
         stmt = select(EntryRow.address).where(
