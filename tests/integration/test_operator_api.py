@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bounce_worker import api
+from bounce_worker import api, importcheck, lookup
 from tests.conftest import REPO, set_env
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -40,6 +42,46 @@ def test_check_many_uses_the_same_rule_as_check(
     many = api.check_many(addresses, organization="acme", list="news", engine=any_engine)
     assert [v.may_send for v in many] == [False, False, False, False, True, False]
     assert many[1].reason == "manual"
+
+
+def test_import_check_in_small_chunks_gives_the_one_chunk_report(
+    any_engine: Engine,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # Chunks are fetched in a thread ahead of the one being written, domains are kept
+    # between chunks (and dropped when too many): none of it may change a row or its order.
+    set_env(monkeypatch, secret_key="k")
+    api.suppress("@d1.example", state="blocked", scope="global", engine=any_engine, **WHO)
+    api.suppress("@d2.example", organization="acme", engine=any_engine, **WHO)
+    for i in range(0, 60, 7):
+        api.suppress(f"u{i}@d{i % 4}.example", organization="acme", engine=any_engine, **WHO)
+    api.suppress("gone@d3.example", state="blocked", scope="global", engine=any_engine, **WHO)
+    api.forget("gone@d3.example", actor="dpo", engine=any_engine)
+    contacts = tmp_path / "contacts.csv"
+    rows = [f"U{i}@D{i % 4}.example" if i % 9 else "bad" for i in range(60)] + ["gone@d3.example"]
+    contacts.write_text("email\n" + "\n".join(rows) + "\n")
+
+    def report(chunk: int, max_domains: int) -> tuple[str, dict[str, int]]:
+        monkeypatch.setattr(importcheck, "CHUNK", chunk)
+        monkeypatch.setattr(lookup, "MAX_DOMAINS", max_domains)
+        out = io.StringIO()
+        counts = importcheck.check_file(any_engine, contacts, out, organization="acme", secret="k")
+        return out.getvalue(), dict(counts)
+
+    whole = report(1000, 1000)
+    assert report(4, 1000) == whole
+    assert report(3, 1) == whole
+    text, counts = whole
+    got = [(r["address"], r["state"]) for r in csv.DictReader(io.StringIO(text))]
+    checked = api.check_many(rows, organization="acme", engine=any_engine)
+    states = ["" if v.state == "invalid" else v.state for v in checked]
+    assert got == list(zip(rows, states, strict=True))
+    assert counts["bad"] == 7 and counts["skip"] == 31
+    assert (
+        text.splitlines()[-1] == "62,gone@d3.example,skip,blocked,manual,global,forgotten address,"
+    )
 
 
 def test_lift_refusal_and_history(any_engine: Engine, env: dict[str, str]) -> None:

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from bounce_worker.domain.addresses import (
     InvalidAddress,
+    address_key,
+    email_key,
     normalize_email,
     normalize_email_flanker,
 )
@@ -36,6 +38,12 @@ def test_fast_path_agrees_with_flanker(raw: str) -> None:
     assert outcome(normalize_email, raw) == outcome(normalize_email_flanker, raw)
 
 
+@settings(max_examples=1000, deadline=None)
+@given(addresses)
+def test_email_key_is_the_normalized_address_folded(raw: str) -> None:
+    assert outcome(email_key, raw) == outcome(lambda r: address_key(normalize_email(r)), raw)
+
+
 def test_known_forms() -> None:
     cases = {
         "John.Doe@Example.ORG": "John.Doe@example.org",
@@ -43,6 +51,11 @@ def test_known_forms() -> None:
         "a@XN--bcher-kva.ch": "a@xn--bcher-kva.ch",
         "Name <a@b.org>": "a@b.org",
         "a..b@x.org": "invalid",
+        # Letters that case-fold into ASCII are not ASCII: flanker decides (IDNA or refusal).
+        "a@\u0131x.org": "a@xn--x-eka.org",
+        "a@\u017fx.org": "invalid",
+        "a@\u212an--x.org": "a@kn--x.org",
+        "\u017f@example.org": "\u017f@example.org",
     }
     for raw, expected in cases.items():
         assert outcome(normalize_email, raw) == expected == outcome(normalize_email_flanker, raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import NamedTuple
 
 import pytest
@@ -19,7 +20,7 @@ from bounce_worker.domain.permissions import (
     suppressed,
 )
 from bounce_worker.domain.policy import Entry, Scope, State
-from bounce_worker.domain.targets import forgotten_key, parse_target
+from bounce_worker.domain.targets import forgotten_key, forgotten_matcher, parse_target
 
 OWNER, SUPPORT = Role.OWNER, Role.SUPPORT
 ORG, GLOBAL, LIST = Scope.ORGANIZATION, Scope.GLOBAL, Scope.LIST
@@ -112,6 +113,19 @@ def test_forgotten_key_is_stable_and_keyed() -> None:
     assert one.startswith("hmac:") and len(one) == 5 + 64
     assert one != forgotten_key("other", "email", "a@b.org")
     assert "a@b.org" not in one
+
+
+@pytest.mark.parametrize("secret", ["", "k", "s" * 63, "s" * 64, "s" * 65, "é" * 100])
+def test_forgotten_matcher_finds_exactly_the_forgotten_keys(secret: str) -> None:
+    # The matcher builds HMAC from hashlib for speed; it must find what forgotten_key
+    # (the standard hmac module) stored, and nothing else.
+    keys = ["a@b.org", "ü" * 40 + "@b.org", "c@d.org", "+4915112345678"]
+    stored = [forgotten_key(secret, "email", k) for k in keys[:2]]
+    stored += [forgotten_key("other", "email", "c@d.org"), "hmac:" + "A" * 64, "hmac:x"]
+    match = forgotten_matcher(secret, "email", stored)
+    assert match(keys) == {stored[0]: keys[0], stored[1]: keys[1]}
+    assert forgotten_matcher(secret, "sms", stored)(keys) == {}
+    assert stored[0] == "hmac:" + hmac.new(secret.encode(), b"email:a@b.org", "sha256").hexdigest()
 
 
 class E(NamedTuple):
