@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bounce_worker.jobs import unlock_expired
-from bounce_worker.jobs.common import job_lock
+from bounce_worker.jobs.common import JobResult, job_lock
 from bounce_worker.jobs.unlock import due_ids, unlock_batch
 from bounce_worker.store.models import TransitionRow
+from tests.conftest import wait_until
 from tests.integration.jobs_support import T0, count, entry, event, feed, unlock_transitions
 
 US = timedelta(microseconds=1)
@@ -122,6 +123,49 @@ def test_concurrent_batches_without_the_lock_still_apply_once(pg_engine: Engine)
     assert sum(results) == 300
     transitions = unlock_transitions(pg_engine)
     assert len(transitions) == len({t.entry_id for t in transitions}) == 300
+
+
+def test_entries_changed_while_the_run_waits_are_rechecked(pg_engine: Engine) -> None:
+    # Another transaction holds both rows while the unlock reaches them: one block is
+    # extended (no longer due), the other entry only has a counter changed (still due).
+    feed(pg_engine, event("full", "extended@example.org", T0))
+    feed(pg_engine, event("full", "touched@example.org", T0))
+    now = T0 + 2 * DAY
+    results: list[JobResult] = []
+    with pg_engine.connect() as other:
+        other.execute(
+            text(
+                "UPDATE entries SET blocked_until = blocked_until + interval '10 days'"
+                " WHERE address = 'extended@example.org'"
+            )
+        )
+        other.execute(
+            text(
+                "UPDATE entries SET soft_bounce_count = soft_bounce_count + 1"
+                " WHERE address = 'touched@example.org'"
+            )
+        )
+        run = threading.Thread(target=lambda: results.append(unlock_expired(pg_engine, now)))
+        run.start()
+        wait_until(lambda: _waiting_on_a_row_lock(pg_engine))
+        other.commit()
+        run.join(timeout=120)
+    assert [r.rows for r in results] == [1]
+    assert entry(pg_engine, "extended@example.org").state == "temporarily_blocked"
+    touched = entry(pg_engine, "touched@example.org")
+    assert (touched.state, touched.soft_bounce_count) == ("active", 1)
+    assert [t.entry_id for t in unlock_transitions(pg_engine)] == [touched.id]
+
+
+def _waiting_on_a_row_lock(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar()
+    return bool(waiting)
 
 
 def test_a_run_that_finds_the_lock_taken_skips(pg_engine: Engine) -> None:
