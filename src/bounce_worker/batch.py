@@ -59,10 +59,21 @@ def process_batch(
     max_bytes: int | None = None,
 ) -> Counter[Result]:
     """Decode, validate and apply many events in one unit of work; counts by result."""
-    sources = [source if len(payloads) == 1 else f"{source}#{i}" for i in range(len(payloads))]
     return Counter(
-        process_each(engine, payloads, sources, policy=policy, now=now, max_bytes=max_bytes)
+        process_each(
+            engine,
+            payloads,
+            sources(source, len(payloads)),
+            policy=policy,
+            now=now,
+            max_bytes=max_bytes,
+        )
     )
+
+
+def sources(source: str | None, count: int) -> list[str | None]:
+    """Where each item of a message came from, as its dead letter says: `task:ID#INDEX`."""
+    return [source if count == 1 else f"{source}#{i}" for i in range(count)]
 
 
 def process_each(

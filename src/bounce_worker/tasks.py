@@ -1,18 +1,21 @@
 """Celery tasks: decode, call a service function, done.
 
-`process_event` (one event per message) is applied in groups by the worker: see
-grouping.py for how it retries and dead-letters. For the others, retries are declared
-once, on the base class: database and broker errors (the transient
-ones: a lost connection, a server shutting down, a deadlock) retry with exponential backoff
-and full jitter, forever (an event is never given up on; Flower shows the retries). Bad
-input is never retried: the service dead-letters it. Any other error stores the payload as
-a dead letter before the task fails, so even a bug loses no event (replay it after the fix).
+The event tasks (`process_event`, applied by the worker in groups, and `process_batch`)
+fail safe through grouping.apply_group: a transient error is retried in place, a bug
+falls back to one event at a time and dead-letters only the event that hits it. For the
+others, retries are declared once, on the base class: database and broker errors (the
+transient ones: a lost connection, a server shutting down, a deadlock) retry with
+exponential backoff and full jitter, forever (an event is never given up on; Flower shows
+the retries). Bad input is never retried: the service dead-letters it. Any other error
+stores the payload as a dead letter before the task fails, so even a bug loses no event
+(replay it after the fix).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,7 +29,7 @@ from bounce_worker.celery_app import app
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.errors import TRANSIENT
-from bounce_worker.grouping import EventGroups, apply_group
+from bounce_worker.grouping import ApplyMany, DeadLetter, EventGroups, apply_group
 from bounce_worker.store.db import get_engine
 
 
@@ -50,10 +53,33 @@ class DatabaseTask(Task):  # type: ignore[misc]
 def process_event(requests: list[SimpleRequest]) -> list[str]:
     """One event per message; the worker applies the messages it holds in groups
     (grouping.py): one transaction per group, one result per message."""
+    ids = {f"task:{r.id}": r.id for r in requests}
+    payloads = [r.args[0] if r.args else r.kwargs.get("event") for r in requests]
+    apply, dead_letter = _event_steps(ids)
+    return apply_group(apply, dead_letter, payloads, list(ids))
+
+
+@app.task(base=DatabaseTask, name="bounce_worker.process_batch", bind=True)
+def process_batch(self: Task, events: Any) -> dict[str, int]:
+    """Many events in one message and one transaction (`bounce-worker publish` packs them);
+    it fails safe as a group of process_event messages does (grouping.apply_group)."""
+    s = settings()
+    source = f"task:{self.request.id}"
+    if not isinstance(events, list):
+        # The whole message is malformed: keep it, as the single path keeps a bad event.
+        engine = get_engine(s.database_url)
+        service.dead_letter(engine, "event", source, events, "batch is not a JSON array", utcnow())
+        return {str(service.Result.DEAD_LETTERED): 1}
+    apply, dead_letter = _event_steps()
+    results = apply_group(apply, dead_letter, events, batch.sources(source, len(events)))
+    return as_json_counts(Counter(results))
+
+
+def _event_steps(task_ids: Mapping[str, str] | None = None) -> tuple[ApplyMany, DeadLetter]:
+    """How a group applies its events, and how it stores one that hits a bug. `task_ids`
+    (source -> task id) when each event was a message of its own, for the log lines."""
     s = settings()
     engine = get_engine(s.database_url)
-
-    ids = {f"task:{r.id}": r.id for r in requests}
 
     def apply(payloads: Sequence[Any], sources: Sequence[str]) -> list[service.Result]:
         return batch.process_each(
@@ -63,36 +89,13 @@ def process_event(requests: list[SimpleRequest]) -> list[str]:
             policy=s.policy,
             now=utcnow(),
             max_bytes=s.max_message_bytes,
-            task_ids=[ids[source] for source in sources],
+            task_ids=[task_ids[source] for source in sources] if task_ids else None,
         )
 
     def dead_letter(payload: Any, source: str, reason: str) -> None:
         service.dead_letter(engine, "event", source, payload, reason, utcnow())
 
-    payloads = [r.args[0] if r.args else r.kwargs.get("event") for r in requests]
-    return apply_group(apply, dead_letter, payloads, list(ids))
-
-
-@app.task(base=DatabaseTask, name="bounce_worker.process_batch", bind=True)
-def process_batch(self: Task, events: Any) -> dict[str, int]:
-    """Many events in one message and one transaction (`bounce-worker publish` packs them)."""
-    s = settings()
-    source = f"task:{self.request.id}"
-    engine = get_engine(s.database_url)
-    if not isinstance(events, list):
-        # The whole message is malformed: keep it, as the single path keeps a bad event.
-        service.dead_letter(engine, "event", source, events, "batch is not a JSON array", utcnow())
-        return {str(service.Result.DEAD_LETTERED): 1}
-    with dead_letter_on_bug(engine, "event", source, events):
-        results = batch.process_batch(
-            engine,
-            events,
-            source=source,
-            policy=s.policy,
-            now=utcnow(),
-            max_bytes=s.max_message_bytes,
-        )
-    return as_json_counts(results)
+    return apply, dead_letter
 
 
 @contextmanager

@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
+import pytest
 from sqlalchemy import Engine, select
 
 from bounce_worker.store.models import DeadLetterRow, EntryRow, ProcessedEventRow, TransitionRow
 from bounce_worker.store.uow import UnitOfWork
-from tests.conftest import REPO, Worker, run_cli, wait_until
+from tests.conftest import REPO, Worker, run_cli, set_env, wait_until
 from tests.integration.test_worker_redis_pg import count
 
 
@@ -109,3 +112,45 @@ def test_throughput_bench_smoke(worker_env: Engine, pg_url: str, redis_url: str)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "(b) verified: " in done.stdout and "(c) verified: " in done.stdout
     assert "b/a = " in done.stdout and "c/a = " in done.stdout
+
+
+def test_a_bug_on_one_event_of_a_batch_dead_letters_that_event_alone(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, pg_url: str, pg_engine: Engine
+) -> None:
+    """A bug (not bad input, not a transient error) hit by one event of a process_batch
+    message: the others are applied, the culprit alone becomes an `event` dead letter that
+    a replay applies once the bug is gone."""
+    from bounce_worker import batch, dead_letters
+    from bounce_worker.config import settings
+    from bounce_worker.tasks import process_batch
+
+    set_env(monkeypatch, database_url=pg_url)
+    events = [
+        {
+            "event_id": f"bug-{n}",
+            "type": "complaint",
+            "recipient": f"bug{n}@example.org",
+            "occurred_at": "2026-11-22T10:00:00Z",
+        }
+        for n in range(3)
+    ]
+    plan = batch._plan
+
+    def buggy(event: Any) -> Any:
+        if event.event_id == "bug-1":
+            raise KeyError("a bug")
+        return plan(event)
+
+    monkeypatch.setattr(batch, "_plan", buggy)
+    counts = process_batch.apply((events,), task_id="t-1").get()
+    assert counts == {"applied": 2, "dead_lettered": 1}
+    with UnitOfWork(pg_engine) as uow:
+        dead = uow.session.scalars(select(DeadLetterRow)).one()
+    assert (dead.kind, dead.source) == ("event", "task:t-1#1")
+    assert dead.reason == "internal error: KeyError: 'a bug'"
+    assert json.loads(dead.payload) == events[1]
+
+    monkeypatch.setattr(batch, "_plan", plan)  # the fix is deployed
+    replayed = dead_letters.replay(pg_engine, settings(), datetime.now(UTC), [dead.id])
+    assert replayed["applied"] == 1
+    assert count(pg_engine, ProcessedEventRow) == 3 and count(pg_engine, EntryRow) == 3
