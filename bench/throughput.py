@@ -47,12 +47,9 @@ from bounce_worker.store.db import get_engine, normalize_url  # noqa: E402
 from bounce_worker.store.migrate import upgrade  # noqa: E402
 from bounce_worker.store.models import (  # noqa: E402
     DeadLetterRow,
-    DeliveryRow,
-    EntryRow,
     ProcessedEventRow,
-    TransitionRow,
 )
-from bounce_worker.store.uow import UnitOfWork  # noqa: E402
+from bounce_worker.store.snapshot import snapshot  # noqa: E402
 
 # -- the workload -------------------------------------------------------------------------
 
@@ -147,54 +144,6 @@ DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "web.de", "example.org", "ac
 
 
 # -- the final state, comparable across runs and databases --------------------------------
-
-
-def snapshot(engine: Engine) -> dict[str, list[Any]]:
-    """Everything the events decide, without the worker's clock (updated_at, recorded_at,
-    processed_at) or row ids; transitions per entry in the order they were written."""
-    with UnitOfWork(engine) as uow:
-        s = uow.session
-        entries = {r.id: r for r in s.scalars(select(EntryRow))}
-        key = {
-            i: (r.channel, r.address, r.scope, r.organization, r.list) for i, r in entries.items()
-        }
-        history = sorted(
-            (
-                key[t.entry_id],
-                t.id,
-                t.from_state,
-                t.to_state,
-                t.reason,
-                t.event_id,
-                t.diagnostic,
-                t.occurred_at,
-            )
-            for t in s.scalars(select(TransitionRow))
-        )
-        return {
-            "entries": sorted(
-                (
-                    key[r.id],
-                    r.display_address,
-                    r.state,
-                    r.reason,
-                    r.blocked_until,
-                    r.temp_block_count,
-                    r.temp_block_last_end,
-                    r.soft_bounce_count,
-                )
-                for r in entries.values()
-            ),
-            "transitions": [t[:1] + t[2:] for t in history],
-            "processed": sorted(
-                (p.event_id, p.payload) for p in s.scalars(select(ProcessedEventRow))
-            ),
-            "deliveries": sorted(
-                (d.channel, d.address, d.organization, d.first_delivered_at, d.last_delivered_at)
-                for d in s.scalars(select(DeliveryRow))
-            ),
-            "dead": sorted((d.payload, d.reason) for d in s.scalars(select(DeadLetterRow))),
-        }
 
 
 def reference(items: list[Any]) -> dict[str, list[Any]]:

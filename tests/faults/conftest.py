@@ -19,13 +19,7 @@ import redis
 from sqlalchemy import Engine, func, select
 
 from bounce_worker.store.db import get_engine
-from bounce_worker.store.models import (
-    DeadLetterRow,
-    DeliveryRow,
-    EntryRow,
-    ProcessedEventRow,
-    TransitionRow,
-)
+from bounce_worker.store.snapshot import snapshot as store_snapshot
 from bounce_worker.store.uow import UnitOfWork
 from tests.conftest import REPO, temporary_database, wait_until
 
@@ -79,50 +73,9 @@ def count(engine: Engine, model: type) -> int:
 
 
 def snapshot(engine: Engine) -> dict[str, Counter[tuple[Any, ...]]]:
-    """Everything an event can change, without ids and wall-clock columns."""
-    with UnitOfWork(engine) as uow:
-        s = uow.session
-        entries = {r.id: r for r in s.scalars(select(EntryRow))}
-        return {
-            "entries": Counter(
-                (
-                    r.channel,
-                    r.address,
-                    r.scope,
-                    r.organization,
-                    r.list,
-                    r.state,
-                    r.reason,
-                    r.blocked_until,
-                    r.temp_block_count,
-                    r.temp_block_last_end,
-                    r.soft_bounce_count,
-                )
-                for r in entries.values()
-            ),
-            "transitions": Counter(
-                (
-                    entries[t.entry_id].address,
-                    entries[t.entry_id].scope,
-                    entries[t.entry_id].organization,
-                    t.from_state,
-                    t.to_state,
-                    t.reason,
-                    t.event_id,
-                    t.diagnostic,
-                    t.occurred_at,
-                )
-                for t in s.scalars(select(TransitionRow))
-            ),
-            "processed": Counter((r.event_id,) for r in s.scalars(select(ProcessedEventRow))),
-            "deliveries": Counter(
-                (r.channel, r.address, r.organization, r.first_delivered_at, r.last_delivered_at)
-                for r in s.scalars(select(DeliveryRow))
-            ),
-            "dead_letters": Counter(
-                (r.payload, r.reason) for r in s.scalars(select(DeadLetterRow))
-            ),
-        }
+    """store.snapshot as multisets: concurrent workers may write one entry's transitions in
+    another order than the clean sequential run; the set of them, each once, must match."""
+    return {table: Counter(rows) for table, rows in store_snapshot(engine).items()}
 
 
 @pytest.fixture
