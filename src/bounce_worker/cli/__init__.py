@@ -23,6 +23,7 @@ from bounce_worker.cli import (
     jobs,
     manual,
     metrics,
+    serve,
     stats,
     status,
 )
@@ -35,6 +36,7 @@ from bounce_worker.observability.logs import configure_cli
 COMMAND_MODULES = [events, status, jobs, stats, db, demo, health, metrics]
 COMMAND_MODULES += [manual, export, check_import, forget]  # operator workflows
 COMMAND_MODULES += [dead_letters]  # inputs that could not be applied, and their replay
+COMMAND_MODULES += [serve]  # the HTTP service: webhooks, /v1 API, console
 
 
 def build_parser() -> argparse.ArgumentParser:

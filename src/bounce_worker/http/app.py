@@ -1,0 +1,45 @@
+"""The ASGI app. FastAPI (on Starlette, under uvicorn): the operator API needs request
+validation and an OpenAPI description, which FastAPI derives from the route signatures; the
+webhook routes read the raw body themselves (signatures are computed over exact bytes)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from bounce_worker import __version__
+from bounce_worker.config import settings
+from bounce_worker.http import console, health, v1, webhooks
+from bounce_worker.http.limits import BodySizeLimit
+from bounce_worker.http.publish import BrokerUnavailable
+
+
+def create_app(*, max_body_bytes: int | None = None) -> FastAPI:
+    """The whole service; each entry point's router is mounted under its own prefix."""
+    app = FastAPI(
+        title="bounce-worker",
+        version=__version__,
+        description="Delivery-feedback intake and the suppression API.",
+    )
+    app.include_router(health.router)
+    app.include_router(webhooks.router, prefix="/webhooks")
+    app.include_router(v1.router, prefix="/v1")
+    app.include_router(console.router, prefix="/console")
+    app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
+    if max_body_bytes is not None:
+        app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    return app
+
+
+async def _broker_unavailable(_request: object, exc: Exception) -> JSONResponse:
+    # 503 tells an ESP (and our own producers) to retry later: nothing was queued.
+    return JSONResponse(
+        {"error": f"broker unavailable, retry later: {exc}"},
+        status_code=503,
+        headers={"Retry-After": "30"},
+    )
+
+
+def app_from_settings() -> FastAPI:
+    """The app as `serve` runs it (uvicorn's factory): limits from the environment."""
+    return create_app(max_body_bytes=settings().max_message_bytes)

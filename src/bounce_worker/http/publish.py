@@ -1,0 +1,31 @@
+"""Checked publishing: a request is answered 2xx only once the broker accepted its message.
+
+Celery's own publish retries a lost connection for a long while; here a failure must come
+back at once as BrokerUnavailable (503), so the sender keeps the feedback and retries.
+On Redis an accepted LPUSH is the acceptance; on RabbitMQ the transport's `confirm_publish`
+option (celeryconfig) makes the publish wait for the broker's confirm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Task
+from kombu.exceptions import KombuError, OperationalError
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not accept the message: nothing was queued, the caller retries."""
+
+
+def publish(task: Task, args: Sequence[Any]) -> str:
+    """Send one task message; returns its id once the broker has it."""
+    try:
+        with task.app.producer_or_acquire() as producer:
+            result = task.apply_async(tuple(args), producer=producer, retry=False)
+    except (OperationalError, KombuError, ConnectionError, OSError) as exc:
+        raise BrokerUnavailable(
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        ) from exc
+    return str(result.id)
