@@ -30,6 +30,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ("transitions", "entries", "processed_events", "dead_letters", "deliveries")
 TABLES += ("recalculation_stats",)  # nightly jobs (migration 0002)
+TABLES += ("api_keys", "audit_log")  # identity at the HTTP API (migration 0004)
 
 
 def _service_error(what: str, exc: Exception) -> None:

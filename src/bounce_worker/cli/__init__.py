@@ -12,6 +12,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bounce_worker.cli import (
+    audit,
     check_import,
     db,
     dead_letters,
@@ -21,6 +22,7 @@ from bounce_worker.cli import (
     forget,
     health,
     jobs,
+    keys,
     manual,
     metrics,
     serve,
@@ -37,6 +39,7 @@ COMMAND_MODULES = [events, status, jobs, stats, db, demo, health, metrics]
 COMMAND_MODULES += [manual, export, check_import, forget]  # operator workflows
 COMMAND_MODULES += [dead_letters]  # inputs that could not be applied, and their replay
 COMMAND_MODULES += [serve]  # the HTTP service: webhooks, /v1 API, console
+COMMAND_MODULES += [keys, audit]  # identity at the HTTP API, and what was done with it
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,8 +18,15 @@ LIFTED = "lifted"  # reason code of an operator's lift
 
 
 class Role(StrEnum):
-    OWNER = "owner"
-    SUPPORT = "support"
+    """What an API key (or the CLI's --role) may do. Only owner and support change entries."""
+
+    SENDER = "sender"  # asks "may I send?" for its organization, nothing else
+    OWNER = "owner"  # an organization's account: its entries, its lists, its policy
+    SUPPORT = "support"  # the platform's operators: everything, every organization
+    PRODUCER = "producer"  # posts feedback events for its organization (/v1/events)
+
+
+OPERATOR_ROLES = frozenset({Role.OWNER, Role.SUPPORT})
 
 
 class Refused(ValueError):
@@ -39,6 +46,8 @@ def check_scope(scope: Scope, organization: str | None, list_id: str | None) -> 
 
 
 def _owner_reach(role: Role, scope: Scope, action: str) -> None:
+    if role not in OPERATOR_ROLES:
+        raise Refused(f"a {role} key may not {action} entries (owner or support only)")
     if role is Role.OWNER and scope is Scope.GLOBAL:
         raise Refused(f"only support may {action} a global entry (it affects every organization)")
 

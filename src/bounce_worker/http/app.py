@@ -26,6 +26,7 @@ def create_app(*, max_body_bytes: int | None = None) -> FastAPI:
     app.include_router(v1.router, prefix="/v1")
     app.include_router(console.router, prefix="/console")
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
+    app.add_exception_handler(v1.ApiError, v1.api_error)
     if max_body_bytes is not None:
         app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     return app

@@ -184,3 +184,41 @@ class RecalculationStatRow(Base):
     blocked: Mapped[int] = mapped_column(BigInteger)
     lost: Mapped[int] = mapped_column(BigInteger)  # blacklisted/blocked after a delivery
     never_sent: Mapped[int] = mapped_column(BigInteger)  # suppressed before any delivery
+
+
+class ApiKeyRow(Base):
+    """An API key of the HTTP API (`bounce-worker keys create`). Only a slow hash of its
+    secret part is stored: the key itself is shown once, when it is made."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)  # public part of the key
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    organization: Mapped[str] = mapped_column(String(255), default="")  # '' = platform-wide
+    secret_hash: Mapped[str] = mapped_column(String(255))  # scrypt$n$r$p$salt$digest
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditRow(Base):
+    """Every operator action and every refused call: who (key, role, organization), what,
+    why (the written reason), when, and how it ended. Never updated."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_organization_id", "organization", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    via: Mapped[str] = mapped_column(String(8))  # http or cli
+    key_id: Mapped[str | None] = mapped_column(String(32))  # None: the local administrator
+    actor: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    organization: Mapped[str] = mapped_column(String(255), default="")  # acted for
+    action: Mapped[str] = mapped_column(String(128))  # e.g. "POST /v1/lift", "keys revoke"
+    target: Mapped[str | None] = mapped_column(Text)  # the address, entry or key concerned
+    reason: Mapped[str | None] = mapped_column(Text)  # the operator's written reason
+    outcome: Mapped[str] = mapped_column(String(16))  # done, unchanged, denied, failed
+    detail: Mapped[str | None] = mapped_column(Text)  # why denied, or what changed

@@ -1,0 +1,204 @@
+"""API keys: made, listed, revoked and checked. The key is shown once; the database keeps
+only its public id and a scrypt hash of its secret part.
+
+A key reads `bwk_<key id>_<secret>`: the key id (12 hex digits) finds the row, the secret
+(32 random bytes) is what proves it. scrypt is deliberately slow (tens of milliseconds),
+so a stolen table does not give the keys back; to keep that cost off every request, a
+process remembers which presented keys it has already verified against which stored hash
+(by the presented key's SHA-256, never the key itself). Revocation still takes effect on
+the next request: the row is read each time, and a revoked row is refused before the
+remembered verification is consulted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from threading import Lock
+
+from sqlalchemy import Engine, select
+
+from bounce_worker.domain.identity import Principal, article
+from bounce_worker.domain.permissions import Role
+from bounce_worker.store.models import ApiKeyRow
+from bounce_worker.store.uow import UnitOfWork
+
+PREFIX = "bwk"
+# scrypt cost: n=2**14, r=8 (16 MiB, ~50 ms here); p=1. Stored with the hash, so it can grow.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+# Roles an organization's key must name its organization for; support and producer may be
+# platform-wide (no organization).
+NEEDS_ORGANIZATION = frozenset({Role.SENDER, Role.OWNER})
+
+
+class BadKeyRequest(ValueError):
+    """A bad `keys` request (unknown role, missing organization, unknown key id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    key: str  # the whole key: shown once, never stored
+    principal: Principal
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    key_id: str
+    name: str
+    role: str
+    organization: str | None
+    created_at: datetime
+    created_by: str | None
+    revoked_at: datetime | None
+
+
+def _hash(secret: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    digest = hashlib.scrypt(secret.encode(), salt=salt, n=n, r=r, p=p, maxmem=64 * 1024 * 1024)
+    b64 = base64.urlsafe_b64encode
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def _verify(secret: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, _digest = stored.split("$")
+        again = _hash(secret, base64.urlsafe_b64decode(salt), int(n), int(r), int(p))
+    except ValueError:
+        return False
+    return hmac.compare_digest(again, stored)
+
+
+def create(
+    engine: Engine,
+    *,
+    role: str,
+    organization: str | None,
+    name: str | None,
+    now: datetime,
+    created_by: str | None = None,
+) -> NewKey:
+    try:
+        parsed = Role(role)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise BadKeyRequest(f"unknown role {role!r} (one of {names})") from None
+    organization = (organization or "").strip() or None
+    if parsed in NEEDS_ORGANIZATION and organization is None:
+        raise BadKeyRequest(f"{article(parsed)} {parsed} key needs --organization")
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    label = (name or "").strip() or f"{parsed}@{organization or 'platform'}"
+    row = ApiKeyRow(
+        key_id=key_id,
+        name=label,
+        role=str(parsed),
+        organization=organization or "",
+        secret_hash=_hash(secret, secrets.token_bytes(16)),
+        created_at=now,
+        created_by=created_by,
+    )
+    with UnitOfWork(engine) as uow:
+        uow.session.add(row)
+        uow.commit()
+    return NewKey(f"{PREFIX}_{key_id}_{secret}", Principal(key_id, label, parsed, organization))
+
+
+def listing(engine: Engine, *, include_revoked: bool = True) -> list[KeyInfo]:
+    stmt = select(ApiKeyRow).order_by(ApiKeyRow.id)
+    if not include_revoked:
+        stmt = stmt.where(ApiKeyRow.revoked_at.is_(None))
+    with UnitOfWork(engine) as uow:
+        return [
+            KeyInfo(
+                r.key_id,
+                r.name,
+                r.role,
+                r.organization or None,
+                r.created_at,
+                r.created_by,
+                r.revoked_at,
+            )
+            for r in uow.session.scalars(stmt)
+        ]
+
+
+def revoke(engine: Engine, key_id: str, *, now: datetime) -> KeyInfo:
+    """Revoke a key by its id (or by the whole key); revoking twice keeps the first time."""
+    key_id = key_id.strip()
+    if key_id.startswith(f"{PREFIX}_"):
+        key_id = key_id.split("_")[1]
+    with UnitOfWork(engine) as uow:
+        row = uow.session.scalars(
+            select(ApiKeyRow).where(ApiKeyRow.key_id == key_id).with_for_update()
+        ).first()
+        if row is None:
+            raise BadKeyRequest(f"no API key with id {key_id!r} (see `bounce-worker keys list`)")
+        if row.revoked_at is None:
+            row.revoked_at = now
+            uow.commit()
+        info = KeyInfo(
+            row.key_id,
+            row.name,
+            row.role,
+            row.organization or None,
+            row.created_at,
+            row.created_by,
+            row.revoked_at,
+        )
+    return info
+
+
+class _Verified:
+    """SHA-256 of presented keys already checked against a stored hash (bounded, LRU)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._seen: OrderedDict[bytes, str] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, fingerprint: bytes) -> str | None:
+        with self._lock:
+            stored = self._seen.get(fingerprint)
+            if stored is not None:
+                self._seen.move_to_end(fingerprint)
+            return stored
+
+    def put(self, fingerprint: bytes, stored: str) -> None:
+        with self._lock:
+            self._seen[fingerprint] = stored
+            self._seen.move_to_end(fingerprint)
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+
+
+_VERIFIED = _Verified()
+
+
+def authenticate(engine: Engine, presented: str) -> Principal | None:
+    """The principal of a presented key, or None (malformed, unknown, revoked, wrong)."""
+    parts = presented.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
+        return None
+    key_id, secret = parts[1], parts[2]
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                ApiKeyRow.secret_hash,
+                ApiKeyRow.name,
+                ApiKeyRow.role,
+                ApiKeyRow.organization,
+                ApiKeyRow.revoked_at,
+            ).where(ApiKeyRow.key_id == key_id)
+        ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    fingerprint = hashlib.sha256(presented.strip().encode()).digest()
+    if _VERIFIED.get(fingerprint) != row.secret_hash:
+        if not _verify(secret, row.secret_hash):
+            return None
+        _VERIFIED.put(fingerprint, row.secret_hash)
+    return Principal(key_id, row.name, Role(row.role), row.organization or None)
