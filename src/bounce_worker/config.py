@@ -7,7 +7,8 @@ SQLAlchemy transport on a second SQLite file, both under BOUNCE_WORKER_HOME.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -47,10 +48,50 @@ class Settings:
     # per transaction, after at most this many seconds in the worker's buffer.
     event_group_size: int = 32
     event_group_wait: float = 0.05
+    # Authenticated intake (docs/intake.md, SPEC 7). Secrets come from the environment only.
+    intake: IntakeSettings = field(default_factory=lambda: IntakeSettings())
 
     @property
     def embedded(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+# The hosts AWS serves SNS signing certificates (and SubscribeURLs) from: sns.<region>.amazonaws.com
+# (and .amazonaws.com.cn in China).
+SNS_CERT_HOSTS_DEFAULT = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    """Who may feed suppressions in (SPEC 7): webhook secrets, VERP, limits."""
+
+    # BOUNCE_WORKER_MAILGUN_SIGNING_KEY: Mailgun's "HTTP webhook signing key".
+    mailgun_signing_key: str | None = None
+    # BOUNCE_WORKER_SENDGRID_VERIFICATION_KEY: SendGrid's signed event webhook public key
+    # (base64 DER, as SendGrid shows it, or PEM).
+    sendgrid_verification_key: str | None = None
+    # BOUNCE_WORKER_POSTMARK_USER / _PASSWORD: basic auth you put in Postmark's webhook URL.
+    postmark_user: str | None = None
+    postmark_password: str | None = None
+    # BOUNCE_WORKER_SNS_TOPIC_ARNS: comma-separated SNS topic ARNs whose messages are accepted.
+    sns_topic_arns: tuple[str, ...] = ()
+    # BOUNCE_WORKER_SNS_CERT_HOSTS: regular expression the signing certificate's and the
+    # SubscribeURL's host must match in full (https only). For tests only: a loopback
+    # host:port here is also allowed over plain http.
+    sns_cert_hosts: str = SNS_CERT_HOSTS_DEFAULT
+    # BOUNCE_WORKER_WEBHOOK_MAX_AGE_SECONDS: signed timestamps older (or further ahead) than
+    # this are refused (Mailgun, SendGrid, SNS), and Mailgun tokens are remembered this long.
+    webhook_max_age: int = 300
+    # BOUNCE_WORKER_VERP_DOMAIN / BOUNCE_WORKER_VERP_KEY: the Return-Path domain and HMAC key.
+    verp_domain: str | None = None
+    verp_key: str | None = None
+    # BOUNCE_WORKER_MAX_RECIPIENTS: one mail naming more recipients is dead-lettered.
+    max_recipients: int = 100
+    # BOUNCE_WORKER_CLOCK_SKEW_SECONDS: occurred_at later than receipt plus this is clamped.
+    clock_skew: int = 300
+    # BOUNCE_WORKER_TRUSTED_SOURCES: comma-separated source names (pipe/lmtp --source) whose
+    # mail is verified without a VERP token (a feedback-loop mailbox you declared trusted).
+    trusted_sources: frozenset[str] = frozenset()
 
 
 def _get(name: str, default: str) -> str:
@@ -123,6 +164,37 @@ def load_settings() -> Settings:
         job_workers=_int("JOB_WORKERS", 2, minimum=1),
         event_group_size=_int("EVENT_GROUP_SIZE", 32, minimum=1),
         event_group_wait=_int("EVENT_GROUP_WAIT_MS", 50, minimum=1) / 1000,
+        intake=load_intake(),
+    )
+
+
+def _secret(name: str) -> str | None:
+    return os.environ.get(PREFIX + name, "").strip() or None
+
+
+def _names(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in _get(name, "").split(",") if part.strip())
+
+
+def load_intake() -> IntakeSettings:
+    hosts = _get("SNS_CERT_HOSTS", SNS_CERT_HOSTS_DEFAULT)
+    try:
+        re.compile(hosts)
+    except re.error as exc:
+        raise ConfigError(f"{PREFIX}SNS_CERT_HOSTS is not a regular expression: {exc}") from None
+    return IntakeSettings(
+        mailgun_signing_key=_secret("MAILGUN_SIGNING_KEY"),
+        sendgrid_verification_key=_secret("SENDGRID_VERIFICATION_KEY"),
+        postmark_user=_secret("POSTMARK_USER"),
+        postmark_password=_secret("POSTMARK_PASSWORD"),
+        sns_topic_arns=_names("SNS_TOPIC_ARNS"),
+        sns_cert_hosts=hosts,
+        webhook_max_age=_int("WEBHOOK_MAX_AGE_SECONDS", 300, minimum=1),
+        verp_domain=(_secret("VERP_DOMAIN") or "").lower() or None,
+        verp_key=_secret("VERP_KEY"),
+        max_recipients=_int("MAX_RECIPIENTS", 100, minimum=1),
+        clock_skew=_int("CLOCK_SKEW_SECONDS", 300, minimum=0),
+        trusted_sources=frozenset(_names("TRUSTED_SOURCES")),
     )
 
 

@@ -125,15 +125,17 @@ def test_nothing_listens_beyond_localhost_by_default() -> None:
         for port in service.get("ports", []):
             published[name] = interpolate(str(port), {})  # the defaults, without a .env
             assert published[name].startswith("127.0.0.1:"), (name, port)
-    assert set(published) == {"flower", "metrics"}
-    assert not any(ENV.get(n, "127.0.0.1") != "127.0.0.1" for n in ("FLOWER_BIND", "METRICS_BIND"))
+    assert set(published) == {"flower", "metrics", "serve"}
+    binds = ("FLOWER_BIND", "METRICS_BIND", "SERVE_BIND")
+    assert not any(ENV.get(n, "127.0.0.1") != "127.0.0.1" for n in binds)
 
 
 def test_every_setting_is_passed_and_documented() -> None:
     """Each BOUNCE_WORKER_* variable config.py reads reaches the containers, and every
     variable the compose file uses is in .env.example or has a default."""
     config = (REPO / "src/bounce_worker/config.py").read_text()
-    names = {f"BOUNCE_WORKER_{n}" for n in re.findall(r'(?:_get|_int)\("(\w+)"', config)}
+    readers = r'(?:_get|_int|_secret|_names)\("(\w+)"'
+    names = {f"BOUNCE_WORKER_{n}" for n in re.findall(readers, config)}
     names |= {f"BOUNCE_WORKER_{n}" for n in re.findall(r'PREFIX \+ "(\w+)"', config)}
     names -= {"BOUNCE_WORKER_HOME"}  # fixed by the image
     for name, service in app_services(COMPOSE).items():

@@ -66,3 +66,24 @@ def dead_letter(kind: str) -> None:
 def job_succeeded(job: str, rows: int, at: float) -> None:
     JOB_ROWS.labels(job).inc(rows)
     JOB_LAST_SUCCESS.labels(job).set(at)
+
+
+# The HTTP intake (serve): what each webhook route accepted and refused, and why.
+WEBHOOKS_ACCEPTED = Counter(
+    "bounce_worker_webhooks_accepted",
+    "Webhook requests whose authentication checked out and that were queued, by provider.",
+    ["provider"],
+)
+WEBHOOKS_REFUSED = Counter(
+    "bounce_worker_webhook_refusals",
+    "Webhook requests refused (nothing queued), by provider and reason code.",
+    ["provider", "reason"],
+)
+
+
+def webhook_accepted(provider: str) -> None:
+    WEBHOOKS_ACCEPTED.labels(provider).inc()
+
+
+def webhook_refused(provider: str, reason: str) -> None:
+    WEBHOOKS_REFUSED.labels(provider, reason).inc()
