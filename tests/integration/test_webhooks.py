@@ -78,7 +78,7 @@ def intake(worker_env: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         mailgun_signing_key=MAILGUN_KEY,
         sendgrid_verification_key=sendgrid.public_b64,
         postmark_user="postmark",
-        postmark_password="s3cret-pw",
+        postmark_password="test-pw-postmark",
         sns_topic_arns=f"arn:aws:sns:eu-west-1:1:other,{TOPIC}",
         # Test only: the local certificate host stands in for sns.<region>.amazonaws.com.
         sns_cert_hosts=r"127\.0\.0\.1:\d+",
@@ -146,7 +146,7 @@ def test_signed_webhooks_reach_the_worker_and_block(intake: dict) -> None:
         (
             "postmark",
             json.dumps(postmark_bounce("postmark@example.org")).encode(),
-            basic_auth("postmark", "s3cret-pw"),
+            basic_auth("postmark", "test-pw-postmark"),
         ),
     ]
     body = json.dumps([sendgrid_bounce("sendgrid@example.org")]).encode()
@@ -181,7 +181,7 @@ def test_forged_stale_and_replayed_webhooks_queue_nothing(intake: dict) -> None:
     other_sendgrid = SendGridSigner()
     now = int(time.time())
     mg_event = mailgun_failed("victim@example.org")
-    replayed = mailgun_body(MAILGUN_KEY, mg_event, token="fixed-token-" + uuid.uuid4().hex)
+    replayed = mailgun_body(MAILGUN_KEY, mg_event, token="test-fixed-token-" + uuid.uuid4().hex)
     sg_body = json.dumps([sendgrid_bounce("victim@example.org")]).encode()
     forged_cert = SnsSigner("https://sns.us-east-1.amazonaws.com.evil.example/cert.pem")
     forged_cert_msg = forged_cert.sign(ses_notification(TOPIC, "victim@example.org"))
