@@ -50,6 +50,8 @@ class Settings:
     event_group_wait: float = 0.05
     # Authenticated intake (docs/intake.md, SPEC 7). Secrets come from the environment only.
     intake: IntakeSettings = field(default_factory=lambda: IntakeSettings())
+    # SMS (docs/sms.md): sending number -> (organization, list or None); BOUNCE_WORKER_SMS_NUMBERS
+    sms_numbers: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -130,6 +132,24 @@ def _clock(raw: str, name: str = "UNLOCK_AT") -> tuple[int, int]:
     return h, m
 
 
+def _sms_numbers(raw: str) -> dict[str, tuple[str, str | None]]:
+    """`+15550001111=acme,+15550002222=acme/alerts,ACME=acme`: who owns each sending number
+    (phone number, short code or alphanumeric sender id), and optionally which list."""
+    from bounce_worker.parsers.sms import number_key
+
+    numbers: dict[str, tuple[str, str | None]] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        number, sep, owner = part.partition("=")
+        org, _, lst = owner.strip().partition("/")
+        if not sep or not number.strip() or not org.strip():
+            raise ConfigError(
+                f"{PREFIX}SMS_NUMBERS entries look like +15550001111=org or "
+                f"+15550001111=org/list; got {part[:60]!r}"
+            )
+        numbers[number_key(number)] = (org.strip(), lst.strip() or None)
+    return numbers
+
+
 def load_settings() -> Settings:
     home = Path(_get("HOME", ".bounce-worker")).expanduser().resolve()
     hour, minute = _clock(_get("UNLOCK_AT", "03:00"))
@@ -165,6 +185,7 @@ def load_settings() -> Settings:
         event_group_size=_int("EVENT_GROUP_SIZE", 32, minimum=1),
         event_group_wait=_int("EVENT_GROUP_WAIT_MS", 50, minimum=1) / 1000,
         intake=load_intake(),
+        sms_numbers=_sms_numbers(_get("SMS_NUMBERS", "")),
     )
 
 

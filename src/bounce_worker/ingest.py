@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 
 from bounce_worker.domain.policy import PolicySettings
 from bounce_worker.parsers import NotFeedback, ParseError, parse_message, parse_webhook
+from bounce_worker.parsers.sms import Owner, SmsContext, parse_sms
 from bounce_worker.service import Result, apply_events, dead_letter
 
 log = logging.getLogger("bounce_worker.ingest")
@@ -56,6 +58,33 @@ def ingest_webhook(
         events = parse_webhook(provider, payload)
     except ParseError as exc:
         stored = json.dumps({"provider": provider, "payload": payload}, default=str)
+        return _dead(engine, "webhook", source, stored, str(exc), now)
+    return apply_events(engine, events, policy=policy, now=now)
+
+
+def ingest_sms(
+    engine: Engine,
+    gateway: str,
+    payload: Any,
+    *,
+    source: str | None,
+    policy: PolicySettings,
+    now: datetime,
+    received_at: datetime,
+    numbers: Mapping[str, tuple[str, str | None]],
+) -> Counter[Result]:
+    """One SMS gateway webhook (delivery report or inbound reply), already authenticated."""
+    ctx = SmsContext(
+        received_at=received_at,
+        numbers={k: Owner(org, lst) for k, (org, lst) in numbers.items()},
+    )
+    try:
+        events = parse_sms(gateway, payload, ctx)
+    except NotFeedback as exc:
+        log.info("ignored %s: %s", source, exc, extra={"source": source, "reason": str(exc)})
+        return Counter({Result.IGNORED: 1})
+    except ParseError as exc:
+        stored = json.dumps({"gateway": gateway, "payload": payload}, default=str)
         return _dead(engine, "webhook", source, stored, str(exc), now)
     return apply_events(engine, events, policy=policy, now=now)
 

@@ -28,6 +28,7 @@ from bounce_worker import batch, ingest, jobs, service
 from bounce_worker.celery_app import app
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
+from bounce_worker.domain.events import parse_instant
 from bounce_worker.errors import TRANSIENT
 from bounce_worker.grouping import ApplyMany, DeadLetter, EventGroups, apply_group
 from bounce_worker.store.db import get_engine
@@ -175,6 +176,34 @@ def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
     with dead_letter_on_bug(engine, "webhook", source, stored):
         results = ingest.ingest_webhook(
             engine, provider, payload, source=source, policy=s.policy, now=utcnow()
+        )
+    return as_json_counts(results)
+
+
+@app.task(
+    base=DatabaseTask,
+    name="bounce_worker.ingest_sms",
+    bind=True,
+    soft_time_limit=30,
+    time_limit=60,
+)
+def ingest_sms(self: Task, gateway: str, payload: Any, received_at: str) -> dict[str, int]:
+    """An SMS gateway webhook (twilio, vonage, infobip, smpp), verified by the HTTP edge;
+    `received_at` is when the edge got it (gateways' reports often carry no time)."""
+    s = settings()
+    engine = get_engine(s.database_url)
+    source = f"task:{self.request.id}"
+    stored = json.dumps({"gateway": gateway, "payload": payload}, default=str)
+    with dead_letter_on_bug(engine, "webhook", source, stored):
+        results = ingest.ingest_sms(
+            engine,
+            gateway,
+            payload,
+            source=source,
+            policy=s.policy,
+            now=utcnow(),
+            received_at=parse_instant(received_at, "received_at"),
+            numbers=s.sms_numbers,
         )
     return as_json_counts(results)
 

@@ -308,6 +308,12 @@ _REMOTE_MTA = re.compile(r"\(remote-mta: [^)]*\)")
 
 def classify(event: Event) -> Outcome:
     if event.type is EventType.BOUNCE:
+        if event.gateway_code is not None:
+            # An SMS gateway's code: its documented table decides (SPEC 8). Imported here
+            # because the tables are built from this module's Outcome and Category.
+            from bounce_worker.domain.sms_codes import classify_code
+
+            return classify_code(event.gateway_code)
         return classify_bounce(event.status, event.smtp_code, event.diagnostic)
     if event.type is EventType.COMPLAINT:
         ftype = (event.feedback_type or "").strip().lower() or None

@@ -46,6 +46,9 @@ class Event:
     diagnostic: str | None = None
     source: str | None = None
     feedback_type: str | None = None  # ARF feedback type of a complaint (abuse, fraud, ...)
+    # An SMS gateway's own error code, `gateway:code` (`twilio:30005`, `smpp:1`): classified
+    # by that gateway's documented code table (domain/sms_codes), not as an SMTP status.
+    gateway_code: str | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> Event:
@@ -74,6 +77,7 @@ class Event:
             diagnostic=_text(data, "diagnostic", truncate=True),
             source=_text(data, "source", limit=MAX_ID_LENGTH),
             feedback_type=_text(data, "feedback_type", limit=64),
+            gateway_code=_gateway_code(data.get("gateway_code")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,6 +180,17 @@ def _status(value: Any) -> str | None:
     ):
         raise InvalidEvent(f"status is not an enhanced status code (RFC 3463): {value[:20]!r}")
     return f"{parts[0]}.{int(parts[1])}.{int(parts[2])}"
+
+
+def _gateway_code(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidEvent(f"gateway_code must be a string, got {type(value).__name__}")
+    gateway, _, code = value.strip().partition(":")
+    if not gateway or not code or len(value) > 64 or not value.isascii() or " " in value:
+        raise InvalidEvent(f"gateway_code must look like 'twilio:30005', got {value[:40]!r}")
+    return f"{gateway.lower()}:{code}"
 
 
 def _smtp_code(value: Any) -> int | None:
