@@ -97,10 +97,177 @@ def test_outcome_constants_and_reasons_are_stable():
     assert c.HARD_BOUNCE.reason == "hard_bounce"
     assert c.MAILBOX_DISABLED.category is Category.MAILBOX_FULL
     assert c.POLICY.reason == "policy_rejection"
-    assert c.match_text("550 user unknown") is c.HARD_BOUNCE
+    assert c.match_text("550 user unknown") == c.HARD_BOUNCE
     assert c.match_text(None) is None
 
 
 def test_remote_mta_annotation_is_not_read_as_the_reason():
     diag = "550 5.0.0 mailbox unavailable (remote-mta: spam-filter.example.org)"
     assert classify_bounce("5.0.0", 550, diag).category is Category.HARD_BOUNCE
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category", "detail"),
+    [
+        # Microsoft 365 directory-based edge blocking: 5.4.1 "Access denied" = no such user
+        (
+            "5.4.1",
+            550,
+            "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)",
+            Category.HARD_BOUNCE,
+            "user_unknown",
+        ),
+        ("5.4.1", 550, "550 5.4.1 Relay Access Denied", Category.POLICY, "relay_denied"),
+        # RFC 3463 X.4.4 with class 5: the domain does not route (MS365 NonExistentDomain)
+        (
+            "5.4.4",
+            550,
+            "550 5.4.4 SMTPSEND.DNS.NonExistentDomain",
+            Category.HARD_BOUNCE,
+            "host_unknown",
+        ),
+        ("4.4.4", 450, "450 4.4.4 unable to route", Category.SOFT_BOUNCE, "host_unknown"),
+        # the system is full, not the mailbox (RFC 3463 X.3.1, Sendmail/Postfix 4.3.1)
+        (
+            "4.3.1",
+            452,
+            "452 4.3.1 Insufficient system storage",
+            Category.SOFT_BOUNCE,
+            "system_full",
+        ),
+        (
+            "5.0.0",
+            550,
+            "550 too many messages on the server for this user",
+            Category.MAILBOX_FULL,
+            "mailbox_full",
+        ),
+        # size wording beats an address code (a property of the message)
+        (
+            "5.1.1",
+            552,
+            "552 5.1.1 message size exceeds the limit",
+            Category.SOFT_BOUNCE,
+            "message_too_big",
+        ),
+        ("5.2.3", 552, "552 5.2.3 sorry", Category.SOFT_BOUNCE, "message_too_big"),
+        # generic codes with telling texts: directory lookups and provider wordings
+        (
+            "5.0.0",
+            550,
+            "User kijitora not listed in Domino Directory",
+            Category.HARD_BOUNCE,
+            "user_unknown",
+        ),
+        ("5.0.0", 550, "550 BAD_RECIPIENT", Category.HARD_BOUNCE, "user_unknown"),
+        (
+            "5.0.0",
+            550,
+            "550 No mail box available for this user",
+            Category.HARD_BOUNCE,
+            "user_unknown",
+        ),
+        (
+            "5.1.1",
+            550,
+            "550 5.1.1 x@example.org is a deactivated mailbox",
+            Category.HARD_BOUNCE,
+            "user_unknown",
+        ),
+        (
+            "5.0.0",
+            550,
+            "550 x@example.org is not an active address",
+            Category.HARD_BOUNCE,
+            "user_unknown",
+        ),
+        ("5.7.1", 550, "550 5.7.1 No such user!", Category.HARD_BOUNCE, "user_unknown"),
+        (
+            "5.1.1",
+            550,
+            "550 5.1.1 <x@example.net> Not our Customer",
+            Category.HARD_BOUNCE,
+            "user_unknown",
+        ),
+        # 4.x.x saying the user does not exist: soft, but the reason is kept
+        (
+            "4.1.1",
+            450,
+            "450 4.1.1 <x@example.org>: Recipient address rejected: "
+            "User unknown in local recipient table",
+            Category.SOFT_BOUNCE,
+            "user_unknown",
+        ),
+        # a disabled mailbox (Gmail 5.2.1), and RFC 7293 owner change
+        (
+            "5.2.1",
+            550,
+            "550 5.2.1 The email account that you tried to reach is disabled.",
+            Category.MAILBOX_FULL,
+            "suspended",
+        ),
+        ("5.7.17", 550, "550 5.7.17 Mailbox owner has changed", Category.HARD_BOUNCE, "has_moved"),
+        # RFC 7504: 521 to RCPT TO, the host accepts no mail at all
+        (
+            "5.3.2",
+            521,
+            "did not like our RCPT TO: 521 5.3.2 System not accepting network messages",
+            Category.HARD_BOUNCE,
+            "no_mail_accepted",
+        ),
+        (
+            "4.3.2",
+            421,
+            "421 4.3.2 System not accepting network messages",
+            Category.SOFT_BOUNCE,
+            "system_error",
+        ),
+        # fine reasons of policy refusals
+        ("5.7.26", 550, "550 5.7.26 Unauthenticated email", Category.POLICY, "auth_failure"),
+        (
+            "5.7.1",
+            554,
+            "554 5.7.1 Client host blocked using zen.spamhaus.org",
+            Category.POLICY,
+            "blocked",
+        ),
+        ("5.7.1", 550, "550 5.7.1 message looks like spam", Category.POLICY, "spam_detected"),
+        ("4.4.7", None, "message expired", Category.SOFT_BOUNCE, "expired"),
+        ("4.4.1", 421, "421 4.4.1 Connection timed out", Category.SOFT_BOUNCE, "network_error"),
+        (
+            "4.2.0",
+            450,
+            "450 4.2.0 Greylisted, see http://postgrey.schweikert.ch/help",
+            Category.SOFT_BOUNCE,
+            "rate_limited",
+        ),
+    ],
+)
+def test_fine_reason(status, code, diagnostic, category, detail):
+    outcome = classify_bounce(status, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)
+
+
+def test_every_rule_group_is_documented_and_names_a_known_reason():
+    from bounce_worker.domain.rules import STAGES, reasons, status_codes, wordings
+
+    names = [g.name for g in wordings.GROUPS]
+    assert len(names) == len(set(names))
+    for group in wordings.GROUPS:
+        assert group.stage in STAGES
+        assert group.detail in reasons.REASONS
+        assert all(w.source.strip() for w in group.wordings), group.name
+    tables = (
+        status_codes.DECIDES_ANY_CLASS,
+        status_codes.DECIDES_WHEN_PERMANENT,
+        status_codes.HINTS,
+        status_codes.POLICY_DETAILS,
+    )
+    assert all(d in reasons.REASONS for table in tables for d in table.values())
+    assert 20 <= len(reasons.REASONS) <= 35
+
+
+def test_transition_reason_follows_the_category():
+    assert classify_bounce("5.2.1", 550, "account disabled").reason == "mailbox_disabled"
+    assert classify_bounce("5.2.2", 552, "full").reason == "mailbox_full"
+    assert classify_bounce("5.7.1", 554, "spam").reason == "policy_rejection"

@@ -1,25 +1,32 @@
 """Event -> Outcome (SPEC section 3): what kind of feedback this is, and why.
 
-Evidence for a bounce, strongest first:
+The knowledge lives in data modules (`domain/rules/`): the reason vocabulary, what each
+enhanced status code says, the SMTP-stage wordings and the MTAs' and providers' diagnostic
+wordings, each with its source. This module applies them in the order of the evidence,
+strongest first:
 
-1. Texts that are unambiguous whatever code the server attached: a full mailbox, a disabled
-   mailbox, a message that is not RFC 5322 compliant (servers send these with any code,
-   e.g. qmail's "over quota (#5.1.1)").
-2. The SMTP stage the server refused at. A refusal after connect, EHLO or MAIL FROM is about
-   the sender (the recipient was never named): policy. A "user unknown" in reply to DATA
-   comes after the server accepted the recipient at RCPT TO, so the mailbox exists and a
-   content filter spoke: policy, never a hard bounce (unless the server said X.1.1 itself).
-3. A specific enhanced status code (RFC 3463): X.7.x security/policy (X.7.13 is "user account
-   disabled", RFC 7372), X.6.x content, X.1.7/X.1.8 bad *sender* address: policy;
-   X.1.1/X.1.2/X.1.3/X.1.6/X.1.10 (5.x.x): hard; X.2.2: mailbox full.
-4. The diagnostic text (`TEXT_RULES`, first match wins), for generic codes (X.0.0, X.y.0)
-   and the codes that say little about the mailbox (X.3.x system, X.4.x network,
-   X.5.x protocol, X.2.0, X.2.1, which servers use for "user unknown" as often as for
-   "disabled"). User-unknown texts are hard only on a permanent (5xx) failure.
-5. X.2.1 without telling text: disabled; a bare 552: mailbox full; else soft.
+1. Wordings that decide whatever code the server attached (stage `overrides_code`): a full
+   system or mailbox, a disabled mailbox, the recipient's own filter, our message's size or
+   format, a rate limit. Servers send these with any code (qmail's "over quota (#5.1.1)").
+   One exception: a "disabled" wording does not override a permanent X.1.x address code,
+   which says more (the address is bad, e.g. "5.1.1 ... deactivated").
+2. The SMTP stage the server refused at (`rules.smtp_stages`). A refusal after connect, EHLO
+   or MAIL FROM is about the sender: policy. A "user unknown" in reply to DATA comes after
+   the server accepted the recipient at RCPT TO: a content filter's verdict, policy (unless
+   the server said X.1.x itself). A domain that accepts no mail (RFC 7504/7505) is hard.
+3. The code when it is specific (`rules.status_codes`): DECIDES_ANY_CLASS, then
+   DECIDES_WHEN_PERMANENT with class 5 (X.1.x, RFC 7293 X.7.17/X.7.18), then X.6.x/X.7.x
+   policy (X.7.0/X.7.1 refusing a recipient in words that it does not exist is hard: a
+   catch-all code with a telling text).
+4. The wordings that decide for generic codes (stage `when_code_is_weak`): X.0.0, X.y.0, the
+   HINTS codes, 4.x.x address codes, no code at all. A mailbox reason on a transient (4.x.x)
+   failure is a soft bounce that keeps its reason.
+5. What the code alone hints (HINTS), a bare 552 (RFC 5321 "exceeded storage allocation"),
+   else an undefined soft bounce.
 
-The patterns are data and run on the lower-cased diagnostic (case-insensitive regexes with
-long alternations are several times slower).
+Patterns run on the lower-cased ASCII diagnostic (case-insensitive regexes with long
+alternations are several times slower), and a rule whose required literal is absent from the
+text is skipped without running its regex.
 """
 
 from __future__ import annotations
@@ -29,6 +36,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bounce_worker.domain.events import Event, EventType
+from bounce_worker.domain.rules import OVERRIDES_CODE, WHEN_CODE_IS_WEAK, WordingGroup
+from bounce_worker.domain.rules import reasons as _reasons
+from bounce_worker.domain.rules import smtp_stages as _stages
+from bounce_worker.domain.rules import status_codes as _codes
+from bounce_worker.domain.rules.wordings import GROUPS
 
 
 class Category(StrEnum):
@@ -47,222 +59,66 @@ class Category(StrEnum):
 class Outcome:
     category: Category
     reason: str  # the reason code written on the transition
+    # The fine reason (rules.reasons.REASONS) of a bounce; "" for other feedback.
+    detail: str = ""
 
 
-HARD_BOUNCE = Outcome(Category.HARD_BOUNCE, "hard_bounce")
-MAILBOX_FULL = Outcome(Category.MAILBOX_FULL, "mailbox_full")
-MAILBOX_DISABLED = Outcome(Category.MAILBOX_FULL, "mailbox_disabled")
-SOFT_BOUNCE = Outcome(Category.SOFT_BOUNCE, "soft_bounce")
-POLICY = Outcome(Category.POLICY, "policy_rejection")
+HARD_BOUNCE = Outcome(Category.HARD_BOUNCE, "hard_bounce", "user_unknown")
+MAILBOX_FULL = Outcome(Category.MAILBOX_FULL, "mailbox_full", "mailbox_full")
+MAILBOX_DISABLED = Outcome(Category.MAILBOX_FULL, "mailbox_disabled", "suspended")
+SOFT_BOUNCE = Outcome(Category.SOFT_BOUNCE, "soft_bounce", "undefined")
+POLICY = Outcome(Category.POLICY, "policy_rejection", "policy_violation")
 COMPLAINT = Outcome(Category.COMPLAINT, "complaint")
 UNSUBSCRIBE = Outcome(Category.UNSUBSCRIBE, "unsubscribe")
 DELIVERED = Outcome(Category.DELIVERED, "delivered")
 OPT_IN = Outcome(Category.OPT_IN, "opt_in")
 IGNORED_FEEDBACK = Outcome(Category.IGNORED, "feedback_not_complaint")
-# A soft bounce caused by our own message's format: same category, its own reason code.
-NONCOMPLIANT = Outcome(Category.SOFT_BOUNCE, "soft_bounce")
 
 # ARF (RFC 5965) feedback types that are complaints about the recipient receiving mail.
 # None: an ESP complaint event, which carries no type.
 COMPLAINT_FEEDBACK_TYPES = frozenset({None, "abuse", "fraud", "virus", "other", "complaint"})
 
-# (status subject.detail) -> outcome, for permanent (5.x.x) codes.
-PERMANENT_STATUS: dict[tuple[int, int], Outcome] = {
-    (1, 1): HARD_BOUNCE,  # bad destination mailbox
-    (1, 2): HARD_BOUNCE,  # bad destination system (domain)
-    (1, 3): HARD_BOUNCE,  # bad destination mailbox address syntax: can never be delivered
-    (1, 6): HARD_BOUNCE,  # mailbox has moved, no forwarding address
-    (1, 10): HARD_BOUNCE,  # null MX (RFC 7505)
+# The transition reason of each bounce category (SPEC 3); a disabled mailbox has its own.
+_TRANSITION_REASON = {
+    Category.HARD_BOUNCE: "hard_bounce",
+    Category.MAILBOX_FULL: "mailbox_full",
+    Category.SOFT_BOUNCE: "soft_bounce",
+    Category.POLICY: "policy_rejection",
 }
-# Whatever the class: these describe the mailbox or the sender, not a transient condition.
-ANY_CLASS_STATUS: dict[tuple[int, int], Outcome] = {
-    (2, 2): MAILBOX_FULL,
-    (7, 13): MAILBOX_DISABLED,  # RFC 7372 "user account disabled"
-    (1, 7): POLICY,  # bad sender's mailbox address syntax
-    (1, 8): POLICY,  # bad sender's system address
+_CATEGORY = {
+    _reasons.HARD: Category.HARD_BOUNCE,
+    _reasons.FULL: Category.MAILBOX_FULL,
+    _reasons.SOFT: Category.SOFT_BOUNCE,
+    _reasons.POLICY: Category.POLICY,
 }
-# Status subjects whose detail says little about the mailbox: the text decides.
-WEAK_SUBJECTS = frozenset({0, 2, 3, 4, 5})
 
-# Diagnostic text -> outcome, on the lower-cased text; the first group with a matching pattern
-# wins. Order matters: message-format problems mention "spam", rate limits "blocked", sender
-# rejections "does not exist". Each alternative is its own regex: one starting with a literal
-# is scanned for at C speed, where a long alternation is tried position by position.
-RULE_GROUPS: list[tuple[Outcome, list[str]]] = [
-    (
-        MAILBOX_FULL,
-        [
-            r"over ?quota",
-            r"quota (?:exceeded|full)",
-            r"exceeded (?:its |the )?quota",
-            r"mailbox (?:is )?full",
-            r"mailbox size limit",
-            r"full mailbox",
-            r"mailfolder is full",
-            r"insufficient (?:disk )?(?:space|storage)",
-            r"exceeded storage",
-            r"mail ?box.{0,20}exceed",
-            r"user.{0,10}is full",
-            r"too many messages in (?:the )?(?:mailbox|folder)",
-        ],
-    ),
-    (
-        MAILBOX_DISABLED,
-        [
-            r"(?:account|mailbox|user|recipient(?: address)?)(?: has been| is)? (?:is )?"
-            r"(?:disabled|suspended|inactive|frozen|deactivated|locked|expired)",
-            r"disabled (?:recipient|account|mailbox|user)",
-            r"inactive (?:account|user|mailbox)",
-            r"(?:account|mailbox) (?:is )?not active",
-            r"has been disabled",
-            r"account.{0,20}closed",
-        ],
-    ),
-    (
-        POLICY,  # the recipient's own filter refused: the mailbox exists, whatever the code
-        [
-            r"recipient preferences",
-            r"refuses? to (?:receive|accept)",
-            r"blocked by the recipient",
-            r"only accepting mail from",
-            r"rejected due to user rules",
-            r"message filtered",
-            # au/EZweb (KDDI): its reception filter answers "User unknown" with no address
-            r"550 : user unknown",
-        ],
-    ),
-    (
-        NONCOMPLIANT,  # our message's format or size: not the mailbox's fault
-        [
-            r"message (?:size )?(?:exceeds|is too (?:big|large))",
-            r"exceeds? (?:the )?(?:fixed )?maximum (?:message )?size",
-            r"message too (?:big|large)",
-            r"size limit exceeded",
-            r"not rfc ?(?:5322|2822|822) compliant",
-            r"rfc ?(?:5322|2822) (?:specific|compliant)",
-            r"duplicate header",
-            r"multiple addresses in from",
-            r"headers? (?:is |are )?(?:not valid|malformed|invalid)",
-        ],
-    ),
-    # Rate limits are transient (SPEC 3: "rate limits" are soft), even when worded "blocked".
-    (
-        SOFT_BOUNCE,
-        [
-            r"too many (?:connections|messages|recipients|concurrent)",
-            r"rate limit(?!.{0,60}reputation)",  # "rate limited due to IP reputation": policy
-            r"frequency limit",
-            r"rate of",
-            r"throttl",
-            r"try again later",
-        ],
-    ),
-    (
-        POLICY,
-        [
-            r"spam",
-            r"blacklist",
-            r"blocklist",
-            r"block ?list",
-            r"black ?list",
-            r"rbl\b",
-            r"dnsbl",
-            r"reputation",
-            r"blocked\b",
-            r"access denied",
-            r"denied by policy",
-            r"not allowed",
-            r"not permitted",
-            r"relay(?:ing)? (?:access )?(?:denied|not)",
-            r"policy",
-            r"dmarc",
-            r"spf\b",
-            r"dkim",
-            r"authenticat",
-            r"ptr record",
-            r"reverse dns",
-            r"rdns\b",
-            r"ip name lookup",
-            r"mismatch(?:es)? client ip",
-            r"invalid ip",
-            r"unverif[iy]+able",
-            r"client host rejected",
-            r"message rejected",
-            r"not verified",
-            r"identities failed",
-            r"sender (?:address |domain )?(?:rejected|denied|refused|unknown|invalid|verify)",
-            r"(?:domain|address) of sender",
-            r"sender .{0,60}does not exist",
-            r"from:? (?:domain|address) is (?:invalid|not valid)",
-            r"valid from",
-            r"service refus",
-            r"refused to talk",
-            r"virus",
-            r"malware",
-            r"content (?:rejected|filter)",
-            r"message content",
-            r"headers? too (?:large|long)",
-            r"not accepted due to",
-            r"permission to post",
-            r"not a member",
-            r"members only",
-        ],
-    ),
-    (
-        HARD_BOUNCE,  # the domain has no mail host: no filter says this
-        [
-            r"host unknown",
-            r"unknown host",
-            r"host (?:or domain name )?not found",
-            r"host \S+ not found",
-            r"domain (?:name )?(?:not found|is not reachable|does not exist)",
-            r"no such domain",
-            r"domain.{0,20}unknown",
-            r"illegal (?:host|domain)",
-            r"no mx",
-            r"null mx",
-            r"name or service not known",
-            r"nxdomain",
-            r"not accepting (?:network )?(?:messages|mail)",
-            r"does not accept mail",
-        ],
-    ),
-    (
-        HARD_BOUNCE,  # the provider's own words for "no such account": never a filter's
-        [
-            r"doesn't have an? .{1,40}account",
-            r"name is not recognized",
-            r"no longer (?:available|active|exists)",
-            r"check (?:if|that|whether) (?:the )?(?:e-?mail )?address is (?:correct|valid)",
-            # InterScan MSS: its one wording for a recipient the server refused
-            r"unable to deliver message to .{1,80}\(and other recipients in the same domain\)",
-        ],
-    ),
-    (
-        HARD_BOUNCE,  # generic "no such user": a filter's verdict when said after DATA
-        [
-            r"user ?unknown",
-            r"unknown (?:user|recipient|mailbox|address)",
-            r"no such (?:user|mailbox|recipient|address|account|person)",
-            r"(?:does not|doesn't|did not|does no longer) exist",
-            r"(?:invalid|unknown|bad|unavailable)\b.{0,20}\b(?:recipient|mailbox|userid|user|"
-            r"address)\b",
-            r"recipient (?:not found|unknown|invalid)",
-            r"mailbox (?:not found|unavailable)",
-            r"not (?:a )?(?:valid|known) (?:user|recipient|mailbox)",
-            r"no mailbox",
-            r"addressee unknown",
-            r"unrouteable address",
-            r"user not found",
-            r"recipient address rejected: (?:access denied|invalid|unknown|user)",
-        ],
-    ),
-]
-TEXT_RULES: list[tuple[re.Pattern[str], Outcome]] = [
-    (re.compile(pattern, re.DOTALL), outcome)
-    for outcome, patterns in RULE_GROUPS
-    for pattern in patterns
-]
+
+def _make(detail: str, category: Category | None = None) -> Outcome:
+    category = category or _CATEGORY[_reasons.REASONS[detail][0]]
+    reason = "mailbox_disabled" if detail == "suspended" else _TRANSITION_REASON[category]
+    return Outcome(category, reason, detail)
+
+
+# One Outcome per (reason, category): built once, shared (classify runs per event).
+_OUTCOMES: dict[tuple[str, Category | None], Outcome] = {}
+
+
+def outcome_for(detail: str, *, permanent: bool = True, policy: bool = False) -> Outcome:
+    """The Outcome of a fine reason; a hard reason on a transient failure is soft."""
+    category: Category | None = None
+    if policy:
+        category = Category.POLICY
+    elif not permanent and _reasons.REASONS[detail][0] == _reasons.HARD:
+        category = Category.SOFT_BOUNCE
+    key = (detail, category)
+    found = _OUTCOMES.get(key)
+    if found is None:
+        found = _OUTCOMES[key] = _make(detail, category)
+    return found
+
+
+# -- compiled wording rules ---------------------------------------------------------------
+_Rule = tuple[re.Pattern[str], str, WordingGroup]  # regex, required literal, its group
 
 
 def _required_literal(pattern: re.Pattern[str]) -> str:
@@ -283,26 +139,22 @@ def _required_literal(pattern: re.Pattern[str]) -> str:
     return best if len(best) >= 3 else ""
 
 
-_LITERALS = {pattern: _required_literal(pattern) for pattern, _ in TEXT_RULES}
-# The first groups (full, disabled, recipient's filter, our message's format or size, rate
-# limits) decide whatever the code says.
-_DECISIVE_RULES = sum(len(patterns) for _, patterns in RULE_GROUPS[:5])
-# "No such user" texts (not "no such domain"): after DATA they are a filter's verdict.
-_MAILBOX_UNKNOWN = frozenset(pattern for pattern, _ in TEXT_RULES[-len(RULE_GROUPS[-1][1]) :])
-_RECIPIENT_UNKNOWN_RULES = TEXT_RULES[-len(RULE_GROUPS[-1][1]) - len(RULE_GROUPS[-2][1]) :]
-NO_MAIL_ACCEPTED = re.compile(
-    r"(?:host|domain)(?:/domain)? does not accept mail|not accepting network messages"
-)
-# The SMTP command a refusal answered (see point 2 above).
-RCPT_STAGE = re.compile(r"(?:in reply to|after|>>>) ?rcpt to")
-SENDER_STAGE = re.compile(
-    r"after (?:initial connection|connect|ehlo|helo|mail from)|"
-    r"in reply to (?:mail from|ehlo|helo)|>>> mail from|refused to talk to me|greeting"
-)
-DATA_STAGE = re.compile(
-    r"(?:in reply to|after) (?:end of |final )?data|>>> data|smtp command:? data|command data|"
-    r"filtering gateway"
-)
+def _compile(groups: list[WordingGroup]) -> list[_Rule]:
+    rules = []
+    for group in groups:
+        for wording in group.wordings:
+            regex = re.compile(wording.pattern, re.DOTALL)
+            rules.append((regex, _required_literal(regex), group))
+    return rules
+
+
+OVERRIDING_RULES = _compile([g for g in GROUPS if g.stage == OVERRIDES_CODE])
+WEAK_CODE_RULES = _compile([g for g in GROUPS if g.stage == WHEN_CODE_IS_WEAK])
+_POLICY_RULES = [r for r in WEAK_CODE_RULES if _reasons.REASONS[r[2].detail][0] == "policy"]
+# "No such user" in the generic words any filter may use (not a provider's own wording).
+_GENERIC_UNKNOWN = "mailbox_does_not_exist"
+_PROVIDER_UNKNOWN = "recipient_not_in_directory"
+_UNKNOWN_RULES = [r for r in WEAK_CODE_RULES if r[2].detail == "user_unknown"]
 _REMOTE_MTA = re.compile(r"\(remote-mta: [^)]*\)")
 
 
@@ -333,6 +185,7 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     if klass is None and smtp_code is not None:
         klass = smtp_code // 100
     permanent = klass == 5
+    key = (subject, detail) if subject is not None else None
     text = diagnostic.lower() if diagnostic else ""
     if "(remote-mta:" in text:
         text = _REMOTE_MTA.sub("", text)
@@ -340,79 +193,81 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
         # Every pattern is ASCII; matching on a narrow string is faster.
         text = text.encode("ascii", "ignore").decode("ascii")
 
-    # 1. unambiguous texts (the first rules of TEXT_RULES)
-    decisive = _first_match(text, TEXT_RULES[:_DECISIVE_RULES])
-    if decisive is not None:
-        return decisive
-    # 2. the SMTP stage
-    if klass in (4, 5) and SENDER_STAGE.search(text):
-        return POLICY
-    if permanent and subject != 1 and DATA_STAGE.search(text):
-        pattern, _ = _first_rule(text, TEXT_RULES[_DECISIVE_RULES:])
-        if pattern in _MAILBOX_UNKNOWN:
-            return POLICY
-    if permanent and NO_MAIL_ACCEPTED.search(text):
-        # RFC 7504/7505 wording for a domain that takes no mail at all (Sendmail reports a
-        # null MX as "550 5.7.27 Host does not accept mail"): the address can never work.
-        return HARD_BOUNCE
-    # 3. specific status codes
-    if subject is not None and (subject, detail) in ANY_CLASS_STATUS:
-        return ANY_CLASS_STATUS[(subject, detail)]
-    # X.7.0/X.7.1 ("not authorized") is many servers' catch-all; refused at RCPT TO in
-    # words naming the recipient as unknown, it is the recipient that was refused.
-    if (
-        permanent
-        and subject == 7
-        and detail in (0, 1)
-        and RCPT_STAGE.search(text)
-        and _first_match(text, _RECIPIENT_UNKNOWN_RULES) is not None
+    # 1. wordings that decide whatever the code
+    group = _first_group(text, OVERRIDING_RULES)
+    if group is not None and not (
+        group.detail == "suspended" and permanent and subject == 1 and detail != 0
     ):
-        return HARD_BOUNCE
-    if subject in (6, 7):
-        return POLICY
-    if permanent and (subject, detail) in PERMANENT_STATUS:
-        return PERMANENT_STATUS[(subject, detail)]
-    # 4. the text, when the code leaves the question open
-    if subject is None or subject in WEAK_SUBJECTS or detail == 0:
-        _, text_outcome = _first_rule(text, TEXT_RULES[_DECISIVE_RULES:])
-        if text_outcome is HARD_BOUNCE and not permanent:
-            return SOFT_BOUNCE
-        if text_outcome is not None:
-            return text_outcome
+        return outcome_for(group.detail)
+    # 2. the SMTP stage
+    if klass in (4, 5) and _stages.SENDER_STAGE.search(text):
+        return outcome_for(_policy_detail(text, key, "blocked"), policy=True)
+    if permanent and subject != 1 and _stages.DATA_STAGE.search(text):
+        weak = _first_group(text, WEAK_CODE_RULES)
+        if weak is not None and weak.name == _GENERIC_UNKNOWN:
+            return outcome_for("filtered", policy=True)
+    if permanent and (
+        _stages.NO_MAIL_ACCEPTED.search(text)
+        or (smtp_code in _stages.NO_MAIL_REPLY_CODES and _stages.RCPT_STAGE.search(text))
+    ):
+        return outcome_for("no_mail_accepted")
+    # 3. specific status codes
+    if key in _codes.DECIDES_ANY_CLASS:
+        return outcome_for(_codes.DECIDES_ANY_CLASS[key])
+    if permanent and key in _codes.DECIDES_WHEN_PERMANENT:
+        return outcome_for(_codes.DECIDES_WHEN_PERMANENT[key])
+    if subject in _codes.POLICY_SUBJECTS:
+        if permanent and key in ((7, 0), (7, 1)) and _refuses_unknown_recipient(text):
+            return outcome_for("user_unknown")
+        return outcome_for(_policy_detail(text, key, _codes.POLICY_DEFAULT), policy=True)
+    # 4. the wordings, when the code leaves the question open
+    weak = _first_group(text, WEAK_CODE_RULES)
+    if weak is not None:
+        return outcome_for(weak.detail, permanent=permanent)
     # 5. what the code alone says
-    if (subject, detail) == (2, 1):
-        return MAILBOX_DISABLED
+    hint = _codes.HINTS.get(key) or _codes.DECIDES_WHEN_PERMANENT.get(key)  # type: ignore[arg-type]
+    if hint is not None:
+        return outcome_for(hint, permanent=permanent)
     if subject in (None, 0) and smtp_code == 552:
-        return MAILBOX_FULL
+        return outcome_for("mailbox_full")  # RFC 5321 552 "exceeded storage allocation"
     return SOFT_BOUNCE
 
 
-def _first_match(text: str, rules: list[tuple[re.Pattern[str], Outcome]]) -> Outcome | None:
-    return _first_rule(text, rules)[1]
+def _refuses_unknown_recipient(text: str) -> bool:
+    """X.7.0/X.7.1 is many servers' catch-all ("not authorized"): refusing a recipient at
+    RCPT TO in words that it is unknown (Postfix, Exim), or in a provider's own wording for
+    "no such account" (Yandex "5.7.1 No such user!"), it is the recipient that was refused.
+    Generic "user unknown" words without the stage may be a filter's: policy."""
+    if _stages.RCPT_STAGE.search(text) and _first_group(text, _UNKNOWN_RULES) is not None:
+        return True
+    weak = _first_group(text, WEAK_CODE_RULES)
+    return weak is not None and weak.name == _PROVIDER_UNKNOWN
 
 
-def _first_rule(
-    text: str, rules: list[tuple[re.Pattern[str], Outcome]]
-) -> tuple[re.Pattern[str] | None, Outcome | None]:
-    literals = _LITERALS
-    for pattern, outcome in rules:
-        literal = literals.get(pattern)
+def _policy_detail(text: str, key: tuple[int, int] | None, default: str) -> str:
+    """The fine reason of a policy refusal: the code's own, else the text's, else default."""
+    if key in _codes.POLICY_DETAILS:
+        return _codes.POLICY_DETAILS[key]  # type: ignore[index]
+    group = _first_group(text, _POLICY_RULES)
+    return group.detail if group is not None else default
+
+
+def _first_group(text: str, rules: list[_Rule]) -> WordingGroup | None:
+    for regex, literal, group in rules:
         if literal and literal not in text:
             continue
-        if pattern.search(text):
-            return pattern, outcome
-    return None, None
+        if regex.search(text):
+            return group
+    return None
 
 
 def match_text(diagnostic: str | None) -> Outcome | None:
-    """First TEXT_RULES outcome matching the (lower-cased) diagnostic, or None."""
+    """The outcome of the first wording (any stage, in evidence order) in the diagnostic."""
     if not diagnostic:
         return None
-    text = diagnostic if diagnostic.islower() else diagnostic.lower()
-    for pattern, outcome in TEXT_RULES:
-        if pattern.search(text):
-            return outcome
-    return None
+    text = diagnostic.lower()
+    group = _first_group(text, OVERRIDING_RULES) or _first_group(text, WEAK_CODE_RULES)
+    return outcome_for(group.detail) if group is not None else None
 
 
 def _split_status(status: str | None) -> tuple[int | None, int | None, int | None]:

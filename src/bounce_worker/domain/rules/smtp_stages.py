@@ -1,0 +1,35 @@
+"""How MTAs name the SMTP command a refusal answered (run on the lower-cased diagnostic).
+
+The stage tells whose problem a refusal is (RFC 5321 section 3.3: the recipient is named
+only at RCPT TO): a refusal after connect, EHLO or MAIL FROM never concerned the recipient;
+a "user unknown" in reply to DATA comes after the server accepted the recipient, so it is a
+content filter's verdict.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Postfix bounce(8) texts "(in reply to RCPT TO command)"; Exim "SMTP error from remote mail
+# server after RCPT TO:<...>"; Sendmail's transcript ">>> RCPT To:<...>"; DragonFly dma
+# "did not like our RCPT TO".
+RCPT_STAGE = re.compile(r"(?:in reply to|after|>>>|did not like our) ?rcpt to")
+# Postfix "(in reply to MAIL FROM command)", "(in reply to EHLO/HELO command)", "host x
+# refused to talk to me" (Postfix smtp(8)); Exim "after initial connection", "after EHLO",
+# "after MAIL FROM"; Sendmail ">>> MAIL From:"; a refusal in the server's greeting.
+SENDER_STAGE = re.compile(
+    r"after (?:initial connection|connect|ehlo|helo|mail from)|"
+    r"in reply to (?:mail from|ehlo|helo)|>>> mail from|refused to talk to me|greeting"
+)
+# Postfix "(in reply to end of DATA command)"; Exim "after end of data", "after DATA";
+# Sendmail ">>> DATA"; Courier "SMTP command: DATA"; McAfee-style filtering gateways.
+DATA_STAGE = re.compile(
+    r"(?:in reply to|after) (?:end of |final )?data|>>> data|smtp command:? data|command data|"
+    r"filtering gateway"
+)
+# RFC 7504 (SMTP 521/556) and RFC 7505 (null MX) wording, and Sendmail's report of a null MX
+# ("550 5.7.27 Host does not accept mail"): the domain takes no mail at all, whatever code.
+NO_MAIL_ACCEPTED = re.compile(r"(?:host|domain)(?:/domain)? does not accept mail")
+# RFC 7504: reply 521 "Host does not accept mail" and 556 "Domain does not accept mail".
+# Refusing a recipient at RCPT TO with them, the server says no address there can work.
+NO_MAIL_REPLY_CODES = frozenset({521, 556})

@@ -1,0 +1,476 @@
+"""Diagnostic wordings of MTAs and mailbox providers, as named groups (data only).
+
+Patterns run on the lower-cased, ASCII-only diagnostic. Within a stage the groups are tried
+in the order listed and the first group with a matching pattern wins; the order is the
+priority (size and format wordings mention "spam", rate limits say "blocked", sender
+refusals say "does not exist"), and every group names its own stage.
+
+Sources are cited by short names:
+  RFC 5321/3463/7372/7505  the standards' reply texts and status code names
+  Postfix                  Postfix sources and bounce(8)/smtpd(8)/local(8) texts
+  Exim                     Exim specification, chapters on SMTP errors and the appendfile
+                           transport
+  Sendmail                 sendmail sources (srvrsmtp.c, deliver.c, err.c) and op.me
+  qmail                    qmail-local/qmail-remote/qmail-send texts (and vpopmail's)
+  Dovecot                  Dovecot LDA/LMTP quota_exceeded_message default
+  Courier, OpenSMTPD       their delivery-failure texts
+  Domino                   HCL/IBM Domino router messages
+  MS365                    Microsoft Learn "Email non-delivery reports and SMTP errors in
+                           Exchange Online" and its per-code pages; Exchange NDR texts
+  Gmail                    Google Workspace Admin Help "SMTP error reference"
+  Yahoo/AOL                Yahoo Sender Hub "SMTP error codes"; AOL postmaster error codes
+  Yandex, Mail.ru, Comcast, Orange, iCloud: the providers' postmaster/help pages
+"""
+
+from __future__ import annotations
+
+from bounce_worker.domain.rules import (
+    OVERRIDES_CODE,
+    WHEN_CODE_IS_WEAK,
+    Wording,
+    WordingGroup,
+)
+
+
+def _w(*pairs: tuple[str, str]) -> tuple[Wording, ...]:
+    return tuple(Wording(pattern, source) for pattern, source in pairs)
+
+
+GROUPS: tuple[WordingGroup, ...] = (
+    # ---- texts that decide whatever code the server attached ----------------------------
+    WordingGroup(
+        name="system_storage_full",  # the receiving *system* is full, not the mailbox
+        stage=OVERRIDES_CODE,
+        detail="system_full",
+        wordings=_w(
+            (r"insufficient system (?:storage|resources)", "Postfix/Sendmail 452 4.3.1; MS365"),
+            (r"mail system full", "RFC 3463 X.3.1"),
+            (r"insufficient disk space", "Sendmail 452 4.4.5 Insufficient disk space"),
+            (r"no space left on device", "POSIX ENOSPC as quoted by local delivery agents"),
+            (r"(?:file ?system|disk) (?:is )?full", "local delivery agents (disk full)"),
+        ),
+    ),
+    WordingGroup(
+        name="mailbox_over_quota",  # servers send these with any code (qmail: "(#5.1.1)")
+        stage=OVERRIDES_CODE,
+        detail="mailbox_full",
+        wordings=_w(
+            (r"over ?quota", "Gmail 452 4.2.2 'is over quota'; qmail/vpopmail"),
+            (r"quota (?:exceeded|full)", "Dovecot 'Quota exceeded'; Exim appendfile"),
+            (r"exceeded (?:its |the |his |her )?(?:storage )?quota", "Exim; Courier"),
+            (r"quotaexceeded", "MS365 STOREDRV.Deliver QuotaExceededException"),
+            (r"mail ?box (?:is )?full", "RFC 3463 X.2.2 'mailbox full'; Yahoo; Postfix"),
+            (r"mailbox size limit", "Yandex 5.2.2; Postfix virtual(8) mailbox_size_limit"),
+            (r"full mailbox", "common MTA wording"),
+            (r"mail ?folder is full", "Sendmail/cyrus"),
+            (r"exceeded storage allocation", "RFC 5321 552 reply text"),
+            (r"insufficient (?:space|storage)", "Courier/cyrus 'insufficient storage'"),
+            (r"exceeded storage", "RFC 5321 552 wording variants"),
+            (r"mail ?box.{0,20}exceed", "mailbox exceeded (MS365, Domino)"),
+            (r"user.{0,10}is full", "Domino 'User's mailbox is full'"),
+            (
+                r"too many messages (?:in|on) (?:the |this )?(?:mail ?box|folder|server)",
+                "qmail/vpopmail and POP servers: message-count quota",
+            ),
+            (r"storage (?:limit|space) (?:exceeded|reached)", "iCloud; Mail.ru"),
+        ),
+    ),
+    WordingGroup(
+        name="mailbox_disabled",  # the account exists but takes no mail now
+        stage=OVERRIDES_CODE,
+        detail="suspended",
+        wordings=_w(
+            (
+                r"(?:account|mailbox|user|recipient(?: address)?)(?: has been| is)? (?:is )?"
+                r"(?:disabled|suspended|inactive|frozen|locked|expired)",
+                "RFC 3463 X.2.1 'mailbox disabled'; Yahoo 'This mailbox is disabled (554.30)'",
+            ),
+            (
+                r"(?:account|mailbox)\b.{0,40}\bis (?:currently )?(?:disabled|suspended|frozen)",
+                "Gmail 550 5.2.1 'The email account that you tried to reach is disabled'",
+            ),
+            (r"(?:account|mailbox) (?:has been |is )?deactivated", "Mail.ru; Yandex"),
+            (r"disabled (?:recipient|account|mailbox|user)", "RFC 7372 X.7.13 name"),
+            (r"inactive (?:account|user|mailbox)", "common wording"),
+            (r"(?:account|mailbox) (?:is )?not active", "common wording"),
+            (r"has been disabled", "common wording"),
+            (r"account.{0,20}closed", "common wording"),
+        ),
+    ),
+    WordingGroup(
+        name="recipient_filter",  # the recipient's own rules refused: the mailbox exists
+        stage=OVERRIDES_CODE,
+        detail="filtered",
+        wordings=_w(
+            (r"recipient preferences", "Gmail/Yahoo 'refused due to recipient preferences'"),
+            (r"refuses? to (?:receive|accept)", "common wording of mailbox block lists"),
+            (r"blocked by the recipient", "common wording"),
+            (r"only accepting mail from", "common wording (allow-list mailboxes)"),
+            (r"rejected due to user rules", "common wording"),
+            (r"message filtered", "common wording"),
+            # au (KDDI): its reception filter answers "User unknown" with no address at all
+            (r"550 : user unknown", "au/EZweb reception filter"),
+        ),
+    ),
+    WordingGroup(
+        name="message_too_big",  # a property of this message, not of the mailbox
+        stage=OVERRIDES_CODE,
+        detail="message_too_big",
+        wordings=_w(
+            (r"message (?:size )?(?:exceeds|is too (?:big|large))", "Postfix 552 5.3.4"),
+            (r"exceeds? (?:the )?(?:fixed )?maximum (?:message )?size", "Sendmail 552 5.2.3"),
+            (r"message too (?:big|large|long)", "Exim; qmail 'message too long'"),
+            (r"message length exceeds", "RFC 3463 X.2.3; Sendmail"),
+            (r"message file too big", "Postfix cleanup(8)"),
+            (r"size limit exceeded", "common wording"),
+            (r"message size limit", "Gmail 552 5.2.3 'exceeded Google's message size limits'"),
+            (r"recipsizelimit", "MS365 RESOLVER.RST.RecipSizeLimit 5.2.3"),
+            (r"exceeds (?:the )?size limit", "MS365; Yahoo"),
+        ),
+    ),
+    WordingGroup(
+        name="message_not_compliant",  # our message's format
+        stage=OVERRIDES_CODE,
+        detail="not_compliant",
+        wordings=_w(
+            (r"not rfc ?(?:5322|2822|822) compliant", "Gmail 550 5.7.1 not RFC 5322 compliant"),
+            (r"rfc ?(?:5322|2822) (?:specific|compliant)", "Gmail"),
+            (r"duplicate header", "Gmail; MS365 5.6.x"),
+            (r"multiple addresses in from", "Gmail"),
+            (r"headers? (?:is |are )?(?:not valid|malformed|invalid)", "Gmail; MS365"),
+            (r"message is malformed", "Gmail 554 5.6.0 'Mail message is malformed'"),
+        ),
+    ),
+    WordingGroup(
+        name="rate_limited",  # SPEC 3: rate limits are transient, even when worded "blocked"
+        stage=OVERRIDES_CODE,
+        detail="rate_limited",
+        wordings=_w(
+            (
+                r"too many (?:connections|messages|recipients|concurrent|mails|emails)",
+                "RFC 5321 452 'too many recipients'; Postfix anvil; Exim",
+            ),
+            (r"rate limit(?!.{0,60}reputation)", "Gmail 421 4.7.0 'rate limited'"),
+            (r"frequency limit", "common wording"),
+            (r"rate of", "Gmail 4.2.1/5.2.1 'receiving mail at a rate that prevents'"),
+            (r"receiving mail too quickly", "Gmail 450 4.2.1"),
+            (r"receive limit", "MS365 5.2.121/5.2.122 per-hour message receive limit"),
+            (r"throttl", "common wording"),
+            (r"try again later", "RFC 5321 4yz replies; Sendmail 'try again later'"),
+            (r"gr[ae]y-?list", "Postgrey/greylisting 450 4.2.0 'Greylisted'"),
+        ),
+    ),
+    # ---- texts that decide when the code is generic --------------------------------------
+    WordingGroup(
+        # Providers' and directory servers' own words for "no such account": decisive even
+        # on their X.7.x catch-all codes. Must precede the policy groups' "access denied".
+        name="recipient_not_in_directory",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="user_unknown",
+        wordings=_w(
+            (
+                r"recipient address rejected: access denied",
+                "MS365 550 5.4.1 (directory-based edge blocking: the recipient does not exist)",
+            ),
+            (r"recipientnotfound|recipnotfound", "MS365 RESOLVER.ADR.RecipNotFound 5.1.1/5.1.10"),
+            (
+                r"not listed in (?:the )?(?:public name & address book|domino directory|"
+                r"(?:the )?directory)",
+                "Domino router 'User x not listed in Domino Directory'",
+            ),
+            (
+                r"not found in (?:the )?(?:recipient's )?(?:directory|e-?mail system)",
+                "Exchange NDR 'address was not found in the recipient's e-mail system'",
+            ),
+            (r"email account that you tried to reach does not exist", "Gmail 550 5.1.1"),
+            (r"doesn't have an? .{1,40}account", "Yahoo 554 'This user doesn't have an account'"),
+            (r"not our customer", "Comcast 550 5.1.1 'Not our Customer'"),
+            (r"no such user!", "Yandex 550 5.7.1 'No such user!' (the mailbox does not exist)"),
+        ),
+    ),
+    WordingGroup(
+        name="relay_denied",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="relay_denied",
+        wordings=_w(
+            (r"relay(?:ing)? (?:access )?(?:denied|not)", "Postfix 554 5.7.1 Relay access denied"),
+            (r"not (?:permitted|allowed) to relay", "Sendmail 550 5.7.1 Relaying denied"),
+            (
+                r"unable to relay",
+                "MS365 550 5.7.54 'Unable to relay recipient in non-accepted domain'",
+            ),
+            (r"mail relay denied", "Gmail 550 5.7.0"),
+        ),
+    ),
+    WordingGroup(
+        name="sender_rejected",  # about the sender's address; says "does not exist" too
+        stage=WHEN_CODE_IS_WEAK,
+        detail="sender_rejected",
+        wordings=_w(
+            (
+                r"sender (?:address |domain )?(?:rejected|denied|refused|unknown|invalid|verify)",
+                "Postfix 'Sender address rejected'",
+            ),
+            (r"(?:domain|address) of sender", "Sendmail 553 5.1.8 'Domain of sender address'"),
+            (r"sender .{0,60}does not exist", "common wording"),
+            (r"from:? (?:domain|address) is (?:invalid|not valid)", "common wording"),
+            (r"valid from", "common wording"),
+            (r"bad outbound sender", "MS365 5.1.8 'Access denied, bad outbound sender'"),
+        ),
+    ),
+    WordingGroup(
+        name="list_post_refused",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="not_member",
+        wordings=_w(
+            (r"permission to post", "Google Groups"),
+            (r"not a member", "mailing list managers"),
+            (r"members only", "mailing list managers"),
+            (r"not in (?:the )?allowed.senders", "MS365 5.7.124 sender not in allowed-senders"),
+        ),
+    ),
+    WordingGroup(
+        name="authentication_failed",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="auth_failure",
+        wordings=_w(
+            (r"dmarc", "Gmail 5.7.26; Yahoo; RFC 7489"),
+            (r"spf\b", "Gmail 5.7.23/5.7.27; RFC 7208"),
+            (r"dkim", "Gmail 5.7.26; RFC 6376"),
+            (r"authenticat", "Gmail 5.7.26 'unauthenticated'; RFC 4954"),
+            (r"not verified", "common wording"),
+            (r"identities failed", "common wording"),
+        ),
+    ),
+    WordingGroup(
+        name="reverse_dns_required",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="require_ptr",
+        wordings=_w(
+            (r"ptr record", "Gmail 550 5.7.25 'does not have a PTR record'"),
+            (r"reverse dns", "common wording"),
+            (r"rdns\b", "common wording"),
+            (r"ip name lookup", "Postfix reject_unknown_client_hostname"),
+            (r"reverse (?:lookup|hostname)", "Postfix 'cannot find your reverse hostname'"),
+            (r"unverif[iy]+able", "Postfix"),
+        ),
+    ),
+    WordingGroup(
+        name="virus_or_malware",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="virus_detected",
+        wordings=_w(
+            (r"virus", "common wording (amavis, ClamAV)"),
+            (r"malware", "common wording"),
+            (r"potential security issue", "Gmail 552 5.7.0 content presents a security issue"),
+        ),
+    ),
+    WordingGroup(
+        name="spam_detected",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="spam_detected",
+        wordings=_w(
+            # (Spamhaus and SpamCop are IP blocklists: "sender_blocked" below)
+            (r"spam(?!haus|cop)", "Gmail 5.7.1 'likely unsolicited mail'; Yandex 554 5.7.1"),
+            (r"unsolicited", "Gmail 550 5.7.1"),
+            (r"junk ?mail", "common wording"),
+        ),
+    ),
+    WordingGroup(
+        name="sender_blocked",  # the sending IP or domain: blocklists, reputation
+        stage=WHEN_CODE_IS_WEAK,
+        detail="blocked",
+        wordings=_w(
+            (r"blacklist", "common wording"),
+            (r"blocklist", "Spamhaus/MS365 5.7.606-649"),
+            (r"block ?list", "common wording"),
+            (r"black ?list", "common wording"),
+            (r"rbl\b", "DNSBL texts"),
+            (r"dnsbl", "DNSBL texts"),
+            (r"reputation", "Gmail 4.7.0; MS365"),
+            (r"blocked\b", "Spamhaus 'Client host blocked'; AOL RLY:B1"),
+            (r"banned", "MS365 5.7.606 'banned sending IP'"),
+            (r"client host rejected", "Postfix 'Client host rejected'"),
+            (r"mismatch(?:es)? client ip", "common wording"),
+            (r"invalid ip", "common wording"),
+            (r"refused to talk", "Postfix smtp(8) 'refused to talk to me'"),
+        ),
+    ),
+    WordingGroup(
+        name="content_rejected",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="content_rejected",
+        wordings=_w(
+            (r"content (?:rejected|filter)", "common wording"),
+            (r"message content", "common wording"),
+            (r"headers? too (?:large|long)", "Gmail 552 5.6.0; MS365 5.3.x"),
+        ),
+    ),
+    WordingGroup(
+        name="policy_refusal",  # catch-all refusals that name no mailbox condition
+        stage=WHEN_CODE_IS_WEAK,
+        detail="policy_violation",
+        wordings=_w(
+            (r"access denied", "MS365 5.7.x 'Access denied'"),
+            (r"denied by policy", "common wording"),
+            (r"not allowed", "common wording"),
+            (r"not permitted", "common wording"),
+            (r"policy", "RFC 3463 X.7.x names; Gmail 550 5.7.1 'has a policy'"),
+            (r"message rejected", "common wording"),
+            (r"service refus", "Orange 'Service refuse'"),
+            (r"not accepted due to", "Gmail 5.7.26 'not accepted due to domain's DMARC policy'"),
+        ),
+    ),
+    WordingGroup(
+        name="domain_does_not_exist",  # no filter says this
+        stage=WHEN_CODE_IS_WEAK,
+        detail="host_unknown",
+        wordings=_w(
+            (r"host unknown", "Sendmail 'Host unknown (Name server: host not found)'"),
+            (r"unknown host", "common wording"),
+            (r"host (?:or domain name )?not found", "Postfix 'Host or domain name not found'"),
+            (r"host \S+ not found", "Postfix 'Name service error ... Host x not found'"),
+            (r"name service error", "Postfix/Sendmail name service errors"),
+            (r"domain (?:name )?(?:not found|is not reachable|does not exist)", "common"),
+            (r"no such domain", "common wording"),
+            (r"domain.{0,20}unknown", "common wording"),
+            (r"illegal (?:host|domain)", "Sendmail"),
+            (r"no mx", "common wording"),
+            (r"null mx", "RFC 7505"),
+            (r"name or service not known", "glibc EAI_NONAME as quoted by MTAs"),
+            (r"nxdomain", "DNS RCODE 3 (RFC 1035)"),
+            (r"nonexistent ?domain", "MS365 5.4.4 SMTPSEND.DNS.NonExistentDomain"),
+            (
+                r"find (?:any host|the recipient domain)",
+                "qmail 'I couldn't find any host named (#5.1.2)'; Gmail 553 5.1.2",
+            ),
+            (r"unrouteable mail domain", "Exim"),
+            (r"does not accept mail", "RFC 7504/7505 wording"),
+        ),
+    ),
+    WordingGroup(
+        name="mailbox_does_not_exist",  # a filter's verdict when said after DATA
+        stage=WHEN_CODE_IS_WEAK,
+        detail="user_unknown",
+        wordings=_w(
+            (r"user ?unknown", "Sendmail 'User unknown'; Postfix 'User unknown in ... table'"),
+            (r"unknown (?:user|recipient|mailbox|address|local.?part)", "Exim; Courier; Postfix"),
+            (
+                r"no such (?:user|mailbox|recipient|address|account|person)",
+                "Exim/cPanel 'No Such User Here'; Yandex 5.7.1 'No such user!'",
+            ),
+            (r"(?:does not|doesn't|did not|does no longer) exist", "Gmail 5.1.1; iCloud"),
+            (
+                r"(?:invalid|unknown|bad|unavailable)\b.{0,20}\b(?:recipient|mailbox|userid|user|"
+                r"address)\b",
+                "OpenSMTPD 'Invalid recipient'; Mail.ru 'invalid mailbox'",
+            ),
+            (r"bad[_ ]recipient", "MTA error-code wording BAD_RECIPIENT"),
+            (r"recipient (?:not found|unknown|invalid)", "common wording"),
+            (r"mailbox (?:not found|unavailable)", "RFC 5321 550 'mailbox unavailable'"),
+            (r"not (?:a )?(?:valid|known) (?:user|recipient|mailbox)", "Courier; Domino"),
+            (r"not an active (?:address|account|mailbox|user)", "common wording"),
+            (r"deactivated mailbox", "common wording ('is a deactivated mailbox')"),
+            (r"no mail ?box", "qmail 'no mailbox here by that name'; 'No mail box available'"),
+            (r"addressee unknown", "Sendmail"),
+            (r"unrouteable address", "Exim 'Unrouteable address'"),
+            (r"user not found", "Mail.ru 'user not found'"),
+            (r"recipient address rejected: (?:invalid|unknown|user)", "Postfix"),
+            (r"name is not recognized", "common wording"),
+            (r"no longer (?:available|active|exists|valid)", "common wording"),
+            (
+                r"check (?:if|that|whether) (?:the )?(?:e-?mail )?address is (?:correct|valid)",
+                "provider help texts",
+            ),
+            (r"unknown or illegal alias", "Sendmail"),
+            (
+                r"unable to deliver message to .{1,80}\(and other recipients in the same domain\)",
+                "InterScan MSS: its one wording for a recipient the server refused",
+            ),
+        ),
+    ),
+    WordingGroup(
+        name="delivery_expired",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="expired",
+        wordings=_w(
+            (r"retry timeout exceeded", "Exim"),
+            (r"message expired", "MS365 4.4.7/5.4.300 'Message expired'"),
+            (
+                r"(?:could not|cannot|can't) (?:be delivered|send message) for (?:the past )?\d+ "
+                r"(?:days|hours)",
+                "Sendmail 'Cannot send message for 5 days'",
+            ),
+            (r"in the queue too long", "qmail 'this message has been in the queue too long'"),
+            (r"delivery time expired", "RFC 3463 X.4.7"),
+            (r"have been failing for a long time", "Exim 'all hosts ... failing for a long time'"),
+        ),
+    ),
+    WordingGroup(
+        name="routing_loop",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="routing_loop",
+        wordings=_w(
+            (r"loops back to myself", "Postfix"),
+            (r"too many hops", "Sendmail 554 5.4.6 'Too many hops'"),
+            (r"hop count exceeded", "MS365 5.4.14"),
+            (r"(?:mail|routing) loop", "RFC 3463 X.4.6"),
+            (r"message is looping", "qmail (#5.4.6)"),
+        ),
+    ),
+    WordingGroup(
+        name="network_failure",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="network_error",
+        wordings=_w(
+            (r"connection (?:timed out|refused|reset|closed)", "Postfix smtp(8); Exim"),
+            (r"timed out", "Postfix 'conversation with x timed out'"),
+            (r"lost connection", "Postfix 'lost connection with x while ...'"),
+            (r"no route to host", "POSIX EHOSTUNREACH"),
+            (r"network is unreachable", "POSIX ENETUNREACH"),
+            (r"establish an smtp connection", "qmail (#4.4.1)"),
+        ),
+    ),
+    WordingGroup(
+        name="tls_failure",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="tls_required",
+        wordings=_w(
+            (r"starttls", "Gmail 530 5.7.0 'Must issue a STARTTLS command first'"),
+            (r"tls (?:is )?required", "Gmail 421 4.7.0 'TLS required'; RFC 8689"),
+            (r"tls handshake", "Postfix 'TLS handshake failed'"),
+        ),
+    ),
+    WordingGroup(
+        name="local_delivery_program",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="mailer_error",
+        wordings=_w(
+            (r"command died with status", "Postfix pipe(8)/local(8)"),
+            (r"unknown mailer error", "Sendmail"),
+            (r"procmail", "procmail as local delivery agent"),
+        ),
+    ),
+    WordingGroup(
+        name="system_failure",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="system_error",
+        wordings=_w(
+            (r"temporary (?:system|server|local) (?:problem|error|failure)", "Gmail 421 4.3.0"),
+            (r"local error in processing", "RFC 5321 451"),
+            (r"internal (?:server )?error", "common wording"),
+            (r"service (?:not available|unavailable|temporarily unavailable)", "RFC 5321 421"),
+            (r"not accepting network messages", "RFC 3463 X.3.2 (shutdown, load, maintenance)"),
+        ),
+    ),
+    WordingGroup(
+        name="protocol_failure",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="protocol_error",
+        wordings=_w(
+            (r"syntax error", "RFC 5321 500/501"),
+            (r"command (?:not recognized|unrecognized)", "RFC 5321 500"),
+            (r"bad sequence of commands", "RFC 5321 503"),
+        ),
+    ),
+)
