@@ -226,3 +226,35 @@ def settings() -> Settings:
     if s.embedded or s.broker_url.startswith("sqla+sqlite"):
         s.home.mkdir(parents=True, exist_ok=True)
     return s
+
+
+# One line per setting, read by the settings reference (docs/reference/settings.md is
+# generated from this table, with each default taken from load_settings itself), and
+# checked by tests/unit/test_docs_reference.py: a BOUNCE_WORKER_* setting read anywhere in
+# src/ without a line here fails the tests. Add yours in the same place as the code reading it.
+DESCRIPTIONS: dict[str, str] = {
+    "HOME": "where the embedded SQLite database and broker files live",
+    "DATABASE_URL": "the database: `postgresql://user:pass@host/db` in production (psycopg 3)",
+    "BROKER_URL": "the Celery broker: `redis://host:6379/0` in production",
+    "QUEUE": "the queue the tasks go to and the workers consume",
+    "LADDER_DAYS": "temporary block lengths in days, comma-separated; the last one repeats",
+    "SOFT_BOUNCE_LIMIT": "consecutive soft bounces (no delivery between) before `blacklisted`",
+    "QUIET_PERIOD_DAYS": "the temporary-block ladder resets this long after the last block ended",
+    "UNLOCK_AT": "time of the nightly unlock of expired temporary blocks, HH:MM",
+    "TIMEZONE": "timezone of the nightly jobs' times (Celery beat's `timezone`)",
+    "ORGANIZATION_HEADER": "header of the returned original mail naming the sender organization",
+    "RETENTION_DAYS": "raw event payloads, dead letters and statistics kept this long",
+    "MAX_MESSAGE_BYTES": "larger raw messages are dead-lettered (only this much is kept)",
+    "BATCH_SIZE": "events per message on the batched path (`publish`)",
+    "VISIBILITY_TIMEOUT": "seconds before Redis hands an unacknowledged message to another "
+    "worker; keep it above the longest hard time limit",
+    "SECRET_KEY": "HMAC key for erasure (`forget`); no default, set it before forgetting anyone",
+    "LOG_FORMAT": "`text`, or `json` for one JSON object per log line",
+    "RECALCULATE_AT": "time of the nightly recalculation of the statistics, HH:MM",
+    "HOUSEKEEPING_AT": "time of the nightly housekeeping (count resets, purges), HH:MM",
+    "JOB_BATCH_SIZE": "rows per batch and transaction of a nightly job",
+    "JOB_WORKERS": "batches of a nightly job run in parallel on PostgreSQL (SQLite: 1)",
+    "EVENT_GROUP_SIZE": "one-event messages a worker applies together in one transaction; "
+    "also the prefetch per pool process",
+    "EVENT_GROUP_WAIT_MS": "the longest a one-event message waits for its group to fill",
+}
