@@ -257,4 +257,17 @@ DESCRIPTIONS: dict[str, str] = {
     "EVENT_GROUP_SIZE": "one-event messages a worker applies together in one transaction; "
     "also the prefetch per pool process",
     "EVENT_GROUP_WAIT_MS": "the longest a one-event message waits for its group to fill",
+    "MAILGUN_SIGNING_KEY": "Mailgun's HTTP webhook signing key (no default: Mailgun refused)",
+    "SENDGRID_VERIFICATION_KEY": "SendGrid's signed event webhook public key (base64 DER or PEM)",
+    "POSTMARK_USER": "basic-auth user you put in Postmark's webhook URL",
+    "POSTMARK_PASSWORD": "basic-auth password you put in Postmark's webhook URL",
+    "SNS_TOPIC_ARNS": "comma-separated SNS topic ARNs whose messages are accepted",
+    "SNS_CERT_HOSTS": "regular expression the SNS signing certificate's host must match in full",
+    "WEBHOOK_MAX_AGE_SECONDS": "signed webhook timestamps older (or further ahead) than this are "
+    "refused",
+    "VERP_DOMAIN": "the Return-Path domain of VERP addresses",
+    "VERP_KEY": "HMAC key of the VERP tokens (no default: bounces without a token are unverified)",
+    "MAX_RECIPIENTS": "one mail naming more recipients than this is dead-lettered",
+    "CLOCK_SKEW_SECONDS": "an `occurred_at` later than receipt plus this is clamped to receipt",
+    "TRUSTED_SOURCES": "comma-separated source names whose mail is verified without a VERP token",
 }
