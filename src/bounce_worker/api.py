@@ -91,12 +91,52 @@ def check(
     )
 
 
+def check_fast(
+    address: str,
+    *,
+    channel: str = "email",
+    organization: str | None = None,
+    list: str | None = None,
+    engine: Engine | None = None,
+) -> tuple[Verdict, lookup.Hit | None]:
+    """`check` without the history, and the entry that rules (None: nothing stops the
+    send): one query over the address, its forgotten hash and its domain. The hot path
+    of GET /v1/check."""
+    engine = engine or get_engine(settings().database_url)
+    display = normalize_recipient(address, channel)
+    secret = settings().secret_key
+    hashed = forgotten_hasher(secret, channel) if secret else None
+    wanted: dict[str, set[str]] = {}
+    for ch, key in lookup.candidate_keys(channel, address_key(display), hashed):
+        wanted.setdefault(ch, set()).add(key)
+    found = lookup.fetch(engine, wanted)
+    hits = [hit for by_address in found.values() for hits in by_address.values() for hit in hits]
+    hit = ruling(hits, organization, list)
+    return _verdict(display, channel, hit, None), hit
+
+
 def _entries(uow: UnitOfWork, channel: str, display: str) -> list[EntryRow]:
     """Every entry that may bear on `display`: its own, its forgotten hash's, its domain's."""
     secret = settings().secret_key
     hashed = forgotten_hasher(secret, channel) if secret else None
     pairs = lookup.candidate_keys(channel, address_key(display), hashed)
     return [row for ch, key in pairs for row in uow.entries_for(ch, key)]
+
+
+def contact_entries(
+    address: str, *, channel: str = "email", engine: Engine | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every entry bearing on `address` in every organization, and their history (the
+    platform operator's view of a contact card)."""
+    engine = engine or get_engine(settings().database_url)
+    display = normalize_recipient(address, channel)
+    with UnitOfWork(engine) as uow:
+        rows = _entries(uow, channel, display)
+        transitions = uow.transitions_for([r.id for r in rows]) if rows else []
+    return {
+        "entries": [entry_dict(r) for r in rows],
+        "transitions": _history_dicts(rows, transitions),
+    }
 
 
 def _history_dicts(rows: list[EntryRow], transitions: list[TransitionRow]) -> list[dict[str, Any]]:

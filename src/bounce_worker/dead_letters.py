@@ -120,3 +120,17 @@ def _outcome(results: Counter[service.Result]) -> str:
     if results[service.Result.APPLIED]:
         return str(service.Result.APPLIED)
     return str(service.Result.DUPLICATE)
+
+
+def discard(engine: Engine, ids: list[int]) -> int:
+    """Delete dead letters an operator judged will never apply (the audit log keeps who
+    and why). All or nothing: an unknown id refuses the whole call."""
+    with UnitOfWork(engine) as uow:
+        rows = uow.dead_letters(ids)
+        missing = sorted(set(ids) - {r.id for r in rows})
+        if missing:
+            raise UnknownDeadLetter(f"no dead letter with id {', '.join(map(str, missing))}")
+        for row in rows:
+            uow.session.delete(row)
+        uow.commit()
+    return len(rows)

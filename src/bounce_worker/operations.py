@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from bounce_worker.domain.permissions import (
+    Invalid,
     Refused,
     Role,
     check_scope,
@@ -28,6 +29,10 @@ from bounce_worker.domain.targets import Target, forgotten_key
 from bounce_worker.service import record_transition, to_entry, write_entry
 from bounce_worker.store.models import EntryRow
 from bounce_worker.store.uow import EntryKey, UnitOfWork
+
+
+class NoEntry(Refused):
+    """There is no such entry to lift, delete or restore."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +59,9 @@ class Request:
     def validate(self) -> None:
         check_scope(self.scope, self.organization, self.list)
         if not self.actor.strip():
-            raise Refused("--actor must name the person acting")
+            raise Invalid("--actor must name the person acting")
         if not self.note.strip():
-            raise Refused("a written reason (--reason) is required")
+            raise Invalid("a written reason (--reason) is required")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +160,7 @@ def _find(uow: UnitOfWork, req: Request, secret: str | None) -> EntryRow | None:
 def _existing(uow: UnitOfWork, req: Request, secret: str | None) -> EntryRow:
     row = _find(uow, req, secret)
     if row is None:
-        raise Refused(f"no {req.scope} entry for {req.target.display}{_where(req.key())}")
+        raise NoEntry(f"no {req.scope} entry for {req.target.display}{_where(req.key())}")
     return row
 
 

@@ -33,16 +33,20 @@ class Refused(ValueError):
     """The actor may not do this; the message says why in one line."""
 
 
+class Invalid(Refused):
+    """Not a permission matter: the request itself is incomplete or contradictory."""
+
+
 def check_scope(scope: Scope, organization: str | None, list_id: str | None) -> None:
     """The key's parts must match its scope (a bad argument, not a permission)."""
     if scope is Scope.GLOBAL and (organization or list_id):
-        raise Refused("a global entry takes neither --organization nor --list")
+        raise Invalid("a global entry takes neither --organization nor --list")
     if scope is not Scope.GLOBAL and not organization:
-        raise Refused(f"--scope {scope} needs --organization")
+        raise Invalid(f"--scope {scope} needs --organization")
     if scope is Scope.LIST and not list_id:
-        raise Refused("a list entry needs --list")
+        raise Invalid("a list entry needs --list")
     if scope is Scope.ORGANIZATION and list_id:
-        raise Refused("--list needs --scope list")
+        raise Invalid("--list needs --scope list")
 
 
 def _owner_reach(role: Role, scope: Scope, action: str) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bounce_worker.http.v1 import account
+from bounce_worker.http.v1 import account, changes, checks, contacts, files, platform
 from bounce_worker.http.v1.identity import ApiError, api_error
 
 __all__ = ["ApiError", "api_error", "router"]
 
 router = APIRouter()
-router.include_router(account.router)
+for module in (checks, contacts, changes, files, platform, account):
+    router.include_router(module.router)

@@ -38,6 +38,9 @@ async def api_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
 
+PREFIX = "/v1"  # where app.create_app mounts this router
+
+
 def engine() -> Engine:
     return get_engine(settings().database_url)
 
@@ -60,8 +63,11 @@ def principal(
 
 
 def action_of(request: Request) -> str:
+    """`GET /v1/contacts/{address}`: the route's template, not the address asked for."""
     route = request.scope.get("route")
-    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+    path = getattr(route, "path", None) or request.url.path
+    # The route's path may be its router's own (without the mount prefix).
+    return f"{request.method} {path if path.startswith(PREFIX) else PREFIX + path}"
 
 
 def deny(
