@@ -52,6 +52,11 @@ class Settings:
     intake: IntakeSettings = field(default_factory=lambda: IntakeSettings())
     # SMS (docs/sms.md): sending number -> (organization, list or None); BOUNCE_WORKER_SMS_NUMBERS
     sms_numbers: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # The console (/console, README "The console"): the key signing its session cookies
+    # (BOUNCE_WORKER_CONSOLE_SECRET; unset: derived from SECRET_KEY, else random per process,
+    # so sessions end on restart) and how long a session lasts (CONSOLE_SESSION_HOURS).
+    console_secret: str | None = None
+    console_session_hours: int = 8
 
     @property
     def embedded(self) -> bool:
@@ -184,6 +189,8 @@ def load_settings() -> Settings:
         job_workers=_int("JOB_WORKERS", 2, minimum=1),
         event_group_size=_int("EVENT_GROUP_SIZE", 32, minimum=1),
         event_group_wait=_int("EVENT_GROUP_WAIT_MS", 50, minimum=1) / 1000,
+        console_secret=os.environ.get(PREFIX + "CONSOLE_SECRET") or None,
+        console_session_hours=_int("CONSOLE_SESSION_HOURS", 8, minimum=1),
         intake=load_intake(),
         sms_numbers=_sms_numbers(_get("SMS_NUMBERS", "")),
     )

@@ -25,6 +25,7 @@ def create_app(*, max_body_bytes: int | None = None) -> FastAPI:
     app.include_router(webhooks.router, prefix="/webhooks")
     app.include_router(v1.router, prefix="/v1")
     app.include_router(console.router, prefix="/console")
+    console.install(app)
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
     app.add_exception_handler(v1.ApiError, v1.api_error)
     if max_body_bytes is not None:
