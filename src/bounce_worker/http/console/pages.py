@@ -27,7 +27,6 @@ from bounce_worker import api, dead_letters, importcheck
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.domain.addresses import InvalidAddress
-from bounce_worker.domain.events import format_instant
 from bounce_worker.domain.permissions import Refused, Role, may_hide, may_lift, may_suppress
 from bounce_worker.domain.policy import Scope, State
 from bounce_worker.http.console import chart, readmodel, session
@@ -48,7 +47,8 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters["instant"] = lambda v: format_instant(v) if v else ""
+# Seconds are enough to read; the CSV export and the CLI keep the full instant.
+_env.filters["instant"] = lambda v: v.strftime("%Y-%m-%d %H:%M:%SZ") if v else ""
 _env.filters["num"] = lambda v: f"{v:,}"
 _env.globals["urlencode"] = urlencode
 

@@ -57,6 +57,12 @@ class Card:
     timeline_cut: bool = False  # older transitions exist beyond the shown ones
 
     @property
+    def display(self) -> str:
+        """The address as first recorded (entries keep that spelling), else as searched."""
+        own = (r.display_address for r in self.entries if r.channel == self.target.channel)
+        return next((a for a in own if not a.startswith(FORGOTTEN_PREFIX)), self.target.display)
+
+    @property
     def may_send(self) -> bool:
         return self.state == State.ACTIVE
 
@@ -256,7 +262,7 @@ class Stats:
     dead_letters_pending: int
 
 
-HISTORY_SNAPSHOTS = 60  # the chart's newest nightly recalculations
+HISTORY_SNAPSHOTS = 92  # the chart: a quarter of nightly recalculations
 SUPPRESSED = ("temporarily_blocked", "blacklisted", "blocked")
 
 
