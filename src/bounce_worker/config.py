@@ -277,4 +277,7 @@ DESCRIPTIONS: dict[str, str] = {
     "MAX_RECIPIENTS": "one mail naming more recipients than this is dead-lettered",
     "CLOCK_SKEW_SECONDS": "an `occurred_at` later than receipt plus this is clamped to receipt",
     "TRUSTED_SOURCES": "comma-separated source names whose mail is verified without a VERP token",
+    "CONSOLE_SECRET": "key signing console session cookies (unset: derived from SECRET_KEY, "
+    "else random per process, so sessions end on restart)",
+    "CONSOLE_SESSION_HOURS": "hours a console sign-in lasts",
 }
