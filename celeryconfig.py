@@ -57,6 +57,21 @@ if broker_url.startswith(("redis", "rediss")):
         "unacked_restore_throttle": 1,
     }
 
+# RabbitMQ (amqp://) is the production broker that needs no patched transport: its
+# acknowledgements are real (a message unacknowledged by a dead connection is redelivered
+# at once, no visibility timeout). Quorum queues replicate each message to a majority of
+# the cluster and keep it on disk before the publisher's confirm; publisher confirms make
+# `bounce-worker publish` wait until the broker has taken each message (README "Broker").
+# Celery turns global QoS off by itself for quorum queues (worker_detect_quorum_queues).
+if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+    task_default_queue_type = "quorum"
+    worker_detect_quorum_queues = True
+    broker_transport_options = {"confirm_publish": True}
+
+# Every task message is checked before Celery builds a request from it: a malformed one is
+# dead-lettered with its raw body and acknowledged, never fatal to the worker (poison.py).
+worker_consumer = "bounce_worker.poison:GuardedConsumer"
+
 # Prefetch: a worker holds up to this many unacknowledged messages per pool process. The
 # worker groups one-event messages (bounce_worker/grouping.py), and a group waits for its
 # messages until it is full or BOUNCE_WORKER_EVENT_GROUP_WAIT_MS passes: one full group per
