@@ -23,7 +23,8 @@ from bounce_worker.store.uow import UnitOfWork
 from tests.conftest import Worker, set_env
 from tests.faults.conftest import cleanup_queue, queue_state, wait_for
 
-RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# No user in the URL: kombu and Celery log in as RabbitMQ's default local user.
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://127.0.0.1:5672//")
 
 
 def task_message(
