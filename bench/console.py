@@ -141,6 +141,12 @@ PAGES = [  # (label, role, path): what support and owners open all day
         "support",
         "/console/suppressions?since=2026-06-01&until=2026-06-30",
     ),
+    (
+        "suppressions: oldest month (deep)",
+        "support",
+        "/console/suppressions?since=2025-10-26&until=2025-11-25",
+    ),
+    ("suppressions: matches nothing", "support", "/console/suppressions?reason=no_such_reason"),
     ("suppressions: owner, blacklisted", "owner", "/console/suppressions?state=blacklisted"),
     ("statistics: every organization", "support", "/console/statistics"),
     ("statistics: org07", "support", "/console/statistics?organization=org07"),

@@ -24,8 +24,11 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
+from sqlalchemy import select
 
 from bench.console import seed
+from bounce_worker.store.db import get_engine
+from bounce_worker.store.models import AuditRow
 from tests.conftest import REPO, run_cli, temporary_database
 from tests.integration.api_support import make_key
 from tests.integration.http_server import Server
@@ -75,7 +78,7 @@ def console(run_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
             }
             server = Server().start()
             try:
-                yield {"url": server.url, "keys": keys, "home": home}
+                yield {"url": server.url, "keys": keys, "home": home, "db": url}
             finally:
                 server.stop()
             settings.cache_clear()
@@ -222,6 +225,8 @@ def test_owner_is_offered_no_lift_and_a_handmade_post_is_refused(
         assert no_token.status_code == 403 and "security token" in no_token.text
     ui.open("/console/search?q=gone.user@example.org", "owner-card-still-blocked")
     assert ui.text("#state") == "blocked"
+    denied = _audit(console, "denied")
+    assert (denied[0][:15], denied[1]) == ("Olga Owner (key", "POST /console/entries/lift")
 
     # What an owner may do is offered: lifting their organization's unsubscribe.
     ui.open("/console/search?q=leaver@example.org", "owner-card-blacklisted")
@@ -245,6 +250,19 @@ def test_support_lifts_with_a_reason_and_the_timeline_says_who_and_why(
     newest = ui.d.find_element(By.CSS_SELECTOR, "#timeline li").text
     assert "blocked → active" in newest and "lifted" in newest
     assert "Sam Support" in newest and "ticket 4711" in newest
+    done = _audit(console, "done")
+    assert done[1] == "POST /console/entries/lift" and "ticket 4711" in done[2]
+
+
+def _audit(console: dict[str, Any], outcome: str) -> tuple[str, str, str]:
+    """The newest audit row with this outcome written through the console."""
+    with get_engine(console["db"]).connect() as conn:
+        row = conn.execute(
+            select(AuditRow.actor, AuditRow.action, AuditRow.reason)
+            .where(AuditRow.via == "console", AuditRow.outcome == outcome)
+            .order_by(AuditRow.id.desc()).limit(1)
+        ).one()  # fmt: skip
+    return row.actor, row.action, row.reason or ""
 
 
 def _ids(ui: Console) -> list[int]:
@@ -310,6 +328,12 @@ def test_statistics_chart_renders_at_desktop_and_phone_width(
     assert lines[0].size["width"] > 300  # drawn, not collapsed
     assert ui.d.find_elements(By.CSS_SELECTOR, "#latest tbody tr")
     assert ui.d.find_elements(By.CSS_SELECTOR, "#dead-letters tbody tr")
+    # Replay one dead letter (its payload is still broken: it stays a dead letter).
+    ui.d.find_element(By.CSS_SELECTOR, "#dead-letters input[name=ids]").click()
+    reason = ui.d.find_element(By.CSS_SELECTOR, "form[action$=replay] textarea[name=reason]")
+    reason.send_keys("parser fixed in 1.2")
+    ui.submit(reason, "statistics-replayed")
+    assert "dead_lettered 1" in ui.text("#done")
     ui.d.set_window_size(390, 844)
     try:
         ui.open("/console/statistics?organization=org03", "statistics-phone")

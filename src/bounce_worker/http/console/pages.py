@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
-from bounce_worker import api, dead_letters, importcheck
+from bounce_worker import api, audit, dead_letters, importcheck
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.domain.addresses import InvalidAddress
@@ -113,6 +113,31 @@ def _secure(request: Request) -> bool:
 def _check_csrf(sess: session.Session, token: str | None) -> None:
     if not session.csrf_ok(sess.csrf, token):
         raise Denied("the form's security token is missing or stale: reload the page and retry")
+
+
+def _audit(
+    request: Request,
+    sess: session.Session,
+    outcome: str,
+    *,
+    organization: str | None = None,
+    target: str | None = None,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """The audit log row of a console action, as /v1 writes one (via `console`)."""
+    p = sess.principal
+    audit.record(
+        engine(),
+        audit.Who("console", p.actor, str(p.role), p.key_id),
+        f"{request.method} {request.url.path}",
+        outcome,
+        now=utcnow(),
+        organization=organization or p.organization,
+        target=target,
+        reason=reason,
+        detail=detail,
+    )
 
 
 def _acting_org(sess: session.Session, requested: str | None) -> str | None:
@@ -268,12 +293,22 @@ def act(
     if scope not in readmodel.SCOPES:
         raise Denied(f"unknown scope {scope!r}", 400)
     org = organization.strip() or None
+    target = f"{address} {scope}{'/' + org if org else ''}{'/' + list if list else ''}"
+
+    def refuse(why: str) -> Denied:
+        _audit(request, sess, "denied", organization=org, target=target, reason=reason,
+               detail=why)  # fmt: skip
+        return Denied(why)
+
     if p.role is Role.OWNER:
         if scope == Scope.GLOBAL:
-            raise Denied(
+            raise refuse(
                 f"only support may {action} a global entry (it affects every organization)"
             )
-        org = _acting_org(sess, org)
+        try:
+            org = _acting_org(sess, org)
+        except Denied as exc:
+            raise refuse(str(exc)) from None
     if not reason.strip():
         raise Denied("a written reason is required", 400)
     kwargs: dict[str, Any] = dict(
@@ -286,9 +321,11 @@ def act(
         else:
             change = ACTIONS[action](address, **kwargs)
     except Refused as exc:
-        raise Denied(str(exc)) from None
+        raise refuse(str(exc)) from None
     except (InvalidAddress, ValueError) as exc:
         raise Denied(str(exc), 400) from None
+    _audit(request, sess, "done" if change.changed else "unchanged", organization=org,
+           target=change.entry, reason=reason.strip(), detail=change.message)  # fmt: skip
     query = {"q": address, "organization": back_organization, "done": f"{action}: {change.message}"}
     return RedirectResponse(f"/console/search?{urlencode(query)}", 303)
 
@@ -350,6 +387,8 @@ def export(request: Request, sess: Current) -> Response:
     except BadFilter as exc:
         raise Denied(str(exc), 400) from None
     email_only = params.get("email_only") == "1"
+    what = f"export {'addresses' if email_only else 'full'}: {urlencode(f.query())}"
+    _audit(request, sess, "done", organization=f.organization, detail=what)
     header = ["address"] if email_only else readmodel.EXPORT_COLUMNS
 
     def lines() -> Iterator[str]:
@@ -397,18 +436,25 @@ def replay(
     request: Request,
     sess: Current,
     ids: Annotated[list[int] | None, Form()] = None,
+    reason: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     _check_csrf(sess, csrf)
+    target = f"dead letters {', '.join(map(str, ids or []))}"
     if sess.principal.role is not Role.SUPPORT:
-        raise Denied("only support may replay dead letters")
+        why = "only support may replay dead letters"
+        _audit(request, sess, "denied", target=target, reason=reason, detail=why)
+        raise Denied(why)
     if not ids:
         raise Denied("choose the dead letters to replay", 400)
+    if not reason.strip():
+        raise Denied("a written reason is required", 400)
     try:
         counts = dead_letters.replay(engine(), settings(), utcnow(), ids)
     except dead_letters.UnknownDeadLetter as exc:
         raise Denied(str(exc), 404) from None
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing to replay"
+    _audit(request, sess, "done", target=target, reason=reason.strip(), detail=summary)
     return RedirectResponse(f"/console/statistics?{urlencode({'done': summary})}", 303)
 
 
