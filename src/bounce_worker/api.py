@@ -106,11 +106,7 @@ def check_fast(
     display = normalize_recipient(address, channel)
     secret = settings().secret_key
     hashed = forgotten_hasher(secret, channel) if secret else None
-    wanted: dict[str, set[str]] = {}
-    for ch, key in lookup.candidate_keys(channel, address_key(display), hashed):
-        wanted.setdefault(ch, set()).add(key)
-    found = lookup.fetch(engine, wanted)
-    hits = [hit for by_address in found.values() for hits in by_address.values() for hit in hits]
+    hits = lookup.fetch_few(engine, lookup.candidate_keys(channel, address_key(display), hashed))
     hit = ruling(hits, organization, list)
     return _verdict(display, channel, hit, None), hit
 

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from bounce_worker import audit, credentials
 from bounce_worker.clock import utcnow
@@ -91,11 +92,14 @@ def deny(
 def allow(*roles: Role) -> Callable[..., Principal]:
     """A dependency: the principal, if its role is one of `roles` (else 403, audited)."""
 
-    def dependency(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def dependency(
+        request: Request, who: Annotated[Principal, Depends(principal)]
+    ) -> Principal:
+        # async: a role check needs no thread; only a refusal writes (the audit row).
         try:
             identity.require_role(who, roles, f"call {action_of(request)}")
         except Forbidden as exc:
-            deny(request, who, str(exc))
+            await run_in_threadpool(deny, request, who, str(exc))
         return who
 
     return dependency
