@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from bounce_worker.domain.classify import Category, Outcome, classify
 from bounce_worker.domain.events import Event, InvalidEvent
 from bounce_worker.domain.policy import PolicySettings
+from bounce_worker.domain.trust import admit
 from bounce_worker.observability.logs import about_message
 from bounce_worker.service import (
     PayloadTooLarge,
@@ -170,7 +171,7 @@ def apply_events(
 
 
 def _plan(event: Event) -> Plan:
-    outcome = classify(event)
+    outcome = admit(event, classify(event))
     if outcome.category is Category.IGNORED:
         # Claimed, so a redelivery is a duplicate; nothing to suppress, no entry made.
         return outcome, [], False

@@ -51,6 +51,7 @@ def _replay_raw(
         now=now,
         organization_header=s.organization_header,
         max_bytes=s.max_message_bytes,
+        intake=s.intake,
     )
 
 
@@ -63,7 +64,9 @@ def _replay_webhook(
     except (ValueError, TypeError, KeyError) as exc:
         service.dead_letter(engine, "webhook", source, payload, f"not a stored webhook: {exc}", now)
         return Counter({service.Result.DEAD_LETTERED: 1})
-    return ingest.ingest_webhook(engine, provider, body, source=source, policy=s.policy, now=now)
+    return ingest.ingest_webhook(
+        engine, provider, body, source=source, policy=s.policy, now=now, intake=s.intake
+    )
 
 
 register_replayer("event", _replay_event)

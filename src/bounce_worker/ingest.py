@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
+from bounce_worker.config import IntakeSettings
+from bounce_worker.domain import trust
+from bounce_worker.domain.events import Event
 from bounce_worker.domain.policy import PolicySettings
+from bounce_worker.observability import metrics
 from bounce_worker.parsers import NotFeedback, ParseError, parse_message, parse_webhook
 from bounce_worker.parsers.sms import Owner, SmsContext, parse_sms
 from bounce_worker.service import Result, apply_events, dead_letter
@@ -29,8 +33,13 @@ def ingest_raw(
     now: datetime,
     organization_header: str = "X-Organization",
     max_bytes: int | None = None,
+    intake: IntakeSettings | None = None,
+    envelope: Sequence[str] = (),
 ) -> Counter[Result]:
-    """One raw mail (DSN, MTA bounce, ARF report, unsubscribe mail)."""
+    """One raw mail (DSN, MTA bounce, ARF report, unsubscribe mail), judged by its VERP
+    token (SPEC 7) whichever way it came in; `envelope`: the recipients the MTA delivered
+    it to (pipe, LMTP), where the VERP address usually is."""
+    intake = intake or IntakeSettings()
     if max_bytes is not None and len(raw) > max_bytes:
         reason = f"message of {len(raw)} bytes is larger than the limit of {max_bytes}"
         return _dead(engine, "raw", source, raw, reason, now)
@@ -41,7 +50,32 @@ def ingest_raw(
         return Counter({Result.IGNORED: 1})
     except ParseError as exc:
         return _dead(engine, "raw", source, raw, str(exc), now)
+    too_many = trust.too_many_recipients(events, intake.max_recipients)
+    if too_many:
+        return _dead(engine, "raw", source, raw, too_many, now)
+    domain = intake.verp_domain
+    candidates = [*envelope, *(trust.verp_candidates(raw, domain) if domain else [])]
+    events = trust.attribute_mail(
+        events,
+        candidates,
+        key=intake.verp_key,
+        domain=domain,
+        trusted_source=source is not None and source in intake.trusted_sources,
+    )
+    events = _clamped(events, now, intake)
+    _count_unverified("raw", events)
     return apply_events(engine, events, policy=policy, now=now)
+
+
+def _clamped(events: Sequence[Event], now: datetime, intake: IntakeSettings) -> list[Event]:
+    skew = timedelta(seconds=intake.clock_skew)
+    return [trust.clamp_time(event, now, skew) for event in events]
+
+
+def _count_unverified(kind: str, events: Sequence[Event]) -> None:
+    for event in events:
+        if not event.verified:
+            metrics.unverified(kind)
 
 
 def ingest_webhook(
@@ -52,13 +86,17 @@ def ingest_webhook(
     source: str | None,
     policy: PolicySettings,
     now: datetime,
+    intake: IntakeSettings | None = None,
 ) -> Counter[Result]:
-    """One ESP webhook delivery (SES via SNS, SendGrid, Mailgun, Postmark)."""
+    """One ESP webhook delivery (SES via SNS, SendGrid, Mailgun, Postmark). Only `serve`
+    publishes these, after checking the provider's signature: the events are verified,
+    attributed by the provider's own metadata (SPEC 7)."""
     try:
         events = parse_webhook(provider, payload)
     except ParseError as exc:
         stored = json.dumps({"provider": provider, "payload": payload}, default=str)
         return _dead(engine, "webhook", source, stored, str(exc), now)
+    events = _clamped(events, now, intake or IntakeSettings())
     return apply_events(engine, events, policy=policy, now=now)
 
 

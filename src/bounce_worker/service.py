@@ -30,6 +30,7 @@ from bounce_worker.domain.policy import (
     decide,
     target_scope,
 )
+from bounce_worker.domain.trust import admit
 from bounce_worker.observability import metrics
 from bounce_worker.store.bulk import BulkUnitOfWork, EntryRecord
 from bounce_worker.store.models import EntryRow
@@ -178,7 +179,7 @@ def apply_event(uow: UnitOfWork, event: Event, policy: PolicySettings, now: date
     """Apply one valid event inside the caller's unit of work (the caller commits)."""
     if not uow.claim_event(event.event_id, now, event_json(event)):
         return Result.DUPLICATE
-    outcome = classify(event)
+    outcome = admit(event, classify(event))
     if outcome.category is Category.IGNORED:
         return Result.APPLIED  # claimed, so a redelivery is a duplicate; nothing to suppress
     for row in _rows_for(event, outcome, uow, now):

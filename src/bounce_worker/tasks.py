@@ -130,8 +130,11 @@ def unlock_expired() -> int:
     soft_time_limit=120,
     time_limit=180,
 )
-def ingest_raw(self: Task, message_b64: Any, source: str | None = None) -> dict[str, int]:
-    """A raw mail (DSN, MTA bounce, ARF, unsubscribe), base64 in the JSON body."""
+def ingest_raw(
+    self: Task, message_b64: Any, source: str | None = None, envelope: Any = None
+) -> dict[str, int]:
+    """A raw mail (DSN, MTA bounce, ARF, unsubscribe), base64 in the JSON body; `envelope`:
+    the recipients its MTA delivered it to (pipe, LMTP), where its VERP address is."""
     s = settings()
     engine = get_engine(s.database_url)
     source = source or f"task:{self.request.id}"
@@ -156,6 +159,8 @@ def ingest_raw(self: Task, message_b64: Any, source: str | None = None) -> dict[
             now=utcnow(),
             organization_header=s.organization_header,
             max_bytes=s.max_message_bytes,
+            intake=s.intake,
+            envelope=[str(a) for a in envelope] if isinstance(envelope, list) else (),
         )
     return as_json_counts(results)
 
@@ -175,7 +180,13 @@ def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
     stored = json.dumps({"provider": provider, "payload": payload}, default=str)
     with dead_letter_on_bug(engine, "webhook", source, stored):
         results = ingest.ingest_webhook(
-            engine, provider, payload, source=source, policy=s.policy, now=utcnow()
+            engine,
+            provider,
+            payload,
+            source=source,
+            policy=s.policy,
+            now=utcnow(),
+            intake=s.intake,
         )
     return as_json_counts(results)
 

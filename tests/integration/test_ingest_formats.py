@@ -12,14 +12,19 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bounce_worker import ingest
+from bounce_worker.config import IntakeSettings
+from bounce_worker.domain import verp
 from bounce_worker.domain.policy import PolicySettings
+from bounce_worker.parsers import parse_message
 from bounce_worker.service import Result
-from bounce_worker.store.models import DeadLetterRow, EntryRow
+from bounce_worker.store.models import DeadLetterRow, EntryRow, TransitionRow
 from bounce_worker.store.uow import UnitOfWork
+from tests.conftest import truncate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "parsers" / "fixtures"
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 POLICY = PolicySettings()
+INTAKE = IntakeSettings(verp_domain="verp.test", verp_key="test-verp-key")
 
 WEBHOOKS = {
     "ses": ("ses_bounce_sns.json", {"Type": "Notification", "Message": "{not json"}),
@@ -62,10 +67,24 @@ def test_webhook_formats(any_engine: Engine, provider: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(MAILS))
 def test_mail_formats(any_engine: Engine, name: str) -> None:
+    """Without a VERP token a mail is recorded as unverified and changes nothing (SPEC 7);
+    delivered to the VERP address of its recipient, it suppresses in that organization."""
     raw = (FIXTURES / MAILS[name]).read_bytes()
-    applied = ingest.ingest_raw(any_engine, raw, source=name, policy=POLICY, now=NOW)
+    applied = ingest.ingest_raw(any_engine, raw, source=name, policy=POLICY, now=NOW, intake=INTAKE)
     assert applied[Result.APPLIED] >= 1
-    assert {r.state for r in rows(any_engine, EntryRow)} & {"blocked", "blacklisted"}
+    assert {r.state for r in rows(any_engine, EntryRow)} == {"active"}
+    assert {t.reason for t in rows(any_engine, TransitionRow)} == {"unverified"}
+
+    recipient = parse_message(raw, received_at=NOW)[0].recipient
+    token = verp.encode(recipient, "org-7", "news", key=INTAKE.verp_key, domain="verp.test")
+    truncate(any_engine)
+    applied = ingest.ingest_raw(
+        any_engine, raw, source=name, policy=POLICY, now=NOW, intake=INTAKE, envelope=[token]
+    )
+    assert applied[Result.APPLIED] >= 1
+    suppressed = [r for r in rows(any_engine, EntryRow) if r.state in {"blocked", "blacklisted"}]
+    assert suppressed and all(r.address == recipient.lower() for r in suppressed)
+    assert {r.organization for r in suppressed if r.scope != "global"} <= {"org-7"}
 
 
 def test_malformed_arf_and_truncated_mime_are_dead_lettered(any_engine: Engine) -> None:

@@ -81,6 +81,7 @@ def run_process(args: argparse.Namespace) -> int:
                 now=utcnow(),
                 organization_header=s.organization_header,
                 max_bytes=s.max_message_bytes,
+                intake=s.intake,
             )
     R = service.Result
     ignored = f", ignored {counts[R.IGNORED]} auto-replies" if counts[R.IGNORED] else ""

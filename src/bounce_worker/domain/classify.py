@@ -53,6 +53,7 @@ class Category(StrEnum):
     DELIVERED = "delivered"
     OPT_IN = "opt_in"
     IGNORED = "ignored"  # feedback that is about nobody's mailbox (e.g. ARF not-spam)
+    RECORDED = "recorded"  # unverified or unattributed feedback (SPEC 7): history row only
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,10 @@ class Event:
     # An SMS gateway's own error code, `gateway:code` (`twilio:30005`, `smpp:1`): classified
     # by that gateway's documented code table (domain/sms_codes), not as an SMTP status.
     gateway_code: str | None = None
+    # SPEC 7: set by the entry point that checked where the event came from. Normalized
+    # JSON from the operator's CLI or an authenticated producer is verified; a raw mail is
+    # verified only by its VERP token (or a trusted source). Unverified: recorded only.
+    verified: bool = True
 
     @classmethod
     def from_dict(cls, data: Any) -> Event:
@@ -78,6 +82,7 @@ class Event:
             source=_text(data, "source", limit=MAX_ID_LENGTH),
             feedback_type=_text(data, "feedback_type", limit=64),
             gateway_code=_gateway_code(data.get("gateway_code")),
+            verified=_flag(data, "verified", default=True),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,6 +160,13 @@ def _text(
         if not truncate:
             raise InvalidEvent(f"{name} is longer than {limit} characters")
         value = value[:limit]
+    return value
+
+
+def _flag(data: Mapping[str, Any], name: str, *, default: bool) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidEvent(f"{name} must be true or false, got {str(value)[:20]!r}")
     return value
 
 

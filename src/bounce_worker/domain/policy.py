@@ -75,13 +75,18 @@ def strongest(states: list[State]) -> State:
     return best
 
 
+# Mailbox facts, and what is recorded only (kept on the address's global entry).
+_GLOBAL_CATEGORIES = (Category.HARD_BOUNCE, Category.MAILBOX_FULL, Category.POLICY)
+_GLOBAL_CATEGORIES += (Category.RECORDED,)
+
+
 def target_scope(outcome: Outcome, organization: str | None, list_id: str | None) -> Scope:
     """Mailbox properties are global; relationships with a sender are scoped (SPEC 2).
 
-    An event without an organization comes from the platform itself: its scoped outcomes
-    apply globally (documented choice, README "Decisions").
+    Scoped feedback without an organization never gets here as such: trust.admit turns it
+    into a recorded-only outcome (SPEC 7); an opt-in without one acts on the global entry.
     """
-    if outcome.category in (Category.HARD_BOUNCE, Category.MAILBOX_FULL, Category.POLICY):
+    if outcome.category in _GLOBAL_CATEGORIES:
         return Scope.GLOBAL
     if organization is None:
         return Scope.GLOBAL
@@ -103,8 +108,9 @@ def decide(
         return _mailbox_error(entry, outcome.reason, at, settings)
     if category is Category.SOFT_BOUNCE:
         return _soft_bounce(entry, outcome.reason, settings)
-    if category is Category.POLICY:
-        # The sender's problem: written to history, never suppresses the recipient.
+    if category is Category.POLICY or category is Category.RECORDED:
+        # The sender's problem, or feedback we cannot trust or attribute (SPEC 7): written
+        # to history with its evidence, never suppresses the recipient.
         return Decision(entry, entry.state, outcome.reason, changed=False)
     if category is Category.OPT_IN:
         return _opt_in(entry)

@@ -87,3 +87,15 @@ def webhook_accepted(provider: str) -> None:
 
 def webhook_refused(provider: str, reason: str) -> None:
     WEBHOOKS_REFUSED.labels(provider, reason).inc()
+
+
+UNVERIFIED = Counter(
+    "bounce_worker_unverified_events",
+    "Feedback events recorded without changing state because nothing verified them "
+    "(a raw mail without a valid VERP token, from an untrusted source), by input kind.",
+    ["kind"],
+)
+
+
+def unverified(kind: str) -> None:
+    UNVERIFIED.labels(kind).inc()
