@@ -280,4 +280,6 @@ DESCRIPTIONS: dict[str, str] = {
     "CONSOLE_SECRET": "key signing console session cookies (unset: derived from SECRET_KEY, "
     "else random per process, so sessions end on restart)",
     "CONSOLE_SESSION_HOURS": "hours a console sign-in lasts",
+    "SMS_NUMBERS": "sending number -> organization (and list): `+15550001111=org` or "
+    "`+15550001111=org/list`, comma-separated",
 }
