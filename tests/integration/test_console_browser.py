@@ -22,6 +22,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
@@ -184,11 +185,14 @@ def test_support_searches_any_spelling_and_reads_reply_and_history(
 ) -> None:
     ui.sign_in(console["keys"]["support"])
     ui.open("/console/search", "search")
-    box = ui.d.find_element(By.ID, "q")
-    box.send_keys("  GONE.USER@example.ORG ")
-    org = ui.d.find_element(By.NAME, "organization")
-    org.send_keys("acme")
-    ui.submit(box, "contact-card")
+    # By keyboard alone: the search box has focus on arrival, Tab moves to the organization,
+    # Enter searches.
+    assert ui.d.switch_to.active_element.get_attribute("id") == "q"  # autofocus
+    ui.d.switch_to.active_element.send_keys("  GONE.USER@example.ORG ", Keys.TAB)
+    assert ui.d.switch_to.active_element.get_attribute("name") == "organization"
+    ui.d.get_log("performance")
+    ui.d.switch_to.active_element.send_keys("acme", Keys.ENTER)
+    ui.check_page("contact-card")
     assert ui.text("#card-title") == "Gone.User@example.org"  # as the first bounce spelt it
     assert ui.text("#state") == "blocked"
     assert ui.text("#reason").startswith("hard_bounce")
@@ -200,6 +204,11 @@ def test_support_searches_any_spelling_and_reads_reply_and_history(
     ui.open("/console/search?q=%2B49 30 000000010", "contact-card-sms")
     assert ui.text("#card-title") == "+4930000000010"
     assert ui.text("#state") == "blocked"
+    # A domain entry: every address at the domain is stopped by it.
+    ui.open("/console/search?q=%40BENCH97.example", "contact-card-domain")
+    assert ui.text("#state") == "blocked" and ui.text("#reason").startswith("manual")
+    ui.open("/console/search?q=someone%40bench97.example", "contact-card-at-domain")
+    assert ui.text("#state") == "blocked" and "domain bench97.example" in ui.text("#entries")
 
 
 def test_owner_is_offered_no_lift_and_a_handmade_post_is_refused(
