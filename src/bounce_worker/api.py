@@ -349,3 +349,20 @@ def forget(
         secret=settings().secret_key,
     )
     return dict(done)
+
+
+def verp_address(recipient: str, organization: str, list: str | None = None) -> str:
+    """The Return-Path to send one mail to `recipient` with, for `organization` (and
+    list): a bounce to it is verified and attributed by its token (SPEC 7, docs/intake.md).
+    Needs BOUNCE_WORKER_VERP_DOMAIN and BOUNCE_WORKER_VERP_KEY; raises ValueError (VerpError,
+    InvalidAddress) with a one-line reason."""
+    from bounce_worker.domain import verp
+    from bounce_worker.domain.addresses import normalize_email
+
+    intake = settings().intake
+    if not intake.verp_domain or not intake.verp_key:
+        raise verp.VerpError("set BOUNCE_WORKER_VERP_DOMAIN and BOUNCE_WORKER_VERP_KEY first")
+    return verp.encode(
+        normalize_email(recipient), organization, list, key=intake.verp_key,
+        domain=intake.verp_domain,
+    )  # fmt: skip

@@ -21,6 +21,7 @@ from bounce_worker.cli import (
     export,
     forget,
     health,
+    intake,
     jobs,
     keys,
     manual,
@@ -38,6 +39,7 @@ from bounce_worker.observability.logs import configure_cli
 COMMAND_MODULES = [events, status, jobs, stats, db, demo, health, metrics]
 COMMAND_MODULES += [manual, export, check_import, forget]  # operator workflows
 COMMAND_MODULES += [dead_letters]  # inputs that could not be applied, and their replay
+COMMAND_MODULES += [intake]  # VERP addresses, MTA pipe
 COMMAND_MODULES += [serve]  # the HTTP service: webhooks, /v1 API, console
 COMMAND_MODULES += [keys, audit]  # identity at the HTTP API, and what was done with it
 

@@ -94,7 +94,18 @@ def attribute_mail(
             matched = True
             out.append(_claimed(event, claim, event.recipient))
         else:
-            out.append(replace(event, organization=None, list=None, verified=trusted_source))
+            # Its own event id: an unverified copy must not make the verified one (the same
+            # bounce, delivered to its VERP address) a duplicate.
+            event_id = event.event_id if trusted_source else f"{event.event_id}:unverified"
+            out.append(
+                replace(
+                    event,
+                    event_id=event_id[:255],
+                    organization=None,
+                    list=None,
+                    verified=trusted_source,
+                )
+            )
     if not matched and len(claims) == 1 and out:
         claim = next(iter(claims.values()))
         out[0] = _claimed(events[0], claim, claim.recipient or events[0].recipient)

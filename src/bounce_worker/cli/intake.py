@@ -1,0 +1,89 @@
+"""`bounce-worker verp encode` (the Return-Path to send with) and `bounce-worker pipe` (one
+mail from an MTA's pipe transport onto the queue)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+from typing import Any
+
+from bounce_worker.cli.common import CliError
+
+EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the mail and tries again later
+
+
+def register(sub: Any) -> None:
+    verp_parser = sub.add_parser(
+        "verp",
+        help="VERP Return-Path addresses that make bounces verifiable",
+        description="Make the Return-Path address to send one mail with. A bounce that comes "
+        "back to it carries an HMAC token (BOUNCE_WORKER_VERP_KEY) naming the recipient, "
+        "organization and list, so it is verified and attributed (SPEC 7).",
+    )
+    verp_sub = verp_parser.add_subparsers(dest="verp_command", required=True, metavar="COMMAND")
+    encode = verp_sub.add_parser(
+        "encode",
+        help="print the Return-Path address for RECIPIENT",
+        description="Print the Return-Path address on BOUNCE_WORKER_VERP_DOMAIN for one send "
+        "to RECIPIENT by ORG (and LIST). Local part at most 64 characters.",
+    )
+    encode.add_argument("recipient", metavar="RECIPIENT", help="the address the mail goes to")
+    encode.add_argument("--organization", required=True, metavar="ORG", help="sending account")
+    encode.add_argument("--list", metavar="LIST", help="list inside the organization")
+    encode.set_defaults(func=run_verp_encode)
+
+    pipe = sub.add_parser(
+        "pipe",
+        help="queue one mail read from stdin (Postfix/Exim pipe transport)",
+        description="Read one mail on stdin and queue it for the workers. Exit 0 once the "
+        "broker accepted it (an unparseable mail is queued too and dead-lettered by the "
+        "worker), 75 (EX_TEMPFAIL) when the broker is unreachable, so the MTA keeps the mail "
+        "and retries. The envelope recipient (where the VERP address is) comes from "
+        "--recipient, else the ORIGINAL_RECIPIENT / RECIPIENT variables Postfix and Exim set.",
+    )
+    pipe.add_argument(
+        "--recipient",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="envelope recipient (repeatable), e.g. Postfix's ${original_recipient}",
+    )
+    pipe.add_argument(
+        "--source",
+        default="pipe",
+        help="name of this feed; list it in BOUNCE_WORKER_TRUSTED_SOURCES to trust it "
+        "without VERP tokens (default: %(default)s)",
+    )
+    pipe.set_defaults(func=run_pipe)
+
+
+def run_verp_encode(args: argparse.Namespace) -> int:
+    from bounce_worker.api import verp_address
+
+    try:
+        print(verp_address(args.recipient, args.organization, args.list))
+    except ValueError as exc:  # VerpError, InvalidAddress: one line
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def run_pipe(args: argparse.Namespace) -> int:
+    from bounce_worker.http.publish import BrokerUnavailable, publish
+    from bounce_worker.tasks import ingest_raw
+
+    raw = sys.stdin.buffer.read()
+    if not raw.strip():
+        raise CliError("no mail on stdin")
+    envelope = list(args.recipient)
+    for name in ("ORIGINAL_RECIPIENT", "RECIPIENT"):
+        if not envelope and os.environ.get(name):
+            envelope.append(os.environ[name])
+    message = base64.b64encode(raw).decode("ascii")
+    try:
+        publish(ingest_raw, [message, args.source, envelope])
+    except BrokerUnavailable as exc:
+        print(f"bounce-worker: broker unavailable, mail kept for retry: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    return 0

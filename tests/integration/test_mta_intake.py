@@ -1,0 +1,143 @@
+"""Mail from the MTA side, as Postfix's pipe transport runs `bounce-worker pipe`: a forged
+bounce (no token, or a token made with another key) and an ARF report from an untrusted
+mailbox change no state and are counted as unverified; the same mails delivered to a valid
+VERP address suppress the token's recipient in the token's organization. A dead broker
+gives EX_TEMPFAIL (75) so the MTA keeps the mail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import Engine, text
+
+from bounce_worker.domain import verp
+from tests.conftest import REPO, Worker, set_env, wait_until
+from tests.integration.http_server import free_port
+
+FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "parsers" / "fixtures"
+KEY, DOMAIN = "test-verp-key-intake", "verp.sender.example"
+
+
+def pipe(
+    mail: bytes, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "bounce_worker.cli", "pipe", *args],
+        input=mail, capture_output=True, timeout=60, cwd=REPO, env=env,
+    )  # fmt: skip
+
+
+def counter(prom: Path, name: str) -> dict[tuple[str, ...], float]:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(prom))
+    return {
+        tuple(s.labels.values()): s.value
+        for family in registry.collect() if family.name == name
+        for s in family.samples if s.name.endswith("_total")
+    }  # fmt: skip
+
+
+@pytest.fixture
+def mta_env(worker_env: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(prom))
+    set_env(monkeypatch, verp_domain=DOMAIN, verp_key=KEY)
+    return prom
+
+
+def test_forged_feedback_changes_nothing_and_tokens_attribute(
+    mta_env: Path, worker_env: Engine
+) -> None:
+    dsn = (FIXTURES / "dsn_postfix_org_list.eml").read_bytes()  # says X-Organization: acme
+    arf = (FIXTURES / "arf_abuse.eml").read_bytes()
+    forged_token = verp.encode("alice@example.org", "acme", None, key="attacker", domain=DOMAIN)
+    alice = verp.encode("alice@example.org", "org-a", "news", key=KEY, domain=DOMAIN)
+    dave = verp.encode("dave@example-isp.net", "org-d", None, key=KEY, domain=DOMAIN)
+
+    # Forged: no token; a token made with another key; an ARF report from a mailbox nobody
+    # declared trusted. Each is queued (exit 0) and will change nothing.
+    assert pipe(dsn).returncode == 0
+    assert (
+        pipe(
+            dsn.replace(b"Message-Id: <", b"Message-Id: <x"), "--recipient", forged_token
+        ).returncode
+        == 0
+    )
+    assert pipe(arf).returncode == 0
+    unparseable = pipe(b"\x00\xff this is not a mail")
+    assert unparseable.returncode == 0, unparseable.stderr
+    worker = Worker().start()
+    try:
+
+        def rows(sql: str) -> set[tuple[object, ...]]:
+            with worker_env.connect() as conn:
+                return {tuple(r) for r in conn.execute(text(sql))}
+
+        wait_until(
+            lambda: (
+                rows("SELECT count(*) FROM dead_letters") == {(1,)}
+                and len(rows("SELECT id FROM transitions")) >= 5
+            ),
+            timeout=60,
+        )
+        assert rows("SELECT DISTINCT state FROM entries") == {("active",)}
+        assert rows("SELECT DISTINCT reason FROM transitions") == {("unverified",)}
+        unverified = counter(mta_env, "bounce_worker_unverified_events")
+        assert unverified[("raw",)] >= 5  # 2 + 2 DSN recipients, 1 complaint
+
+        # The same mails (same Message-IDs: an unverified copy does not shadow a verified
+        # one) to valid VERP addresses: the MTA passes the envelope recipient,
+        # as Postfix's pipe does with ${original_recipient}; the ARF report's token sits in
+        # the returned original's Return-Path.
+        assert pipe(dsn, "--recipient", alice).returncode == 0
+        with_token = arf.replace(
+            b"From: Acme News", f"Return-Path: <{dave}>\nFrom: Acme News".encode(), 1
+        )
+        assert pipe(with_token).returncode == 0
+        wait_until(
+            lambda: (
+                ("dave@example-isp.net", "organization", "org-d", "blocked")
+                in rows("SELECT address, scope, organization, state FROM entries")
+            ),
+            timeout=60,
+        )
+        entries = rows(
+            "SELECT address, scope, organization, state, reason FROM entries "
+            "WHERE state <> 'active'"
+        )
+        assert entries == {
+            ("alice@example.org", "global", "", "blocked", "hard_bounce"),
+            ("dave@example-isp.net", "organization", "org-d", "blocked", "complaint"),
+        }
+    finally:
+        worker.stop()
+
+
+def test_pipe_with_the_broker_down_is_a_temporary_failure(mta_env: Path) -> None:
+    env = {**os.environ, "BOUNCE_WORKER_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    result = pipe((FIXTURES / "dsn_postfix_org_list.eml").read_bytes(), env=env)
+    assert result.returncode == 75
+    assert (
+        result.stderr.decode().count("\n") == 1 and "broker unavailable" in result.stderr.decode()
+    )
+
+
+def test_verp_encode_prints_a_64_char_local_part(mta_env: Path) -> None:
+    from tests.conftest import run_cli
+
+    out = run_cli("verp", "encode", "Ann@Example.org", "--organization", "acme", "--list", "w")
+    assert out.returncode == 0, out.stderr
+    address = out.stdout.strip()
+    assert address.endswith("@" + DOMAIN) and len(address.split("@")[0]) <= 64
+    assert verp.verify(address, None, key=KEY, domain=DOMAIN) == verp.Claim(
+        "Ann@example.org", "acme", "w"
+    )
+    bad = run_cli("verp", "encode", "not an address", "--organization", "acme")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
