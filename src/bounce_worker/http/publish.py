@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Task
 from kombu.exceptions import KombuError, OperationalError
+from kombu.utils.uuid import uuid
 
 
 class BrokerUnavailable(RuntimeError):
@@ -20,12 +21,22 @@ class BrokerUnavailable(RuntimeError):
 
 
 def publish(task: Task, args: Sequence[Any]) -> str:
-    """Send one task message; returns its id once the broker has it."""
+    """Send one task message; returns its id once the broker has it.
+
+    The message is built and sent as `apply_async` would, minus the task-sent event (a
+    second publish per message, to the events exchange): it halved the cost of a webhook
+    post. Flower still sees each task from its worker's events (received, started,
+    succeeded)."""
+    app = task.app
+    task_id = uuid()
     try:
-        with task.app.producer_or_acquire() as producer:
-            result = task.apply_async(tuple(args), producer=producer, retry=False)
+        message = app.amqp.create_task_message(task_id, task.name, tuple(args), {})
+        with app.producer_or_acquire() as producer:
+            app.amqp.send_task_message(
+                producer, task.name, message, queue=app.conf.task_default_queue, retry=False
+            )
     except (OperationalError, KombuError, ConnectionError, OSError) as exc:
         raise BrokerUnavailable(
             str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         ) from exc
-    return str(result.id)
+    return task_id

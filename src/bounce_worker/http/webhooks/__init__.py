@@ -43,10 +43,19 @@ def _json(body: bytes, provider: str) -> Any:
         raise unauthenticated("malformed", f"{provider} body is not JSON") from None
 
 
-async def _accept(provider: str, payload: Any) -> JSONResponse:
+async def _accept(
+    provider: str, payload: Any, check: Callable[[], None] | None = None
+) -> JSONResponse:
+    """Publish the payload (after `check`, a blocking verification, in the same thread
+    hop: one hop per request instead of two)."""
     from bounce_worker.tasks import ingest_webhook
 
-    task_id = await run_in_threadpool(publish, ingest_webhook, [provider, payload])
+    def run() -> str:
+        if check is not None:
+            check()
+        return publish(ingest_webhook, [provider, payload])
+
+    task_id = await run_in_threadpool(run)
     metrics.webhook_accepted(provider)
     return JSONResponse({"queued": task_id}, status_code=202)
 
@@ -119,15 +128,17 @@ async def mailgun_events(request: Request) -> JSONResponse:
     async def handle() -> JSONResponse:
         intake = settings().intake
         payload = _json(await request.body(), "Mailgun")
-        await run_in_threadpool(
-            mailgun.verify,
-            payload,
-            intake.mailgun_signing_key,
-            now=time.time(),
-            max_age=intake.webhook_max_age,
-            tokens=_tokens(),
-        )
-        return await _accept("mailgun", payload)
+
+        def check() -> None:  # a Redis round trip for the token: off the event loop
+            mailgun.verify(
+                payload,
+                intake.mailgun_signing_key,
+                now=time.time(),
+                max_age=intake.webhook_max_age,
+                tokens=_tokens(),
+            )
+
+        return await _accept("mailgun", payload, check)
 
     return await _guarded("mailgun", handle)
 
