@@ -125,8 +125,8 @@ def test_nothing_listens_beyond_localhost_by_default() -> None:
         for port in service.get("ports", []):
             published[name] = interpolate(str(port), {})  # the defaults, without a .env
             assert published[name].startswith("127.0.0.1:"), (name, port)
-    assert set(published) == {"flower", "metrics", "serve"}
-    binds = ("FLOWER_BIND", "METRICS_BIND", "SERVE_BIND")
+    assert set(published) == {"flower", "metrics", "serve", "lmtp"}
+    binds = ("FLOWER_BIND", "METRICS_BIND", "SERVE_BIND", "LMTP_BIND")
     assert not any(ENV.get(n, "127.0.0.1") != "127.0.0.1" for n in binds)
 
 

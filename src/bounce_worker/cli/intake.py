@@ -58,6 +58,23 @@ def register(sub: Any) -> None:
     )
     pipe.set_defaults(func=run_pipe)
 
+    lmtp = sub.add_parser(
+        "lmtp",
+        help="run the LMTP server that takes bounces for the VERP domain",
+        description="Serve LMTP (RFC 2033) for the MTA: accept mail for "
+        "BOUNCE_WORKER_VERP_DOMAIN (every domain when unset), queue each mail with its "
+        "envelope recipients and answer 250 per recipient once the broker has it, 451 while "
+        "the broker is down (the MTA keeps the mail).",
+    )
+    lmtp.add_argument("--host", default="127.0.0.1", help="address to bind (%(default)s)")
+    lmtp.add_argument("--port", type=int, default=8024, help="TCP port (%(default)s)")
+    lmtp.add_argument(
+        "--source",
+        default="lmtp",
+        help="name of this feed (see BOUNCE_WORKER_TRUSTED_SOURCES; default: %(default)s)",
+    )
+    lmtp.set_defaults(func=run_lmtp)
+
 
 def run_verp_encode(args: argparse.Namespace) -> int:
     from bounce_worker.api import verp_address
@@ -87,3 +104,17 @@ def run_pipe(args: argparse.Namespace) -> int:
         print(f"bounce-worker: broker unavailable, mail kept for retry: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
     return 0
+
+
+def run_lmtp(args: argparse.Namespace) -> int:
+    from bounce_worker import lmtp
+
+    settings_check()
+    lmtp.serve(args.host, args.port, args.source)
+    return 0
+
+
+def settings_check() -> None:
+    from bounce_worker.config import settings
+
+    settings()  # a bad setting fails here, as one line, before the server starts
