@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from bounce_worker import api
 from bounce_worker.cli.common import engine
+from bounce_worker.domain.targets import parse_target
 
 
 def register(sub: Any) -> None:
@@ -20,8 +22,16 @@ def register(sub: Any) -> None:
         description="The effective state for a send to ADDRESS by ORGANIZATION (and LIST): "
         "the strongest of the global, organization, list and domain entries, with history.",
     )
-    parser.add_argument("address", metavar="ADDRESS", help="email address or E.164 phone number")
-    parser.add_argument("--channel", choices=["email", "sms"], default="email")
+    parser.add_argument(
+        "address",
+        metavar="ADDRESS",
+        help="email address or phone number (+49 151 ...: the sms channel is implied)",
+    )
+    parser.add_argument(
+        "--channel",
+        choices=["email", "sms"],
+        help="default: what ADDRESS is, by the rule suppress uses (a phone number is sms)",
+    )
     parser.add_argument("--organization", metavar="ORG", help="the sending organization")
     parser.add_argument("--list", metavar="LIST", help="the list inside the organization")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -29,9 +39,11 @@ def register(sub: Any) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    # One rule for what an argument is (domain/targets.py), the one suppress and lift use.
+    channel = args.channel or ("sms" if parse_target(args.address).channel == "sms" else "email")
     verdict = api.check(
         args.address,
-        channel=args.channel,
+        channel=channel,
         organization=args.organization,
         list=args.list,
         engine=engine(),
@@ -39,7 +51,8 @@ def run_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2))
         return 0
-    console = Console()
+    # Piped or redirected: never cut at 80 columns (the MTA's reply and the date would go).
+    console = Console() if sys.stdout.isatty() else Console(width=1000, soft_wrap=True)
     console.print(
         f"[bold]{verdict.address}[/] ({verdict.channel}): [bold]{verdict.state}[/]", end=""
     )
@@ -54,7 +67,11 @@ def run_status(args: argparse.Namespace) -> int:
                 t["from"],
                 t["to"],
                 t["reason"],
-                (t["diagnostic"] or t["note"] or "")[:80],
+                _cut(t["diagnostic"] or t["note"] or "", console),
             )
         console.print(table)
     return 0
+
+
+def _cut(text: str, console: Console) -> str:
+    return text[:80] if console.is_terminal else text

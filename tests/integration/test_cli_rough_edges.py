@@ -1,0 +1,50 @@
+"""Issue 19's rough edges, run as a newcomer runs them: the real `bounce-worker` command on
+the embedded default (SQLite files in a temporary home), output piped as in a script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SAMPLE = Path(__file__).resolve().parents[2] / "src" / "bounce_worker" / "samples" / "events.jsonl"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("embedded")
+    out = bw(home, "process", str(SAMPLE))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "applied 17, duplicates 1, dead-lettered 2"
+    return home
+
+
+def bw(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOUNCE_WORKER_")}
+    env["BOUNCE_WORKER_HOME"] = str(home)
+    return subprocess.run(
+        [sys.executable, "-m", "bounce_worker.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=60,
+    )
+
+
+def test_status_of_a_phone_number_needs_no_channel_flag(home: Path) -> None:
+    out = bw(home, "status", "+49 151 12345678")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "+4915112345678 (sms): blocked - hard_bounce"
+    assert "invalid email address" not in out.stderr
+
+
+def test_piped_status_keeps_the_whole_mta_reply_and_the_date(home: Path) -> None:
+    out = bw(home, "status", "nobody@example.org")
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if "hard_bounce" in line and "550" in line)
+    assert "2026-11-20T08:00:00Z" in row
+    assert "550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown" in row
