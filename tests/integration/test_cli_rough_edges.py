@@ -48,3 +48,19 @@ def test_piped_status_keeps_the_whole_mta_reply_and_the_date(home: Path) -> None
     row = next(line for line in out.stdout.splitlines() if "hard_bounce" in line and "550" in line)
     assert "2026-11-20T08:00:00Z" in row
     assert "550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown" in row
+
+
+def test_process_takes_a_directory_of_files(tmp_path: Path) -> None:
+    feed = tmp_path / "feed"
+    (feed / "day2").mkdir(parents=True)
+    lines = SAMPLE.read_text().splitlines()
+    (feed / "a.jsonl").write_text("\n".join(lines[:10]) + "\n")
+    (feed / "day2" / "b.jsonl").write_text("\n".join(lines[10:]) + "\n")
+    out = bw(tmp_path, "process", str(feed))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "applied 17, duplicates 1, dead-lettered 2"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = bw(tmp_path, "process", str(empty))
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"bounce-worker: error: no files in directory: {empty}"

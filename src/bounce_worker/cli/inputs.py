@@ -28,9 +28,10 @@ class Item:
 
 
 def read_inputs(files: list[str]) -> Iterator[Item]:
+    files = expand(files)
     for name in files:
         if name != "-" and not Path(name).is_file():
-            raise CliError(f"no such file: {name}")
+            raise CliError(f"no such file: {name} (give a file, a directory of them, or -)")
     for name in files:
         label = "stdin" if name == "-" else name
         with _open(name) as stream:
@@ -42,6 +43,25 @@ def read_inputs(files: list[str]) -> Iterator[Item]:
                     yield Item("raw", f"{label}#{number}", raw)
             else:
                 yield Item("raw", label, stream.read())
+
+
+def expand(names: list[str]) -> list[str]:
+    """A directory stands for the files in it (and below), in name order; hidden ones skipped."""
+    out: list[str] = []
+    for name in names:
+        path = Path(name)
+        if name != "-" and path.is_dir():
+            found = sorted(
+                str(f)
+                for f in path.rglob("*")
+                if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
+            )
+            if not found:
+                raise CliError(f"no files in directory: {name}")
+            out += found
+        else:
+            out.append(name)
+    return out
 
 
 def _open(name: str) -> BinaryIO:

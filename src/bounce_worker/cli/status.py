@@ -12,6 +12,7 @@ from rich.table import Table
 
 from bounce_worker import api
 from bounce_worker.cli.common import engine
+from bounce_worker.domain.addresses import InvalidAddress
 from bounce_worker.domain.targets import parse_target
 
 
@@ -40,7 +41,7 @@ def register(sub: Any) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     # One rule for what an argument is (domain/targets.py), the one suppress and lift use.
-    channel = args.channel or ("sms" if parse_target(args.address).channel == "sms" else "email")
+    channel = args.channel or _channel_of(args.address)
     verdict = api.check(
         args.address,
         channel=channel,
@@ -75,3 +76,10 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _cut(text: str, console: Console) -> str:
     return text[:80] if console.is_terminal else text
+
+
+def _channel_of(address: str) -> str:
+    try:
+        return "sms" if parse_target(address).channel == "sms" else "email"
+    except InvalidAddress:
+        return "email"  # checked as an email address, so the error names what was expected
