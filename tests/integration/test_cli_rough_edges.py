@@ -64,3 +64,18 @@ def test_process_takes_a_directory_of_files(tmp_path: Path) -> None:
     out = bw(tmp_path, "process", str(empty))
     assert out.returncode == 1
     assert out.stderr.strip() == f"bounce-worker: error: no files in directory: {empty}"
+
+
+def test_health_on_the_embedded_broker_says_why_no_worker_is_pinged(home: Path) -> None:
+    out = bw(home, "health")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == (
+        "healthy: database, broker, worker not pinged (sqla+sqlite broker has no broadcast; "
+        "Redis has)"
+    )
+    out = bw(home, "health", "--worker", "celery@mx-1")
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        "bounce-worker: error: cannot ping celery@mx-1: the sqla+sqlite broker has no "
+        "broadcast (use Redis or RabbitMQ for worker pings, or --skip-worker)"
+    )

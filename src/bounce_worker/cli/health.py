@@ -48,12 +48,30 @@ def run_health(args: argparse.Namespace) -> int:
     s = settings()
     try:
         passed = [check_database(s.database_url, args.timeout), check_broker(args.timeout)]
-        if not args.skip_worker:
+        if not args.skip_worker and not broadcasts(s.broker_url):
+            # Celery's ping is a broadcast; kombu's SQLAlchemy (and filesystem) transports
+            # have none, so no worker could ever answer it: say so instead of failing.
+            scheme = s.broker_url.split("://", 1)[0]
+            if args.worker:
+                raise CliError(
+                    f"cannot ping {args.worker}: the {scheme} broker has no broadcast "
+                    "(use Redis or RabbitMQ for worker pings, or --skip-worker)"
+                )
+            passed.append(f"worker not pinged ({scheme} broker has no broadcast; Redis has)")
+        elif not args.skip_worker:
             passed.append(check_workers(args.timeout, args.worker))
     except HealthError as exc:
         raise CliError(f"unhealthy: {exc}") from None
     print("healthy: " + ", ".join(passed))
     return 0
+
+
+BROADCASTING = {"redis", "rediss", "amqp", "amqps", "pyamqp"}
+
+
+def broadcasts(broker_url: str) -> bool:
+    """Whether the broker carries Celery's remote control (ping): Redis and AMQP do."""
+    return broker_url.split("://", 1)[0].split("+")[0] in BROADCASTING
 
 
 def _seconds(value: str) -> float:
