@@ -128,13 +128,28 @@ def run(args: argparse.Namespace, url: str) -> int:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, proc)
-        return measure(args, base, key)
+        return measure(args, base, key, proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
 
-def measure(args: argparse.Namespace, base: str, key: str) -> int:
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by the server's process tree (user + system, /proc)."""
+    total = 0.0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def measure(args: argparse.Namespace, base: str, key: str, server_pid: int) -> int:
     rng = random.Random(7)
     auth = f"Authorization: Bearer {key}\r\n"
 
@@ -148,17 +163,22 @@ def measure(args: argparse.Namespace, base: str, key: str) -> int:
             answer = http.get("/v1/check", params={"address": f"user{n * 997}@d1.example"})
             answer.raise_for_status()
     port = int(base.rsplit(":", 1)[1])
+    before = server_cpu(server_pid)
     noop = asyncio.run(open_loop(port, lambda: b"GET /healthz HTTP/1.1\r\nHost: b\r\n\r\n", args))
+    between = server_cpu(server_pid)
     check = asyncio.run(open_loop(port, check_request, args))
+    noop["cpu"] = (between - before) / noop["sent"] * 1000
+    check["cpu"] = (server_cpu(server_pid) - between) / check["sent"] * 1000
     batch = batch_times(base, key, args, rng)
 
     print(f"\nbench/api.py: {args.entries:,} entries on PostgreSQL, open loop at "
           f"{args.rate:g} requests/s for {args.seconds:g} s per route, "
           f"{args.server_workers} server process(es)")  # fmt: skip
-    print(f"{'route':<28}{'sent':>8}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    print(f"{'route':<28}{'sent':>8}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+          f"{'server CPU ms/req':>19}")  # fmt: skip
     for label, r in (("GET /healthz (no-op)", noop), ("GET /v1/check", check)):
         print(f"{label:<28}{r['sent']:>8}{r['errors']:>8}{r['p50']:>9.2f}{r['p99']:>9.2f}"
-              f"{r['max']:>9.2f}")  # fmt: skip
+              f"{r['max']:>9.2f}{r['cpu']:>19.2f}")  # fmt: skip
     print(f"ratio check/no-op: p50 {check['p50'] / noop['p50']:.2f}, "
           f"p99 {check['p99'] / noop['p99']:.2f}")  # fmt: skip
     median = statistics.median(batch)

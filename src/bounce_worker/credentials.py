@@ -25,6 +25,7 @@ from sqlalchemy import Engine, bindparam, select
 
 from bounce_worker.domain.identity import Principal, article
 from bounce_worker.domain.permissions import Role
+from bounce_worker.store.db import reader
 from bounce_worker.store.models import ApiKeyRow
 from bounce_worker.store.uow import UnitOfWork
 
@@ -195,7 +196,7 @@ def authenticate(engine: Engine, presented: str) -> Principal | None:
     key_id, secret = parts[1], parts[2]
     # Every request reads the row (revocation takes effect at once): one statement, built
     # once, outside a transaction (no BEGIN/ROLLBACK round trips).
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with reader(engine).connect() as conn:
         row = conn.execute(_BY_KEY_ID, {"key_id": key_id}).first()
     if row is None or row.revoked_at is not None:
         return None

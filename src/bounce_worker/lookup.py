@@ -30,6 +30,7 @@ from sqlalchemy import (
 from bounce_worker.domain.effective import ruling
 from bounce_worker.domain.policy import State
 from bounce_worker.domain.targets import FORGOTTEN_PREFIX, forgotten_matcher
+from bounce_worker.store.db import reader
 from bounce_worker.store.models import EntryRow
 
 CHUNK = 5000  # addresses per query: large enough to amortize a round trip, small for SQLite
@@ -98,7 +99,7 @@ def fetch_few(engine: Engine, keys: list[tuple[str, str]]) -> list[Hit]:
         stmt = _FEW[len(keys)] = select(*fields).where(or_(*pairs), EntryRow.state != State.ACTIVE)
     params = {f"c{n}": ch for n, (ch, _) in enumerate(keys)}
     params |= {f"a{n}": key for n, (_, key) in enumerate(keys)}
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with reader(engine).connect() as conn:
         hits = [Hit(*row) for row in conn.execute(stmt, params)]
     # In the keys' order (own address, keyed hash, domain), like `check`: `ruling` keeps
     # the first of equally strong entries.

@@ -34,6 +34,26 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
+_READERS: dict[str, Engine] = {}
+
+
+def reader(engine: Engine) -> Engine:
+    """For single-statement reads on hot paths (an API key, a single check): on PostgreSQL
+    an engine of its own in autocommit, so a read costs one round trip - no BEGIN, no
+    ROLLBACK, and no isolation level set and reset per checkout (what
+    `execution_options(isolation_level=...)` on a shared pool does). SQLite: the engine."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    key = engine.url.render_as_string(hide_password=False)
+    found = _READERS.get(key)
+    if found is None:
+        found = create_engine(engine.url, pool_size=5, max_overflow=10,
+                              isolation_level="AUTOCOMMIT")  # fmt: skip
+        _ping_when_idle(found)
+        _READERS[key] = found
+    return found
+
+
 # A connection back in use within this many seconds is not pinged (see _ping_when_idle).
 IDLE_PING_AFTER = 2.0
 
@@ -84,5 +104,5 @@ def _sqlite_setup(engine: Engine) -> None:
 
 def dispose_all() -> None:
     """After a fork (Celery prefork), drop connections inherited from the parent."""
-    for engine in _ENGINES.values():
+    for engine in [*_ENGINES.values(), *_READERS.values()]:
         engine.dispose(close=False)

@@ -30,7 +30,7 @@ def _scope(hit: lookup.Hit | None) -> str | None:
 
 
 @router.get("/check", summary="May I send to this address? The answer and the reason")
-def check(
+async def check(
     request: Request,
     who: Checker,
     address: str = Query(..., description="email address or +E.164 phone number"),
@@ -38,6 +38,8 @@ def check(
     list: str | None = Query(None, description="the list the send goes to"),
     organization: str | None = Query(None, description="support only: whose send"),
 ) -> dict[str, Any]:
+    # async with the lookup on the event loop: one indexed SELECT of the address's few
+    # candidate keys (~0.2 ms); the thread pool's round trip cost as much (see identity.py).
     org = acting_for(request, who, organization, target=address)
     try:
         verdict, hit = api.check_fast(
