@@ -17,6 +17,13 @@ def test_demo_runs_a_real_worker_with_beat_and_prints_suppressions(
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "worker stored 17 events and 2 dead letters" in out
+    # The story (issue 19): the missing event explained, no stray worker lines.
+    assert (
+        "the feed's 20 lines: 17 distinct events applied, 1 duplicate(s) of an event already "
+        "in it (same event_id: changes nothing), 2 bad line(s) stored as dead letters"
+    ) in out
+    for stray in ("Warm shutdown", "superuser privileges", "WARNING/ForkPoolWorker"):
+        assert stray not in out and stray not in result.stderr, stray
     for line in [
         ("nobody@example.org", "blocked", "hard_bounce"),
         ("angry@example.com", "blocked", "complaint"),

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from bounce_worker import api, service
 from bounce_worker.cli.common import CliError, engine
 from bounce_worker.cli.events import read_lines, run_publish
+from bounce_worker.config import settings
 from bounce_worker.domain.events import InvalidEvent
 from bounce_worker.store.models import DeadLetterRow, ProcessedEventRow
 from bounce_worker.store.uow import UnitOfWork
@@ -50,9 +51,14 @@ def run_demo(args: argparse.Namespace) -> int:
     with UnitOfWork(eng) as uow:
         dead_before = uow.session.scalar(select(func.count()).select_from(DeadLetterRow)) or 0
     run_publish(argparse.Namespace(files=[feed]))
+    log_path = settings().home / "demo-worker.log"
+    log = log_path.open("ab")
     worker = subprocess.Popen(
         [
             sys.executable,
+            # Celery's warning about running as root is not the demo's story.
+            "-W",
+            "ignore:You're running the worker with superuser privileges",
             "-m",
             "celery",
             "--quiet",  # no banner: the demo prints its own summary
@@ -66,15 +72,27 @@ def run_demo(args: argparse.Namespace) -> int:
             "WARNING",
         ],
         env=os.environ.copy(),
+        # The worker's own lines (its dead-letter warnings, "Warm shutdown") go to a log
+        # file, so the terminal shows the demo's story only.
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(eng, ids, dead_before + bad, args.timeout, worker)
+        wait_for(eng, ids, dead_before + bad, args.timeout, worker, log_path)
     finally:
         worker.send_signal(signal.SIGTERM)  # warm shutdown: finish, acknowledge, exit
         try:
             worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
             worker.kill()
+        log.close()
+    lines = sum(1 for _ in read_lines([feed]))
+    duplicates = lines - bad - len(ids)
+    print(
+        f"the feed's {lines} lines: {len(ids)} distinct events applied, {duplicates} "
+        f"duplicate(s) of an event already in it (same event_id: changes nothing), {bad} bad "
+        "line(s) stored as dead letters (`bounce-worker dead-letters list` shows why)"
+    )
     print_suppressions()
     return 0
 
@@ -91,11 +109,15 @@ def expected(feed: str) -> tuple[set[str], int]:
     return ids, bad
 
 
-def wait_for(eng: Any, ids: set[str], dead: int, timeout: float, worker: Any) -> None:
+def wait_for(
+    eng: Any, ids: set[str], dead: int, timeout: float, worker: Any, log_path: Any
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise CliError(f"the worker exited early with status {worker.returncode}")
+            raise CliError(
+                f"the worker exited early with status {worker.returncode}: see {log_path}"
+            )
         with UnitOfWork(eng) as uow:
             done = uow.session.scalar(
                 select(func.count()).where(ProcessedEventRow.event_id.in_(ids))
@@ -105,7 +127,7 @@ def wait_for(eng: Any, ids: set[str], dead: int, timeout: float, worker: Any) ->
             print(f"worker stored {done} events and {dead} dead letters")
             return
         time.sleep(0.5)
-    raise CliError(f"timed out after {timeout:.0f}s waiting for the worker")
+    raise CliError(f"timed out after {timeout:.0f}s waiting for the worker: see {log_path}")
 
 
 def print_suppressions() -> None:
