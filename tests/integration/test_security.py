@@ -1,5 +1,6 @@
 """Security: the worker accepts JSON only. A pickled message, published with kombu straight
-onto the queue, is refused before it is decoded: nothing runs, nothing is applied."""
+onto the queue, is refused before it is decoded: nothing runs, nothing is applied, and the
+message is kept as a dead letter of kind "message" (poison.py) instead of being dropped."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from bounce_worker.store.models import ProcessedEventRow
+from bounce_worker.store.models import DeadLetterRow, ProcessedEventRow
 from bounce_worker.store.uow import UnitOfWork
 from tests.conftest import Worker, wait_until
 from tests.messages import publish
@@ -40,6 +41,12 @@ def processed(engine: Engine) -> set[str]:
         return set(uow.session.scalars(select(ProcessedEventRow.event_id)))
 
 
+def pickle_dead_letters(engine: Engine) -> list[DeadLetterRow]:
+    with UnitOfWork(engine) as uow:
+        rows = uow.session.scalars(select(DeadLetterRow).where(DeadLetterRow.kind == "message"))
+        return [r for r in rows if "is not application/json" in r.reason]
+
+
 def test_worker_refuses_pickle_and_applies_nothing(
     worker: Worker, worker_env: Engine, redis_url: str, tmp_path: Path
 ) -> None:
@@ -50,7 +57,6 @@ def test_worker_refuses_pickle_and_applies_nothing(
     publish(redis_url, queue, (event("json-event"),), "json")  # the worker is alive
 
     wait_until(lambda: "json-event" in processed(worker_env))
-    refusal = "Received invalid task message: Refusing to deserialize untrusted content"
-    wait_until(lambda: worker.log.read_text(errors="replace").count(refusal) == 2)
+    wait_until(lambda: len(pickle_dead_letters(worker_env)) == 2)
     assert processed(worker_env) == {"json-event"}
     assert not marker.exists(), "the pickled payload ran code on the worker"
