@@ -45,6 +45,56 @@ ADDRESS_RE = re.compile(
     r"(?<![\w.+=/%-])((?:\"[^\"\r\n@]{1,64}\"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})(?![\w-])"
 )
+# Notations MTAs wrap around an address: RFC 3464 typed fields ("rfc822;"), Exchange's
+# proxy-address notation ("SMTP:user@x", "SMTP=user@x" in its NDRs), "mailto:" links.
+# Removed from the front of a field's value, and from the front of an address the prose
+# regex matched ("=" is an atext character, so "SMTP=user@x" would otherwise match whole).
+_ADDRESS_PREFIX = re.compile(r"\A(?:\s*(?:rfc822|smtp|x-?400|mailto|utf-8)\s*[;:=]\s*)+", re.I)
+_ADDRESS_PAIRS = {"<": ">", '"': '"', "'": "'", "(": ")", "[": "]"}
+
+
+def _unwrap(text: str) -> str:
+    """Remove a notation prefix and enclosing brackets or quotes (pairs only: the quotes of
+    a quoted local part, '"a..b"@x', stay)."""
+    for _ in range(3):  # 'rfc822; "<SMTP:user@x>"'
+        text = _ADDRESS_PREFIX.sub("", text.strip(), count=1)
+        if len(text) > 2 and _ADDRESS_PAIRS.get(text[0]) == text[-1]:
+            text = text[1:-1]
+        else:
+            break
+    return text.strip()
+
+
+def tidy_address(address: str) -> str:
+    """A matched address without a notation prefix or stray quotes and dots around it."""
+    if _ADDRESS_PREFIX.match(address):
+        address = _ADDRESS_PREFIX.sub("", address, count=1)
+    local, _, domain = address.rpartition("@")
+    clean = local.strip("'.")
+    if clean and clean != local:
+        address = f"{clean}@{domain}"
+    return address.rstrip(".")
+
+
+def field_address(value: str | None, *, strict: bool = False) -> str | None:
+    """The address of a recipient field (RFC 3464 Final-/Original-Recipient, X-Failed-
+    Recipients): type prefix, quotes and angle brackets removed.
+
+    strict: the whole value must be one address (Original-Recipient is used only when it is
+    a valid address; RFC 3464 2.3.1 allows any address type there).
+    """
+    if not value:
+        return None
+    text = _unwrap(value)
+    if strict:
+        match = ADDRESS_RE.fullmatch(text)
+        if match is None or match.group(1).startswith('"'):
+            return None
+        return match.group(1)
+    match = ADDRESS_RE.search(text)
+    return tidy_address(match.group(1)) if match else None
+
+
 # RFC 3463 enhanced status codes (class.subject.detail); not part of a longer dotted number.
 # (The look-behind comes after the first digit so the pattern starts with a character class,
 # which the regex engine scans for quickly.)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 
+from bounce_worker.domain.addresses import InvalidAddress, normalize_email
 from bounce_worker.domain.events import Event
 from bounce_worker.parsers import mime
 from bounce_worker.parsers._common import (
-    ADDRESS_RE,
     clean_status,
+    field_address,
     first_reply_code,
     first_status,
     one_line,
@@ -30,10 +31,30 @@ _ACTIONS = {"failed": "bounce", "delayed": "bounce", "delivered": "delivered"}
 
 
 def parse_dsn(ctx: MailContext) -> list[Event]:
-    part = mime.find_part(ctx.msg, *DSN_TYPES)
+    part = mime.find_part(ctx.msg, *DSN_TYPES) or _nested_report(ctx)
     if part is None:
         return []
     return events_from_blocks(ctx, status_blocks(part))
+
+
+def _nested_report(ctx: MailContext) -> Part | None:
+    """A DSN forwarded as an attachment (message/rfc822 holding a multipart/report, e.g. a
+    bounce mailbox that forwards what it receives, or a gateway wrapping the report it got):
+    its delivery-status part is the report. The returned original is then the one inside.
+    Only an attached message that declares itself a delivery report is opened (RFC 6522
+    report-type=delivery-status): an ordinary returned message is never read as a report."""
+    for part in ctx.msg.walk():
+        if part.ctype != "message/rfc822" or not part.children:
+            continue
+        ctype = (part.children[0].get("Content-Type") or "").lower()
+        if "multipart/report" not in ctype or "delivery-status" not in ctype:
+            continue
+        inner = mime.load(part.decoded())
+        found = mime.find_part(inner, *DSN_TYPES)
+        if found is not None:
+            ctx.original = mime.original_headers(inner)
+            return found
+    return None
 
 
 def parse_inline_dsn(ctx: MailContext) -> list[Event]:
@@ -61,7 +82,7 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
 
     events: list[Event] = []
     for block in per_recipient:
-        recipient = _address(block.get("final-recipient") or block.get("original-recipient"))
+        recipient = recipient_of(block)
         if not recipient:
             continue
         action = (block.get("action") or "failed").strip().lower().split()[0:1]
@@ -146,12 +167,30 @@ def _strip_type(value: str | None) -> str | None:
     return value.strip() or None
 
 
-def _address(value: str | None) -> str | None:
-    value = _strip_type(value)
-    if not value:
-        return None
-    match = ADDRESS_RE.search(value)
-    return match.group(1) if match else None
+def recipient_of(block: dict[str, str]) -> str | None:
+    """The subscriber a recipient block is about.
+
+    RFC 3464 2.3.1: Original-Recipient is the address as the sender gave it (the envelope's
+    ORCPT), 2.3.2: Final-Recipient the address after forwarding and alias expansion at the
+    reporting MTA. We sent to the original one: after a forward, blocking the final one
+    would block an address we never mailed and leave the subscriber's. So a valid
+    Original-Recipient wins; anything else in it (another address type, a broken address)
+    leaves Final-Recipient.
+    """
+    original = field_address(block.get("original-recipient"), strict=True)
+    if original is not None and _valid(original):
+        return original
+    return field_address(block.get("final-recipient")) or field_address(
+        block.get("original-recipient")
+    )
+
+
+def _valid(address: str) -> bool:
+    try:
+        normalize_email(address)
+    except InvalidAddress:
+        return False
+    return True
 
 
 def _generic(status: str | None) -> bool:

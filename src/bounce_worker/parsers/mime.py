@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from email.header import decode_header, make_header
 
-from bounce_worker.parsers._common import ADDRESS_RE
+from bounce_worker.parsers._common import ADDRESS_RE, tidy_address
 from bounce_worker.parsers.mime_part import MAX_DEPTH, Part, parse, parse_headers
 
 __all__ = ["Part", "parse_headers"]
@@ -37,7 +37,7 @@ def header(msg: Part, name: str) -> str:
 
 
 def addresses(value: str) -> list[str]:
-    return [m.group(1) for m in ADDRESS_RE.finditer(value or "")]
+    return [tidy_address(m.group(1)) for m in ADDRESS_RE.finditer(value or "")]
 
 
 def walk_own(msg: Part) -> Iterator[Part]:

@@ -122,6 +122,8 @@ BOUNCE_SUBJECT = re.compile(
     r"returned mail|failure notice|mail delivery|could not be delivered|non[- ]?remis|"
     r"unzustellbar|not delivered|delivery failure|rejected|bounce|error|"
     r"warning: could not send|message .*(?:failed|delayed)|notification|loop|"
+    # a subject that states the failure itself ("Warning: ... User unknown!")
+    r"user unknown|unknown (?:user|recipient)|no such (?:user|recipient|mailbox)|"
     r"エラー|不達|配信|送信",
     re.IGNORECASE,
 )

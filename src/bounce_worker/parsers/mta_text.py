@@ -24,6 +24,7 @@ from bounce_worker.parsers._common import (
     first_reply_code,
     first_status,
     one_line,
+    tidy_address,
 )
 from bounce_worker.parsers.context import MailContext
 from bounce_worker.parsers.mta_formats import (
@@ -40,12 +41,17 @@ _NOT_RECIPIENT_CONTEXT = re.compile(
     r"(?:mail from:?|envelope-from|return-path:|from:|sender:|reply-to:|message-id:?|"
     r"contact|questions|write to|e-?mail us|help desk|support at)\s*[<\"']?\s*$"
 )
-_CONTACT_LINE = re.compile(r"contact|assistance|questions|write to|postmaster of")
+# (Only the words just before the address: prose lines can be long, and "we recommend
+# contacting the other email provider" in Gmail's report precedes the failed address.)
+_CONTACT_LINE = re.compile(r"contact(?!ing the)|assistance|questions|write to|postmaster of")
 # "To: addr" at the start of a line quotes the original message's headers in the report.
 _QUOTED_HEADERS = frozenset({"to:", "to: <", "cc:", "cc: <"})
 _NOT_RECIPIENT_LOCAL = frozenset({"mailer-daemon", "mailer_daemon", "noreply", "no-reply"})
 DELAY_TEXT = re.compile(
-    r"will (?:be )?retr(?:y|ied)|still trying|delayed|not yet been delivered|warning:|try again|"
+    # (Sendmail's delay notice is titled "Warning: could not send message for past 4 hours";
+    # a bare "Warning:" also titles final failures, "Warning: ... User unknown!")
+    r"will (?:be )?retr(?:y|ied)|still trying|delayed|not yet been delivered|try again|"
+    r"warning: could not send|warning message only|"
     r"temporar(?:y|ily)|deferred"  # run on lower-cased text
 )
 _STATUS_FIELD = re.compile(r"^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
@@ -98,7 +104,7 @@ def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
     seen: dict[str, tuple[str, int]] = {}
     excluded = set(exclude)
     for match in ADDRESS_RE.finditer(report):
-        address = match.group(1).strip(".")
+        address = tidy_address(match.group(1))
         key = address.lower()
         if key in excluded:
             continue
@@ -107,7 +113,7 @@ def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
         if (
             address.split("@")[0].lower() in _NOT_RECIPIENT_LOCAL
             or _NOT_RECIPIENT_CONTEXT.search(before[-40:])
-            or _CONTACT_LINE.search(before)
+            or _CONTACT_LINE.search(before[-80:])
         ):
             # A support or sender address: not a recipient anywhere in this report, even
             # where it is repeated without the telling words (e.g. in another language).
@@ -188,9 +194,7 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
         for name in ("From", "Sender", "Return-Path", "Reply-To"):
             exclude.update(a.lower() for a in mime.addresses(mime.header(ctx.original, name)))
     failed_header = mime.addresses(mime.header(msg, "X-Failed-Recipients"))
-    fallback = failed_header or (
-        mime.addresses(mime.header(ctx.original, "To")) if ctx.original is not None else []
-    )
+    fallback = failed_header or _named_by_domain(ctx, text)
     failures = failures_from_text(text, exclude, fallback)
     if failed_header:
         # Exim names its failed recipients in a header: trust it over prose scanning.
@@ -213,6 +217,22 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
             diagnostic=f.diagnostic,
         )
         for i, f in enumerate(failures, 1)
+    ]
+
+
+def _named_by_domain(ctx: MailContext, text: str) -> list[str]:
+    """Original recipients whose domain the report itself names ("example.com (smtp)...
+    Deferred" in a Sendmail V5 transcript): a report that names no address still names the
+    host it failed at. An address found only in the returned copy is never a failure (the
+    list's own address, Cc'd people): without its domain in the report, no event.
+    """
+    if ctx.original is None:
+        return []
+    report = report_text(text).lower()
+    return [
+        a
+        for a in mime.addresses(mime.header(ctx.original, "To"))
+        if re.search(rf"(?<![\w.-]){re.escape(a.rpartition('@')[2].lower())}(?![\w-])", report)
     ]
 
 
