@@ -6,6 +6,7 @@ gives EX_TEMPFAIL (75) so the MTA keeps the mail."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,8 +18,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, text
 
 from bounce_worker.domain import verp
-from tests.conftest import REPO, Worker, set_env, wait_until
-from tests.integration.http_server import free_port
+from tests.conftest import REPO, Worker, run_cli, set_env, wait_until
+from tests.integration.api_support import client, make_key
+from tests.integration.http_server import Server, free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "parsers" / "fixtures"
 KEY, DOMAIN = "test-verp-key-intake", "verp.sender.example"
@@ -48,7 +50,8 @@ def mta_env(worker_env: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     prom = tmp_path / "prom"
     prom.mkdir()
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(prom))
-    set_env(monkeypatch, verp_domain=DOMAIN, verp_key=KEY)
+    # `fbl`: a feedback-loop mailbox the operator declared trusted (verified, no organization).
+    set_env(monkeypatch, verp_domain=DOMAIN, verp_key=KEY, trusted_sources="fbl")
     return prom
 
 
@@ -71,6 +74,10 @@ def test_forged_feedback_changes_nothing_and_tokens_attribute(
         == 0
     )
     assert pipe(arf).returncode == 0
+    # From the trusted mailbox: verified, but a complaint naming no organization is
+    # unattributed (SPEC 7) and changes nothing either. Its own report, not a copy.
+    trusted_arf = arf.replace(b"fbl-0001", b"fbl-0002").replace(b"nl-2026-11-d", b"nl-2026-11-t")
+    assert pipe(trusted_arf, "--source", "fbl").returncode == 0
     unparseable = pipe(b"\x00\xff this is not a mail")
     assert unparseable.returncode == 0, unparseable.stderr
     worker = Worker().start()
@@ -83,14 +90,37 @@ def test_forged_feedback_changes_nothing_and_tokens_attribute(
         wait_until(
             lambda: (
                 rows("SELECT count(*) FROM dead_letters") == {(1,)}
-                and len(rows("SELECT id FROM transitions")) >= 5
+                and len(rows("SELECT id FROM transitions")) >= 6
             ),
             timeout=60,
         )
         assert rows("SELECT DISTINCT state FROM entries") == {("active",)}
-        assert rows("SELECT DISTINCT reason FROM transitions") == {("unverified",)}
+        kept = dict(rows("SELECT reason, count(*) FROM transitions GROUP BY reason"))
+        assert set(kept) == {"unverified", "unattributed"}
+        assert kept["unverified"] >= 5 and kept["unattributed"] == 1  # 2 + 2 DSN, 1 ARF
         unverified = counter(mta_env, "bounce_worker_unverified_events")
-        assert unverified[("raw",)] >= 5  # 2 + 2 DSN recipients, 1 complaint
+        assert unverified[("raw",)] == kept["unverified"]
+        moves = counter(mta_env, "bounce_worker_transitions")
+        assert sum(n for labels, n in moves.items() if "unattributed" in labels) == 1
+
+        # `stats` and GET /v1/stats show them, live (no recalculation has run).
+        shown = run_cli("stats", "--json")
+        assert shown.returncode == 0, shown.stderr
+        recorded = json.loads(shown.stdout)["recorded_only"]
+        assert recorded == {
+            "unverified": {"total": kept["unverified"], "last_24h": kept["unverified"]},
+            "unattributed": {"total": 1, "last_24h": 1},
+        }
+        table = run_cli("stats")
+        assert table.returncode == 0, table.stderr
+        assert "unverified" in table.stdout and "unattributed" in table.stdout
+        server = Server().start()
+        try:
+            answer = client(server.url, make_key("support")).get("/v1/stats")
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["recorded_only"] == recorded
+        finally:
+            server.stop()
 
         # The same mails (same Message-IDs: an unverified copy does not shadow a verified
         # one) to valid VERP addresses: the MTA passes the envelope recipient,

@@ -9,8 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bounce_worker import jobs
+from bounce_worker import jobs, recorded
 from bounce_worker.cli.common import CliError, engine
+from bounce_worker.clock import utcnow
 from bounce_worker.domain.events import format_instant
 
 COLUMNS = ("active", "temporarily_blocked", "blacklisted", "blocked", "lost", "never_sent")
@@ -32,7 +33,10 @@ def register(sub: Any) -> None:
         help="latest suppression figures per organization and channel (lost vs never sent)",
         description="The latest snapshot stored by `bounce-worker recalculate` (or the "
         "nightly job). Global entries (hard bounces, temporary blocks) are one '(global)' "
-        "row per channel; with --organization, that organization's rows and the global ones.",
+        "row per channel; with --organization, that organization's rows and the global ones. "
+        "Below them, live: feedback recorded without changing state (SPEC 7), unverified "
+        "(e.g. a bounce mail without a valid VERP token) and unattributed (a complaint, "
+        "unsubscribe or soft bounce naming no organization), in total and over 24 hours.",
     )
     parser.add_argument("--organization", metavar="ORG", help="only this organization")
     parser.add_argument("--json", action="store_true", help="print a JSON object")
@@ -40,24 +44,37 @@ def register(sub: Any) -> None:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    rows = jobs.latest_stats(engine(), args.organization)
-    if not rows:
+    db = engine()
+    rows = jobs.latest_stats(db, args.organization)
+    counts = recorded.recorded_only(db, utcnow())
+    if not rows and not any(c.total for c in counts):
         raise CliError("no figures yet: run `bounce-worker recalculate` first")
-    computed_at = format_instant(rows[0].computed_at)
+    computed_at = format_instant(rows[0].computed_at) if rows else None
     if args.json:
         figures = [
             {"organization": r.organization or None, "channel": r.channel}
             | {c: getattr(r, c) for c in COLUMNS}
             for r in rows
         ]
-        print(json.dumps({"computed_at": computed_at, "rows": figures}, indent=2))
+        out = {"computed_at": computed_at, "rows": figures}
+        print(json.dumps(out | {"recorded_only": recorded.as_json(counts)}, indent=2))
         return 0
-    table = Table(*HEADERS[:2], title=f"Suppressions as of {computed_at}")
-    for header in HEADERS[2:]:
-        table.add_column(header, justify="right")
-    for r in rows:
-        table.add_row(
-            r.organization or "(global)", r.channel, *(f"{getattr(r, c):,}" for c in COLUMNS)
-        )
-    Console().print(table)
+    console = Console()
+    if rows:
+        table = Table(*HEADERS[:2], title=f"Suppressions as of {computed_at}")
+        for header in HEADERS[2:]:
+            table.add_column(header, justify="right")
+        for r in rows:
+            table.add_row(
+                r.organization or "(global)", r.channel, *(f"{getattr(r, c):,}" for c in COLUMNS)
+            )
+        console.print(table)
+    else:
+        console.print("No suppression figures yet: run `bounce-worker recalculate`.")
+    kept = Table("recorded only", title="Feedback that changed no state (SPEC 7), live")
+    kept.add_column("total", justify="right")
+    kept.add_column("last 24 h", justify="right")
+    for c in counts:
+        kept.add_row(c.reason, f"{c.total:,}", f"{c.last_24h:,}")
+    console.print(kept)
     return 0

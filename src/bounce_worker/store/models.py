@@ -34,6 +34,9 @@ NAMING = {
 # Partial index predicates (the same text in migration 0003).
 _TEMPORARILY_BLOCKED = text("state = 'temporarily_blocked'")
 _HAS_EVENT = text("event_id IS NOT NULL")
+# History rows of feedback recorded without changing state (SPEC 7), counted by `stats`.
+# Queries use this very clause (literals, not bound parameters) so the planner uses the index.
+RECORDED_ONLY = text("reason = 'unverified' OR reason = 'unattributed'")
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -112,6 +115,13 @@ class TransitionRow(Base):
             "event_id",
             postgresql_where=_HAS_EVENT,
             sqlite_where=_HAS_EVENT,
+        ),
+        Index(
+            "ix_transitions_recorded_only",
+            "reason",
+            "recorded_at",
+            postgresql_where=RECORDED_ONLY,
+            sqlite_where=RECORDED_ONLY,
         ),
     )
 

@@ -1,5 +1,6 @@
 """GET /v1/stats (per organization and channel, lost vs never sent; an owner sees its own
-rows and the global ones) and the dead letters (support): list, replay, discard."""
+rows and the global ones; live, the feedback recorded without changing state) and the dead
+letters (support): list, replay, discard."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from bounce_worker import audit, dead_letters, jobs
+from bounce_worker import audit, dead_letters, jobs, recorded
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.domain.events import format_instant
@@ -34,6 +35,8 @@ def stats(
             | {f: getattr(r, f) for f in FIGURES}
             for r in rows
         ],
+        # Live, platform-wide (such feedback has no trusted organization): SPEC 7.
+        "recorded_only": recorded.as_json(recorded.recorded_only(engine(), utcnow())),
     }
 
 
