@@ -99,6 +99,18 @@ class IntakeSettings:
     # BOUNCE_WORKER_TRUSTED_SOURCES: comma-separated source names (pipe/lmtp --source) whose
     # mail is verified without a VERP token (a feedback-loop mailbox you declared trusted).
     trusted_sources: frozenset[str] = frozenset()
+    # SMS gateways (docs/sms.md). BOUNCE_WORKER_TWILIO_AUTH_TOKEN: the HMAC-SHA1 key of
+    # X-Twilio-Signature. BOUNCE_WORKER_VONAGE_SIGNATURE_SECRET / _METHOD: Vonage's signature
+    # secret and the algorithm chosen in its dashboard. BOUNCE_WORKER_INFOBIP_USER / _PASSWORD:
+    # the BASIC credentials of Infobip's notification profile.
+    twilio_auth_token: str | None = None
+    vonage_signature_secret: str | None = None
+    vonage_signature_method: str = "md5hash"
+    infobip_user: str | None = None
+    infobip_password: str | None = None
+    # BOUNCE_WORKER_PUBLIC_URL: the service's base URL as gateways call it (Twilio signs the
+    # full URL); unset: the URL the server received.
+    public_url: str | None = None
 
 
 def _get(name: str, default: str) -> str:
@@ -223,7 +235,23 @@ def load_intake() -> IntakeSettings:
         max_recipients=_int("MAX_RECIPIENTS", 100, minimum=1),
         clock_skew=_int("CLOCK_SKEW_SECONDS", 300, minimum=0),
         trusted_sources=frozenset(_names("TRUSTED_SOURCES")),
+        twilio_auth_token=_secret("TWILIO_AUTH_TOKEN"),
+        vonage_signature_secret=_secret("VONAGE_SIGNATURE_SECRET"),
+        vonage_signature_method=_vonage_method(_get("VONAGE_SIGNATURE_METHOD", "md5hash")),
+        infobip_user=_secret("INFOBIP_USER"),
+        infobip_password=_secret("INFOBIP_PASSWORD"),
+        public_url=(_secret("PUBLIC_URL") or "").rstrip("/") or None,
     )
+
+
+def _vonage_method(raw: str) -> str:
+    methods = ("md5hash", "md5", "sha1", "sha256", "sha512")
+    method = raw.lower().replace("-", "").replace("hmac", "").strip() or "md5hash"
+    if method not in methods:
+        raise ConfigError(
+            f"{PREFIX}VONAGE_SIGNATURE_METHOD must be one of {', '.join(methods)}, got {raw!r}"
+        )
+    return method
 
 
 @lru_cache(maxsize=1)
@@ -282,4 +310,14 @@ DESCRIPTIONS: dict[str, str] = {
     "CONSOLE_SESSION_HOURS": "hours a console sign-in lasts",
     "SMS_NUMBERS": "sending number -> organization (and list): `+15550001111=org` or "
     "`+15550001111=org/list`, comma-separated",
+    "TWILIO_AUTH_TOKEN": "Twilio auth token, the key of `X-Twilio-Signature` (no default: "
+    "Twilio refused)",
+    "VONAGE_SIGNATURE_SECRET": "Vonage signature secret: signed webhooks (JWT) and SMS `sig` "
+    "(no default: Vonage refused)",
+    "VONAGE_SIGNATURE_METHOD": "the `sig` algorithm chosen in Vonage's dashboard: md5hash, md5, "
+    "sha1, sha256 or sha512",
+    "INFOBIP_USER": "basic-auth user of Infobip's notification profile (BASIC security settings)",
+    "INFOBIP_PASSWORD": "basic-auth password of Infobip's notification profile",
+    "PUBLIC_URL": "this service's base URL as gateways call it (`https://bounce.example.org`); "
+    "Twilio signs the full URL",
 }

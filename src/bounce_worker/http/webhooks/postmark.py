@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
-
-from bounce_worker.http.webhooks.refusal import not_configured, unauthenticated
+from bounce_worker.http.webhooks import basic
+from bounce_worker.http.webhooks.refusal import not_configured
 
 
 def verify(authorization: str | None, user: str | None, password: str | None) -> None:
@@ -15,17 +12,4 @@ def verify(authorization: str | None, user: str | None, password: str | None) ->
         raise not_configured(
             "postmark", "BOUNCE_WORKER_POSTMARK_USER and BOUNCE_WORKER_POSTMARK_PASSWORD"
         )
-    scheme, _, encoded = (authorization or "").partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        raise unauthenticated("missing_credentials", "Postmark webhook needs basic auth")
-    try:
-        given_user, sep, given_password = (
-            base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-        )
-    except (binascii.Error, UnicodeDecodeError):
-        raise unauthenticated("bad_credentials", "basic auth header is not valid") from None
-    # Both compared, always: no early exit that would tell which half was wrong.
-    ok_user = hmac.compare_digest(given_user.encode(), user.encode())
-    ok_password = hmac.compare_digest(given_password.encode(), password.encode())
-    if not (sep and ok_user and ok_password):
-        raise unauthenticated("bad_credentials", "Postmark credentials do not match")
+    basic.check(authorization, user, password, "Postmark")
