@@ -31,8 +31,8 @@ from tests.integration.sms_signing import (
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "parsers" / "fixtures" / "sms"
-TWILIO_TOKEN = "twilio-" + uuid.uuid4().hex
-VONAGE_SECRET = "vonage-" + uuid.uuid4().hex
+TWILIO_TOKEN = "test-twilio-" + uuid.uuid4().hex
+VONAGE_SECRET = "test-vonage-" + uuid.uuid4().hex
 NUMBERS = "+15557122661=acme,447700900999=globex,+41793026999=initech"
 
 
