@@ -32,6 +32,8 @@ text is skipped without running its regex.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -159,6 +161,46 @@ _UNKNOWN_RULES = [r for r in WEAK_CODE_RULES if r[2].detail == "user_unknown"]
 _REMOTE_MTA = re.compile(r"\(remote-mta: [^)]*\)")
 
 
+def _prepare(diagnostic: str | None) -> str:
+    """The diagnostic as the wording rules read it: lower-cased ASCII, no remote-MTA note."""
+    text = diagnostic.lower() if diagnostic else ""
+    if "(remote-mta:" in text:
+        text = _REMOTE_MTA.sub("", text)
+    if not text.isascii():
+        # Every pattern is ASCII; matching on a narrow string is faster.
+        text = text.encode("ascii", "ignore").decode("ascii")
+    return text
+
+
+def matching_wordings(diagnostic: str | None) -> set[str]:
+    """Every wording pattern (of any group) that matches the diagnostic: the evidence the
+    leave-one-family-out check of bench/corpus_accuracy.py counts per mail family."""
+    text = _prepare(diagnostic)
+    return {
+        regex.pattern
+        for regex, literal, _ in (*OVERRIDING_RULES, *WEAK_CODE_RULES)
+        if (not literal or literal in text) and regex.search(text)
+    }
+
+
+@contextmanager
+def without_wordings(patterns: Iterable[str]) -> Iterator[None]:
+    """Classify as if the wordings `patterns` had never been written (the bench's
+    leave-one-family-out check); the full tables are back on exit. Not thread-safe: for
+    measurements only."""
+    global OVERRIDING_RULES, WEAK_CODE_RULES, _POLICY_RULES, _UNKNOWN_RULES
+    saved = OVERRIDING_RULES, WEAK_CODE_RULES, _POLICY_RULES, _UNKNOWN_RULES
+    drop = set(patterns)
+    OVERRIDING_RULES = [r for r in OVERRIDING_RULES if r[0].pattern not in drop]
+    WEAK_CODE_RULES = [r for r in WEAK_CODE_RULES if r[0].pattern not in drop]
+    _POLICY_RULES = [r for r in _POLICY_RULES if r[0].pattern not in drop]
+    _UNKNOWN_RULES = [r for r in _UNKNOWN_RULES if r[0].pattern not in drop]
+    try:
+        yield
+    finally:
+        OVERRIDING_RULES, WEAK_CODE_RULES, _POLICY_RULES, _UNKNOWN_RULES = saved
+
+
 def classify(event: Event) -> Outcome:
     if event.type is EventType.BOUNCE:
         if event.gateway_code is not None:
@@ -187,12 +229,7 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
         klass = smtp_code // 100
     permanent = klass == 5
     key = (subject, detail) if subject is not None else None
-    text = diagnostic.lower() if diagnostic else ""
-    if "(remote-mta:" in text:
-        text = _REMOTE_MTA.sub("", text)
-    if not text.isascii():
-        # Every pattern is ASCII; matching on a narrow string is faster.
-        text = text.encode("ascii", "ignore").decode("ascii")
+    text = _prepare(diagnostic)
 
     # 1. wordings that decide whatever the code
     group = _first_group(text, OVERRIDING_RULES)
@@ -216,6 +253,12 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     if key in _codes.DECIDES_ANY_CLASS:
         return outcome_for(_codes.DECIDES_ANY_CLASS[key])
     if permanent and key in _codes.DECIDES_WHEN_PERMANENT:
+        if key in _codes.SHARED_HARD_CODES:
+            # One code, two documented meanings (X.1.10: RFC 7505 null MX, and Microsoft
+            # 365's "recipient not found"): the text says which.
+            weak = _first_group(text, WEAK_CODE_RULES)
+            if weak is not None and _reasons.REASONS[weak.detail][0] == _reasons.HARD:
+                return outcome_for(weak.detail)
         return outcome_for(_codes.DECIDES_WHEN_PERMANENT[key])
     if subject in _codes.POLICY_SUBJECTS:
         if permanent and key in ((7, 0), (7, 1)) and _refuses_unknown_recipient(text):

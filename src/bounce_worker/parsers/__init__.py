@@ -96,7 +96,9 @@ def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[
         # Exim and Google stamp their bounces "Auto-Submitted: auto-replied" too: a mail
         # from a mailer daemon, or titled as a delivery failure, is never a vacation notice.
         if is_auto_reply(msg) and not _bounce_envelope(msg):
-            raise NotFeedback("auto-reply / vacation notice, not a bounce")
+            raise NotFeedback(
+                "auto-reply, vacation notice or challenge/response request, not a bounce"
+            )
     text = ctx.text
     ses = _ses_notification(text)
     if ses is not None:

@@ -31,6 +31,35 @@ _SUBJECT = re.compile(
 )
 
 
+# Challenge/response and allow-list systems answer a first mail with "confirm you are a
+# person" (RFC 3834 section 1 counts them among automatic responses): not a delivery failure,
+# the mailbox exists. Known by the services' sender domains (SpamArrest, Boxbe, Mailblocks,
+# Bluebottle, EarthLink spamBlocker), TMDA's X-Delivery-Agent header and the subjects their
+# templates use.
+_CHALLENGE_SENDERS = re.compile(
+    r"spamarrest\.com|boxbe\.com|mailblocks\.com|bluebottle\.com|spamblocker-challenge|"
+    r"sendio\.com|choicemail",
+    re.I,
+)
+_CHALLENGE_SUBJECT = re.compile(
+    r"please confirm your (?:message|e-?mail|request)|(?:sender|e-?mail|message) verification"
+    r"(?! failed)|verify (?:your|that you)|confirmation (?:required|request)|"
+    r"awaiting (?:your )?(?:verification|confirmation|approval)|white-?list|guest list|"
+    r"approval (?:required|needed)|challenge",
+    re.I,
+)
+
+
+def is_challenge(msg: Part) -> bool:
+    """A challenge/response or allow-list request: not a bounce, not an auto-reply."""
+    if "tmda" in mime.header(msg, "X-Delivery-Agent").lower():
+        return True
+    sender = mime.header(msg, "From") + " " + mime.header(msg, "Return-Path")
+    return bool(
+        _CHALLENGE_SENDERS.search(sender) or _CHALLENGE_SUBJECT.search(mime.header(msg, "Subject"))
+    )
+
+
 def is_auto_reply(msg: Part) -> bool:
     for name, pattern in _HEADER_SIGNS:
         value = mime.header(msg, name)
@@ -42,4 +71,4 @@ def is_auto_reply(msg: Part) -> bool:
             ):
                 continue
             return True
-    return bool(_SUBJECT.search(mime.header(msg, "Subject")))
+    return bool(_SUBJECT.search(mime.header(msg, "Subject"))) or is_challenge(msg)

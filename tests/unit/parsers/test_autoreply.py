@@ -42,3 +42,41 @@ def test_auto_reply_subjects(subject):
 def test_an_exim_bounce_marked_auto_replied_is_still_a_bounce():
     events = parse_message(fixture_bytes("exim_text_bounce.eml"), received_at=RECEIVED_AT)
     assert events[0].recipient == "carol@example.com"
+
+
+def _challenge(headers: str) -> bytes:
+    return (
+        f"{headers}To: news@sender.example\nMessage-ID: <c1@example.org>\n\n"
+        "I am protecting myself from spam. Please confirm you are a person by clicking:\n"
+        "https://challenge.example.org/confirm?id=1 (kim@example.org)\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # TMDA's confirmation request carries its X-Delivery-Agent header
+        "From: kim-confirm@example.org\nX-Delivery-Agent: TMDA/1.1.12\nSubject: Re: hello\n",
+        # the services' own sender domains
+        "From: SpamArrest <verify@spamarrest.com>\nSubject: hello\n",
+        # the subjects their templates use
+        "From: kim@example.org\nSubject: Please confirm your message\n",
+        "From: kim@example.org\nSubject: Sender verification required: hello\n",
+        "From: kim@example.org\nSubject: Add me to your whitelist\n",
+    ],
+)
+def test_challenge_response_requests_are_not_bounces(headers):
+    with pytest.raises(NotFeedback):
+        parse_message(_challenge(headers), received_at=RECEIVED_AT)
+
+
+def test_a_bounce_about_a_failed_sender_verification_is_still_a_bounce():
+    raw = (
+        b"From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n"
+        b"To: news@sender.example\nSubject: Mail delivery failed: returning message to sender\n"
+        b"Message-ID: <c2@mx.example.org>\n\n"
+        b"  kim@example.org\n    SMTP error from remote mail server after RCPT TO:"
+        b"<kim@example.org>:\n    550 5.1.1 Sender verification failed: user unknown\n"
+    )
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert event.recipient == "kim@example.org"

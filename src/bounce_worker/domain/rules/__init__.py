@@ -20,10 +20,22 @@ WHEN_CODE_IS_WEAK = "when_code_is_weak"  # decide only for generic codes (X.0.0,
 STAGES = (OVERRIDES_CODE, WHEN_CODE_IS_WEAK)
 
 
+# A source that is no document but wording seen in bounces ("common wording", "observed:
+# ..."): such a rule may have been fitted to the mails it was seen in, and the
+# leave-one-family-out check of bench/corpus_accuracy.py treats it so.
+OBSERVED_SOURCES = ("common wording", "observed")
+
+
 @dataclass(frozen=True, slots=True)
 class Wording:
     pattern: str  # regex on the lower-cased, ASCII-only diagnostic
     source: str  # the document the wording was taken from
+
+    @property
+    def observed(self) -> bool:
+        """Written from seen bounces rather than from a document (RFC, MTA source, provider
+        reference)."""
+        return self.source.startswith(OBSERVED_SOURCES)
 
 
 @dataclass(frozen=True, slots=True)

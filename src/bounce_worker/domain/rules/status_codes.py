@@ -36,6 +36,10 @@ DECIDES_WHEN_PERMANENT: dict[tuple[int, int], str] = {
     (7, 18): "has_moved",  # RFC 7293 X.7.18 domain owner has changed
 }
 
+# Codes that decide "hard" but carry two documented meanings: X.1.10 is RFC 7505's null MX
+# and Microsoft 365's "RESOLVER.ADR.RecipientNotFound" (NDR 5.1.10). The text picks the reason.
+SHARED_HARD_CODES = frozenset({(1, 10)})
+
 HINTS: dict[tuple[int, int], str] = {
     (2, 1): "suspended",  # RFC 3463 X.2.1 mailbox disabled, not accepting messages
     (3, 1): "system_full",  # RFC 3463 X.3.1 mail system full

@@ -73,6 +73,18 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "qmail/vpopmail and POP servers: message-count quota",
             ),
             (r"storage (?:limit|space) (?:exceeded|reached)", "iCloud; Mail.ru"),
+            (r"out of storage space", "Gmail 452 4.2.2 'The recipient's inbox is out of storage'"),
+            (r"disk quota", "Exim appendfile / POSIX EDQUOT 'Disk quota exceeded'"),
+            (r"quota violation", "Exim appendfile 'mailbox quota violation'"),
+            (
+                r"would exceed (?:the )?(?:maximum allowed storage|(?:mailbox )?quota)",
+                "Zimbra/Dovecot 'mailbox would exceed maximum allowed storage'",
+            ),
+            (r"space has been used up", "Netease/QQ 552 'the user's space has been used up'"),
+            (
+                r"bo[i\^]?te (?:du destinataire |aux lettres )?(?:pleine|satur)",
+                "Orange/Wanadoo postmaster: 'boite du destinataire pleine' (mailbox full)",
+            ),
         ),
     ),
     WordingGroup(
@@ -90,6 +102,17 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "Gmail 550 5.2.1 'The email account that you tried to reach is disabled'",
             ),
             (r"(?:account|mailbox) (?:has been |is )?deactivated", "Mail.ru; Yandex"),
+            (
+                r"(?:account|mailbox)\b.{0,40}\bis (?:currently )?inactive",
+                "Gmail 550 5.2.1 'The email account that you tried to reach is inactive'",
+            ),
+            (
+                # (the mailbox's state: Postfix's "delivery temporarily suspended" is a
+                # destination its queue manager stopped trying, a network condition)
+                r"(?:account|mailbox|user)\b.{0,30}\b(?:temporarily|currently) "
+                r"(?:disabled|suspended|deactivated|frozen)",
+                "RFC 3463 X.2.1 'mailbox disabled'; Yahoo 'temporarily deactivated'",
+            ),
             (r"disabled (?:recipient|account|mailbox|user)", "RFC 7372 X.7.13 name"),
             (r"inactive (?:account|user|mailbox)", "common wording"),
             (r"(?:account|mailbox) (?:is )?not active", "common wording"),
@@ -109,7 +132,7 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"rejected due to user rules", "common wording"),
             (r"message filtered", "common wording"),
             # au (KDDI): its reception filter answers "User unknown" with no address at all
-            (r"550 : user unknown", "au/EZweb reception filter"),
+            (r"550 : user unknown", "observed: au/EZweb reception filter"),
         ),
     ),
     WordingGroup(
@@ -183,6 +206,16 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "Exchange NDR 'address was not found in the recipient's e-mail system'",
             ),
             (r"email account that you tried to reach does not exist", "Gmail 550 5.1.1"),
+            (r"wasn't found at ", "MS365 NDR 5.1.10 '<user> wasn't found at <domain>'"),
+            (
+                r"address you entered couldn't be found",
+                "Exchange 2013+ NDR 5.1.1 'The email address you entered couldn't be found'",
+            ),
+            (
+                r"badrcptto|badrecipientto|not in my validrcptto",
+                "qmail badrcptto/validrcptto patches 'your envelope recipient is in my badrcptto "
+                "list (#5.7.1)'",
+            ),
             (r"doesn't have an? .{1,40}account", "Yahoo 554 'This user doesn't have an account'"),
             (r"not our customer", "Comcast 550 5.1.1 'Not our Customer'"),
             (r"no such user!", "Yandex 550 5.7.1 'No such user!' (the mailbox does not exist)"),
@@ -238,8 +271,14 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"spf\b", "Gmail 5.7.23/5.7.27; RFC 7208"),
             (r"dkim", "Gmail 5.7.26; RFC 6376"),
             (r"authenticat", "Gmail 5.7.26 'unauthenticated'; RFC 4954"),
-            (r"not verified", "common wording"),
-            (r"identities failed", "common wording"),
+            (
+                r"not verified",
+                "Amazon SES 554 'Email address is not verified' (AWS knowledge center)",
+            ),
+            (
+                r"identities failed",
+                "Amazon SES 554 'The following identities failed the check in region' (AWS)",
+            ),
         ),
     ),
     WordingGroup(
@@ -345,7 +384,26 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "qmail 'I couldn't find any host named (#5.1.2)'; Gmail 553 5.1.2",
             ),
             (r"unrouteable mail domain", "Exim"),
+            (
+                r"mx records point to non-?existent hosts",
+                "Exim 'all relevant MX records point to non-existent hosts'",
+            ),
+            (r"domain must exist", "Postfix/Sendmail 'Domain name required' / 'domain must exist'"),
+            (r"host name lookup failure", "Exim/Postfix 'host name lookup failure'"),
             (r"does not accept mail", "RFC 7504/7505 wording"),
+        ),
+    ),
+    WordingGroup(
+        name="mailbox_moved",  # the address is gone here, the server names its successor
+        stage=WHEN_CODE_IS_WEAK,
+        detail="has_moved",
+        wordings=_w(
+            (
+                r"user not local; please try",
+                "RFC 5321 4.2.2 reply 551 'User not local; please try'",
+            ),
+            (r"has been replaced by", "RFC 7293 X.7.17 'mailbox owner has changed' notices"),
+            (r"mailbox (?:has )?moved", "RFC 3463 X.1.6 'destination mailbox has moved'"),
         ),
     ),
     WordingGroup(
@@ -380,12 +438,31 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"no longer (?:available|active|exists|valid)", "common wording"),
             (
                 r"check (?:if|that|whether) (?:the )?(?:e-?mail )?address is (?:correct|valid)",
-                "provider help texts",
+                "observed: provider help texts",
             ),
             (r"unknown or illegal alias", "Sendmail"),
             (
+                r"utilisateur inconnu|destinataire (?:invalide|inconnu)",
+                "Orange/La Poste/SFR 550 5.1.1 (French wording)",
+            ),
+            (
+                r"usuario (?:desconocido|inexistente)|no existe (?:dicha persona|ese usuario)",
+                "Spanish-language MTAs' 550 5.1.1 wording",
+            ),
+            (
+                r"(?:empf\w{0,2}nger|benutzer|adresse) (?:ist )?unbekannt|"
+                r"unbekannte?r? (?:empf|benutzer)",
+                "GMX/Web.de and German MTAs: 'Empfaenger unbekannt'",
+            ),
+            (
+                r"no account by that name|there is no one at this address",
+                "qmail/Courier 550 'no account by that name'",
+            ),
+            (r"user missing home directory", "Exim/Sendmail local delivery: the user has no home"),
+            (r"mail drop defined", "Courier 'no such mail drop defined'"),
+            (
                 r"unable to deliver message to .{1,80}\(and other recipients in the same domain\)",
-                "InterScan MSS: its one wording for a recipient the server refused",
+                "observed: InterScan MSS, its one wording for a refused recipient",
             ),
         ),
     ),
@@ -426,6 +503,7 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"connection (?:timed out|refused|reset|closed)", "Postfix smtp(8); Exim"),
             (r"timed out", "Postfix 'conversation with x timed out'"),
             (r"lost connection", "Postfix 'lost connection with x while ...'"),
+            (r"delivery temporarily suspended", "Postfix qmgr(8): destination deferred"),
             (r"no route to host", "POSIX EHOSTUNREACH"),
             (r"network is unreachable", "POSIX ENETUNREACH"),
             (r"establish an smtp connection", "qmail (#4.4.1)"),
