@@ -145,6 +145,76 @@ HARD, FULL, SOFT, POLICY = (
             POLICY,
             "auth_failure",
         ),
+        # the sender's address refused, even under an address code: not the subscriber's
+        (
+            "5.1.1",
+            550,
+            "550 5.1.1 <news@sender.example>: Sender address rejected: User unknown in local "
+            "recipient table",
+            POLICY,
+            "sender_rejected",
+        ),
+        ("5.0.0", 550, "550 Sender verify failed", POLICY, "sender_rejected"),
+        # our account's sending limit is no full mailbox (Gmail SMTP error reference)
+        ("5.4.5", 550, "550 5.4.5 Daily user sending quota exceeded.", SOFT, "rate_limited"),
+        # Gmail 4.7.28: reputation of the sending IP, not a rate limit
+        (
+            "4.7.28",
+            421,
+            "421-4.7.28 Our system has detected an unusual rate of unsolicited mail "
+            "originating from your IP address.",
+            POLICY,
+            "blocked",
+        ),
+        # local delivery agents at a mailbox's size limit
+        (
+            "5.2.2",
+            552,
+            "552 5.2.2 cannot update mailbox /var/mail/kim for user kim. error writing "
+            "message: File too large",
+            FULL,
+            "mailbox_full",
+        ),
+        (
+            "5.1.1",
+            550,
+            "550 The users mailfolder is over the allowed quota (size). (#5.1.1)",
+            FULL,
+            "mailbox_full",
+        ),
+        # cPanel's Exim text names the address first, the blocklist second
+        (
+            "5.0.0",
+            550,
+            "The mail server could not deliver mail to kim@example.org. The account or domain "
+            "may not exist, they may be blacklisted, or missing the proper dns entries.",
+            HARD,
+            "host_unknown",
+        ),
+        ("5.0.0", 550, "550 Address unknown", HARD, "user_unknown"),
+        ("5.1.10", 550, "550 5.1.10 This domain does not accept email", HARD, "no_mail_accepted"),
+        (
+            "5.0.0",
+            553,
+            "553-you are trying to use me [server-1.messagelabs.com] as a relay, but I have "
+            "not been configured to let you do this",
+            POLICY,
+            "relay_denied",
+        ),
+        (
+            "5.0.0",
+            None,
+            "Connected to 192.0.2.1 but sender was rejected. Remote host said: 553 denied",
+            POLICY,
+            "sender_rejected",
+        ),
+        (
+            "4.0.0",
+            None,
+            "retry time not reached for any host after a long failure period",
+            SOFT,
+            "expired",
+        ),
         # the same user-unknown text with a transient code stays soft (SPEC 3)
         ("4.0.0", 450, "450 4.0.0 Utilisateur inconnu", SOFT, "user_unknown"),
     ],

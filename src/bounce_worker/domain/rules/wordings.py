@@ -56,7 +56,17 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="mailbox_full",
         wordings=_w(
             (r"over ?quota", "Gmail 452 4.2.2 'is over quota'; qmail/vpopmail"),
-            (r"quota (?:exceeded|full)", "Dovecot 'Quota exceeded'; Exim appendfile"),
+            # (not "Daily user sending quota exceeded": Gmail 550 5.4.5, our account's limit)
+            (r"(?<!sending )quota (?:exceeded|full)", "Dovecot 'Quota exceeded'; Exim appendfile"),
+            (r"over (?:the )?allowed quota", "vpopmail 'mailfolder is over the allowed quota'"),
+            (
+                r"error writing message: file too large",
+                "Postfix local(8) at mailbox_size_limit (EFBIG)",
+            ),
+            (
+                r"mail file size exceeds the maximum",
+                "Sendmail 552 'Mail file size exceeds the maximum size allowed for mail delivery'",
+            ),
             (r"exceeded (?:its |the |his |her )?(?:storage )?quota", "Exim; Courier"),
             (r"quotaexceeded", "MS365 STOREDRV.Deliver QuotaExceededException"),
             (r"mail ?box (?:is )?full", "RFC 3463 X.2.2 'mailbox full'; Yahoo; Postfix"),
@@ -121,6 +131,19 @@ GROUPS: tuple[WordingGroup, ...] = (
         ),
     ),
     WordingGroup(
+        # Our own (the sender's) address refused: whatever code the server attached (some
+        # answer a sender they cannot verify with 5.1.1), the subscriber's mailbox was not
+        # the question.
+        name="sender_address_refused",
+        stage=OVERRIDES_CODE,
+        detail="sender_rejected",
+        wordings=_w(
+            (r"sender address rejected", "Postfix smtpd(8) 'Sender address rejected:' prefix"),
+            (r"domain of sender address", "Sendmail 553 5.1.8 'Domain of sender address'"),
+            (r"sender verify failed", "Exim ACL 'Sender verify failed'"),
+        ),
+    ),
+    WordingGroup(
         name="recipient_filter",  # the recipient's own rules refused: the mailbox exists
         stage=OVERRIDES_CODE,
         detail="filtered",
@@ -142,6 +165,10 @@ GROUPS: tuple[WordingGroup, ...] = (
         wordings=_w(
             (r"message (?:size )?(?:exceeds|is too (?:big|large))", "Postfix 552 5.3.4"),
             (r"exceeds? (?:the )?(?:fixed )?maximum (?:message )?size", "Sendmail 552 5.2.3"),
+            (
+                r"exceeds (?:the )?maximum (?:fixed |allowed )(?:message )?size",
+                "Exchange/Domino 'Message exceeds maximum fixed size'",
+            ),
             (r"message too (?:big|large|long)", "Exim; qmail 'message too long'"),
             (r"message length exceeds", "RFC 3463 X.2.3; Sendmail"),
             (r"message file too big", "Postfix cleanup(8)"),
@@ -175,7 +202,12 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"rate limit(?!.{0,60}reputation)", "Gmail 421 4.7.0 'rate limited'"),
             (r"frequency limit", "common wording"),
-            (r"rate of", "Gmail 4.2.1/5.2.1 'receiving mail at a rate that prevents'"),
+            (
+                # (Gmail 421 4.7.28 "unusual rate of unsolicited mail" is IP reputation)
+                r"rate of(?! unsolicited| spam)",
+                "Gmail 4.2.1/5.2.1 'receiving mail at a rate that prevents'",
+            ),
+            (r"sending (?:quota|limit)", "Gmail 550 5.4.5 'Daily user sending limit exceeded'"),
             (r"receiving mail too quickly", "Gmail 450 4.2.1"),
             (r"receive limit", "MS365 5.2.121/5.2.122 per-hour message receive limit"),
             (r"throttl", "common wording"),
@@ -222,6 +254,17 @@ GROUPS: tuple[WordingGroup, ...] = (
         ),
     ),
     WordingGroup(
+        # cPanel's Exim configuration words its failure for a recipient or domain that does
+        # not resolve "The account or domain may not exist, they may be blacklisted, or
+        # missing the proper dns entries": the address is the first explanation given.
+        name="account_or_domain_unknown",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="host_unknown",
+        wordings=_w(
+            (r"account or domain may not exist", "cPanel exim.conf failure text"),
+        ),
+    ),
+    WordingGroup(
         name="relay_denied",
         stage=WHEN_CODE_IS_WEAK,
         detail="relay_denied",
@@ -233,6 +276,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "MS365 550 5.7.54 'Unable to relay recipient in non-accepted domain'",
             ),
             (r"mail relay denied", "Gmail 550 5.7.0"),
+            (
+                r"use me .{0,60}as a relay",
+                "MessageLabs 553 'you are trying to use me ... as a relay'",
+            ),
         ),
     ),
     WordingGroup(
@@ -249,6 +296,7 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"from:? (?:domain|address) is (?:invalid|not valid)", "common wording"),
             (r"valid from", "common wording"),
             (r"bad outbound sender", "MS365 5.1.8 'Access denied, bad outbound sender'"),
+            (r"sender was rejected", "qmail-remote 'Connected to x but sender was rejected'"),
         ),
     ),
     WordingGroup(
@@ -431,6 +479,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"deactivated mailbox", "common wording ('is a deactivated mailbox')"),
             (r"no mail ?box", "qmail 'no mailbox here by that name'; 'No mail box available'"),
             (r"addressee unknown", "Sendmail"),
+            (
+                r"(?:address|mailbox|recipient) (?:is )?unknown",
+                "RFC 3463 X.1.1 'bad destination mailbox address' as MTAs word it "
+                "('Address unknown', 'Mailbox unknown')",
+            ),
             (r"unrouteable address", "Exim 'Unrouteable address'"),
             (r"user not found", "Mail.ru 'user not found'"),
             (r"recipient address rejected: (?:invalid|unknown|user)", "Postfix"),
@@ -481,6 +534,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"in the queue too long", "qmail 'this message has been in the queue too long'"),
             (r"delivery time expired", "RFC 3463 X.4.7"),
             (r"have been failing for a long time", "Exim 'all hosts ... failing for a long time'"),
+            (
+                r"retry time not reached for any host after a long failure",
+                "Exim 'retry time not reached for any host after a long failure period'",
+            ),
         ),
     ),
     WordingGroup(
@@ -507,6 +564,7 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"no route to host", "POSIX EHOSTUNREACH"),
             (r"network is unreachable", "POSIX ENETUNREACH"),
             (r"establish an smtp connection", "qmail (#4.4.1)"),
+            (r"network error on destination", "OpenSMTPD 'Network error on destination MXs'"),
         ),
     ),
     WordingGroup(
