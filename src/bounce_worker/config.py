@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bounce_worker.domain.policy import PolicySettings
+from bounce_worker.limits import MailLimits
 
 PREFIX = "BOUNCE_WORKER_"
 
@@ -57,6 +58,9 @@ class Settings:
     # so sessions end on restart) and how long a session lasts (CONSOLE_SESSION_HOURS).
     console_secret: str | None = None
     console_session_hours: int = 8
+    # What one raw mail may cost (limits.py, docs/hardening.md); max_bytes and max_recipients
+    # are MAX_MESSAGE_BYTES and MAX_RECIPIENTS.
+    mail_limits: MailLimits = field(default_factory=MailLimits)
 
     @property
     def embedded(self) -> bool:
@@ -204,6 +208,7 @@ def load_settings() -> Settings:
         console_secret=os.environ.get(PREFIX + "CONSOLE_SECRET") or None,
         console_session_hours=_int("CONSOLE_SESSION_HOURS", 8, minimum=1),
         intake=load_intake(),
+        mail_limits=load_mail_limits(),
         sms_numbers=_sms_numbers(_get("SMS_NUMBERS", "")),
     )
 
@@ -252,6 +257,20 @@ def _vonage_method(raw: str) -> str:
             f"{PREFIX}VONAGE_SIGNATURE_METHOD must be one of {', '.join(methods)}, got {raw!r}"
         )
     return method
+
+
+def load_mail_limits() -> MailLimits:
+    d = MailLimits()
+    return MailLimits(
+        max_bytes=_int("MAX_MESSAGE_BYTES", 10 * 1024 * 1024, minimum=1024),
+        max_recipients=_int("MAX_RECIPIENTS", d.max_recipients, minimum=1),
+        max_headers=_int("MAX_HEADERS", d.max_headers, minimum=10),
+        max_header_bytes=_int("MAX_HEADER_BYTES", d.max_header_bytes, minimum=1024),
+        max_encoded_words=_int("MAX_ENCODED_WORDS", d.max_encoded_words, minimum=1),
+        max_parts=_int("MAX_MIME_PARTS", d.max_parts, minimum=2),
+        max_depth=_int("MAX_MIME_DEPTH", d.max_depth, minimum=1),
+        max_text_bytes=_int("MAX_TEXT_BYTES", d.max_text_bytes, minimum=1024),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -303,6 +322,13 @@ DESCRIPTIONS: dict[str, str] = {
     "VERP_DOMAIN": "the Return-Path domain of VERP addresses",
     "VERP_KEY": "HMAC key of the VERP tokens (no default: bounces without a token are unverified)",
     "MAX_RECIPIENTS": "one mail naming more recipients than this is dead-lettered",
+    "MAX_HEADERS": "header fields read per header block of a mail (the rest are ignored)",
+    "MAX_HEADER_BYTES": "bytes read per header block of a mail, and per header value decoded",
+    "MAX_ENCODED_WORDS": "RFC 2047 encoded words decoded per header value (the rest kept as "
+    "written)",
+    "MAX_MIME_PARTS": "MIME parts read per mail (later parts are ignored)",
+    "MAX_MIME_DEPTH": "MIME nesting levels read (deeper parts are not looked into)",
+    "MAX_TEXT_BYTES": "bytes of one text part decoded (a bounce's words come first)",
     "CLOCK_SKEW_SECONDS": "an `occurred_at` later than receipt plus this is clamped to receipt",
     "TRUSTED_SOURCES": "comma-separated source names whose mail is verified without a VERP token",
     "CONSOLE_SECRET": "key signing console session cookies (unset: derived from SECRET_KEY, "

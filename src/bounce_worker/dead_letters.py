@@ -52,6 +52,7 @@ def _replay_raw(
         organization_header=s.organization_header,
         max_bytes=s.max_message_bytes,
         intake=s.intake,
+        limits=s.mail_limits,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bounce_worker import limits as caps
 from bounce_worker.config import IntakeSettings
 from bounce_worker.domain import trust
 from bounce_worker.domain.events import Event
@@ -35,16 +36,23 @@ def ingest_raw(
     max_bytes: int | None = None,
     intake: IntakeSettings | None = None,
     envelope: Sequence[str] = (),
+    limits: caps.MailLimits | None = None,
 ) -> Counter[Result]:
     """One raw mail (DSN, MTA bounce, ARF report, unsubscribe mail), judged by its VERP
     token (SPEC 7) whichever way it came in; `envelope`: the recipients the MTA delivered
-    it to (pipe, LMTP), where the VERP address usually is."""
+    it to (pipe, LMTP), where the VERP address usually is. Parsed under `limits` (default:
+    the defaults, with `max_bytes` and the intake's recipient cap)."""
     intake = intake or IntakeSettings()
-    if max_bytes is not None and len(raw) > max_bytes:
-        reason = f"message of {len(raw)} bytes is larger than the limit of {max_bytes}"
-        return _dead(engine, "raw", source, raw, reason, now)
+    if limits is None:
+        limits = caps.MailLimits(
+            max_bytes=max_bytes or caps.DEFAULT.max_bytes, max_recipients=intake.max_recipients
+        )
+    if len(raw) > limits.max_bytes:
+        return oversized(engine, raw, len(raw), caps.digest(raw), limits.max_bytes, source, now)
     try:
-        events = parse_message(raw, received_at=now, organization_header=organization_header)
+        events = parse_message(
+            raw, received_at=now, organization_header=organization_header, limits=limits
+        )
     except NotFeedback as exc:
         log.info("ignored %s: %s", source, exc, extra={"source": source, "reason": str(exc)})
         return Counter({Result.IGNORED: 1})
@@ -65,6 +73,21 @@ def ingest_raw(
     events = _clamped(events, now, intake)
     _count_unverified("raw", events)
     return apply_events(engine, events, policy=policy, now=now)
+
+
+def oversized(
+    engine: Engine,
+    head: bytes,
+    size: int,
+    sha256: str,
+    limit: int,
+    source: str | None,
+    now: datetime,
+) -> Counter[Result]:
+    """A raw mail over the size limit: dead-lettered with its first bytes only (`head` is
+    the mail, or the part of it a producer sent), its size and its SHA-256."""
+    reason = caps.oversize_reason(size, sha256, limit)
+    return _dead(engine, "raw", source, head[: caps.kept(limit)], reason, now)
 
 
 def _clamped(events: Sequence[Event], now: datetime, intake: IntakeSettings) -> list[Event]:

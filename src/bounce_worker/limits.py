@@ -1,13 +1,124 @@
 """What one input may cost: the caps on a message, a mail and a task, in one place.
 
-The caps that an operator may tune are settings (config.py, `BOUNCE_WORKER_*`); this module
-holds the fixed ones and the time limits of every task, so that the rule "the broker's
-visibility timeout exceeds every hard time limit" is checked against one table
-(`check_visibility_timeout`, run when the Celery app loads).
+The caps that an operator may tune are settings (config.py, `BOUNCE_WORKER_*`, each with its
+line in config.DESCRIPTIONS); their defaults and the fixed caps live here. docs/hardening.md
+explains each one.
+
+A raw mail is parsed under `MailLimits` (parsers/mime_part.py, parsers/mime.py and the format
+parsers read them through `active()`, set by `parse_message` for the length of one parse), so
+that parsing costs time and memory linear in the mail's size:
+
+- a mail over `max_bytes` is not parsed: it is dead-lettered with its first
+  `KEEP_BYTES` bytes, its size and its SHA-256 (`oversize_reason`);
+- a part's header block is read up to `max_header_bytes`, and up to `max_headers` fields;
+- RFC 2047 encoded words: at most `max_encoded_words` per header value are decoded, the rest
+  is kept as written;
+- at most `max_parts` MIME parts are read, nested at most `max_depth` levels (deeper parts
+  are opaque leaves); nesting never copies a body (parts are offsets into the one mail);
+- a text part is decoded up to `max_text_bytes`; its charset must be in `CHARSETS`, any other
+  is decoded as UTF-8 with replacement characters (Python's punycode codec, for one, is
+  quadratic);
+- a mail naming more than `max_recipients` distinct recipients is dead-lettered (SPEC 7);
+  parsers stop reading recipients at the cap + 1.
 """
 
 from __future__ import annotations
 
+import codecs
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
 # A task message body nested deeper than this is malformed (poison.py): events are flat,
 # a batch is [[{event}, ...], {}, {}], so a dozen levels is already suspicious.
 MAX_JSON_DEPTH = 32
+
+MB = 1024 * 1024
+# An oversized payload's dead letter keeps at most this much of it (and its size and digest).
+KEEP_BYTES = 1 * MB
+
+
+@dataclass(frozen=True, slots=True)
+class MailLimits:
+    """Caps on one raw mail (defaults: the settings' defaults)."""
+
+    max_bytes: int = 10 * MB  # BOUNCE_WORKER_MAX_MESSAGE_BYTES
+    max_recipients: int = 100  # BOUNCE_WORKER_MAX_RECIPIENTS
+    max_headers: int = 1000  # BOUNCE_WORKER_MAX_HEADERS: fields per header block
+    max_header_bytes: int = 256 * 1024  # BOUNCE_WORKER_MAX_HEADER_BYTES: per header block
+    max_encoded_words: int = 100  # BOUNCE_WORKER_MAX_ENCODED_WORDS: per header value
+    max_parts: int = 500  # BOUNCE_WORKER_MAX_MIME_PARTS
+    max_depth: int = 12  # BOUNCE_WORKER_MAX_MIME_DEPTH
+    max_text_bytes: int = 1 * MB  # BOUNCE_WORKER_MAX_TEXT_BYTES: decoded per text part
+
+
+DEFAULT = MailLimits()
+_active: ContextVar[MailLimits] = ContextVar("bounce_worker_mail_limits", default=DEFAULT)
+
+
+def active() -> MailLimits:
+    """The limits of the mail being parsed (the defaults outside `parse_message`)."""
+    return _active.get()
+
+
+@contextmanager
+def applied(limits: MailLimits) -> Iterator[None]:
+    token = _active.set(limits)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+# Charsets a mail may be decoded from: the ones mail is written in, all with codecs that are
+# linear in the input (C decoders). Names are Python's canonical codec names
+# (codecs.lookup(name).name), so every alias of these is accepted too. Anything else
+# (punycode, idna, utf-7, rot13, the *_codec byte transforms, ...) decodes as UTF-8 with
+# replacement characters.
+CHARSETS = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "utf-8", "ascii", "latin-1", "utf-16", "utf-16-le", "utf-16-be", "utf-32",
+        "iso8859-2", "iso8859-3", "iso8859-4", "iso8859-5", "iso8859-6", "iso8859-7",
+        "iso8859-8", "iso8859-9", "iso8859-10", "iso8859-11", "iso8859-13", "iso8859-14",
+        "iso8859-15", "iso8859-16", "cp1250", "cp1251", "cp1252", "cp1253", "cp1254",
+        "cp1255", "cp1256", "cp1257", "cp1258", "koi8-r", "koi8-u", "cp866", "cp437",
+        "cp850", "cp874", "mac-roman", "tis-620", "gb2312", "gbk", "gb18030", "big5",
+        "big5hkscs", "shift_jis", "cp932", "euc-jp", "iso2022_jp", "iso2022_jp_2",
+        "euc-kr", "cp949", "iso2022_kr", "hz",
+    )
+)  # fmt: skip
+
+
+def codec(charset: str | None) -> str | None:
+    """The allowed codec for a declared charset, or None (decode as UTF-8, replacing)."""
+    name = (charset or "").strip().strip('"').strip("'").lower()
+    if not name:
+        return "utf-8"
+    if len(name) > 40:
+        return None
+    try:
+        canonical = codecs.lookup(name).name
+    except LookupError:
+        return None
+    return canonical if canonical in CHARSETS else None
+
+
+def oversize_reason(size: int, sha256: str, limit: int) -> str:
+    """The dead-letter reason of a payload of `size` bytes over `limit`, with the SHA-256 of
+    all of it (the dead letter keeps only its first `kept(limit)` bytes)."""
+    return (
+        f"payload of {size} bytes (sha256 {sha256}) is over the limit of {limit} "
+        f"(BOUNCE_WORKER_MAX_MESSAGE_BYTES); only the first {kept(limit)} bytes are kept"
+    )
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def kept(limit: int) -> int:
+    """How much of an oversized payload its dead letter keeps."""
+    return min(limit, KEEP_BYTES)

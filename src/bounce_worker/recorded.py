@@ -37,11 +37,7 @@ def recorded_only(engine: Engine, now: datetime) -> list[Recorded]:
     recorded in the 24 hours before `now`."""
     t = TransitionRow
     recent = func.sum(case((t.recorded_at >= now - RECENT, 1), else_=0))
-    stmt = (
-        select(t.reason, func.count(), recent)
-        .where(RECORDED_ONLY)
-        .group_by(t.reason)
-    )
+    stmt = select(t.reason, func.count(), recent).where(RECORDED_ONLY).group_by(t.reason)
     with engine.connect() as conn:
         found = {reason: (int(n), int(r or 0)) for reason, n, r in conn.execute(stmt)}
     return [Recorded(reason, *found.get(reason, (0, 0))) for reason in REASONS]

@@ -24,7 +24,7 @@ from celery import Task
 from celery_batches import SimpleRequest
 from sqlalchemy import Engine
 
-from bounce_worker import batch, ingest, jobs, service
+from bounce_worker import batch, ingest, jobs, limits, service
 from bounce_worker.celery_app import app
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
@@ -131,10 +131,16 @@ def unlock_expired() -> int:
     time_limit=180,
 )
 def ingest_raw(
-    self: Task, message_b64: Any, source: str | None = None, envelope: Any = None
+    self: Task,
+    message_b64: Any,
+    source: str | None = None,
+    envelope: Any = None,
+    oversize: Any = None,
 ) -> dict[str, int]:
     """A raw mail (DSN, MTA bounce, ARF, unsubscribe), base64 in the JSON body; `envelope`:
-    the recipients its MTA delivered it to (pipe, LMTP), where its VERP address is."""
+    the recipients its MTA delivered it to (pipe, LMTP), where its VERP address is;
+    `oversize`: {"bytes": size, "sha256": digest} of a mail over the size limit whose
+    producer sent only its first bytes (`raw_mail_args`): it is dead-lettered as it is."""
     s = settings()
     engine = get_engine(s.database_url)
     source = source or f"task:{self.request.id}"
@@ -151,6 +157,18 @@ def ingest_raw(
         )
         return {"dead_lettered": 1}
     with dead_letter_on_bug(engine, "raw", source, raw):
+        if isinstance(oversize, dict):
+            size = oversize.get("bytes")
+            results = ingest.oversized(
+                engine,
+                raw,
+                size if type(size) is int else len(raw),
+                str(oversize.get("sha256"))[:64],
+                s.mail_limits.max_bytes,
+                source,
+                utcnow(),
+            )
+            return as_json_counts(results)
         results = ingest.ingest_raw(
             engine,
             raw,
@@ -161,8 +179,26 @@ def ingest_raw(
             max_bytes=s.max_message_bytes,
             intake=s.intake,
             envelope=[str(a) for a in envelope] if isinstance(envelope, list) else (),
+            limits=s.mail_limits,
         )
     return as_json_counts(results)
+
+
+def raw_mail_args(
+    raw: bytes, source: str | None = None, envelope: Sequence[str] | None = None
+) -> tuple[list[Any], dict[str, Any]]:
+    """(args, kwargs) of the ingest_raw message for one raw mail. A mail over the size limit
+    is not sent whole: only the bytes its dead letter keeps, with its size and SHA-256, so
+    neither the broker nor the worker ever holds it (limits.py)."""
+    limit = settings().mail_limits.max_bytes
+    kwargs: dict[str, Any] = {}
+    if len(raw) > limit:
+        kwargs["oversize"] = {"bytes": len(raw), "sha256": limits.digest(raw)}
+        raw = raw[: limits.kept(limit)]
+    args: list[Any] = [base64.b64encode(raw).decode("ascii"), source]
+    if envelope is not None:
+        args.append(list(envelope))
+    return args, kwargs
 
 
 @app.task(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -82,6 +81,7 @@ def run_process(args: argparse.Namespace) -> int:
                 organization_header=s.organization_header,
                 max_bytes=s.max_message_bytes,
                 intake=s.intake,
+                limits=s.mail_limits,
             )
     R = service.Result
     ignored = f", ignored {counts[R.IGNORED]} auto-replies" if counts[R.IGNORED] else ""
@@ -94,7 +94,7 @@ def run_process(args: argparse.Namespace) -> int:
 
 def run_publish(args: argparse.Namespace) -> int:
     from bounce_worker.celery_app import app
-    from bounce_worker.tasks import ingest_raw, process_batch, process_event
+    from bounce_worker.tasks import ingest_raw, process_batch, process_event, raw_mail_args
 
     size = getattr(args, "batch_size", None) or settings().batch_size  # demo passes files only
     published = messages = 0
@@ -103,8 +103,8 @@ def run_publish(args: argparse.Namespace) -> int:
         for item in read_inputs(args.files):
             if item.kind != "event":
                 assert isinstance(item.data, bytes)
-                message = base64.b64encode(item.data).decode("ascii")
-                ingest_raw.apply_async((message, item.source), producer=producer)
+                task_args, task_kwargs = raw_mail_args(item.data, item.source)
+                ingest_raw.apply_async(task_args, task_kwargs, producer=producer)
                 messages += 1
             elif size == 1:
                 process_event.apply_async((decode_or_raw(str(item.data)),), producer=producer)

@@ -4,7 +4,6 @@ mail from an MTA's pipe transport onto the queue)."""
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import sys
 from typing import Any
@@ -88,7 +87,7 @@ def run_verp_encode(args: argparse.Namespace) -> int:
 
 def run_pipe(args: argparse.Namespace) -> int:
     from bounce_worker.http.publish import BrokerUnavailable, publish
-    from bounce_worker.tasks import ingest_raw
+    from bounce_worker.tasks import ingest_raw, raw_mail_args
 
     raw = sys.stdin.buffer.read()
     if not raw.strip():
@@ -97,9 +96,9 @@ def run_pipe(args: argparse.Namespace) -> int:
     for name in ("ORIGINAL_RECIPIENT", "RECIPIENT"):
         if not envelope and os.environ.get(name):
             envelope.append(os.environ[name])
-    message = base64.b64encode(raw).decode("ascii")
+    task_args, task_kwargs = raw_mail_args(raw, args.source, envelope)
     try:
-        publish(ingest_raw, [message, args.source, envelope])
+        publish(ingest_raw, task_args, task_kwargs)
     except BrokerUnavailable as exc:
         print(f"bounce-worker: broker unavailable, mail kept for retry: {exc}", file=sys.stderr)
         return EX_TEMPFAIL

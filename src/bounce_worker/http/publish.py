@@ -20,7 +20,7 @@ class BrokerUnavailable(RuntimeError):
     """The broker did not accept the message: nothing was queued, the caller retries."""
 
 
-def publish(task: Task, args: Sequence[Any]) -> str:
+def publish(task: Task, args: Sequence[Any], kwargs: dict[str, Any] | None = None) -> str:
     """Send one task message; returns its id once the broker has it.
 
     The message is built and sent as `apply_async` would, minus the task-sent event (a
@@ -30,7 +30,7 @@ def publish(task: Task, args: Sequence[Any]) -> str:
     app = task.app
     task_id = uuid()
     try:
-        message = app.amqp.create_task_message(task_id, task.name, tuple(args), {})
+        message = app.amqp.create_task_message(task_id, task.name, tuple(args), kwargs or {})
         with app.producer_or_acquire() as producer:
             app.amqp.send_task_message(
                 producer, task.name, message, queue=app.conf.task_default_queue, retry=False

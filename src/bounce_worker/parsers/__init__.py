@@ -2,7 +2,8 @@
 
 Public interface (other code calls exactly this):
 
-* `parse_message(raw, received_at=..., organization_header=...)`: any raw mail.
+* `parse_message(raw, received_at=..., organization_header=..., limits=...)`: any raw mail,
+  parsed under `limits.MailLimits` (time and memory linear in its size, see limits.py).
 * `parse_webhook(provider, payload)`: "ses", "sendgrid", "mailgun", "postmark".
 * `parse_one_click(body, recipient=..., organization=..., list_id=..., received_at=...)`.
 * `split_mbox(data)`: mbox file -> raw messages.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from bounce_worker import limits as caps
 from bounce_worker.domain.events import Event
 from bounce_worker.parsers import mime
 from bounce_worker.parsers._common import NotFeedback, ParseError
@@ -50,20 +52,23 @@ __all__ = [
     "split_mbox",
 ]
 
-MAX_MESSAGE_BYTES = 20 * 1024 * 1024
-
 
 def parse_message(
-    raw: bytes, *, received_at: datetime, organization_header: str = "X-Organization"
+    raw: bytes,
+    *,
+    received_at: datetime,
+    organization_header: str = "X-Organization",
+    limits: caps.MailLimits = caps.DEFAULT,
 ) -> list[Event]:
     if not isinstance(raw, bytes | bytearray):
         raise ParseError(f"raw mail must be bytes, got {type(raw).__name__}")
-    if not raw.strip():
+    if len(raw) > limits.max_bytes:
+        raise ParseError(caps.oversize_reason(len(raw), caps.digest(raw), limits.max_bytes))
+    if not raw or raw.isspace():  # (no strip(): that would copy the mail)
         raise ParseError("empty message")
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise ParseError(f"message larger than {MAX_MESSAGE_BYTES} bytes")
     try:
-        return _parse(bytes(raw), received_at, organization_header)
+        with caps.applied(limits):
+            return _parse(bytes(raw), received_at, organization_header)
     except ParseError:
         raise
     except RecursionError:
@@ -124,7 +129,7 @@ def _source(msg: Part) -> tuple[str, str | None]:
     family, and cheap (no charset to decode, no HTML to strip).
     """
     plain = next((p for p in mime.walk_own(msg) if p.ctype == "text/plain"), None)
-    text = plain.body[:1500].decode("latin-1") if plain is not None else ""
+    text = plain.head_of_body(1500).decode("latin-1") if plain is not None else ""
     # Raw values: an RFC 2047-encoded subject names no MTA anyway.
     signature = "\n".join(
         [

@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
+from bounce_worker import limits
 from bounce_worker.domain.addresses import MAX_ADDRESS_LENGTH
 from bounce_worker.domain.events import (
     _FIELDS,
@@ -102,6 +103,16 @@ STATUS_RE = re.compile(r"([245])(?<![\w.][245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\
 # SMTP reply codes: three digits standing alone, followed by a space, a hyphen (multi-line
 # reply), or the end; the look-behind keeps IP octets, ports and times out.
 REPLY_RE = re.compile(r"([45])(?<![\w.:/=#-][45])([0-5]\d)(?=[ \t-]|$)(?![ \t-]?\d{2,}[^.])", re.M)
+
+
+def check_recipients(count: int) -> None:
+    """A mail naming more distinct recipients than `max_recipients` is dead-lettered (SPEC 7);
+    parsers call this as they collect recipients, so they stop at the cap + 1."""
+    cap = limits.active().max_recipients
+    if count > cap:
+        raise ParseError(
+            f"mail names more than {cap} recipients, the limit (BOUNCE_WORKER_MAX_RECIPIENTS)"
+        )
 
 
 def first_status(text: str | None) -> str | None:

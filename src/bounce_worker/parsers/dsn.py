@@ -14,6 +14,7 @@ from bounce_worker.domain.addresses import InvalidAddress, normalize_email
 from bounce_worker.domain.events import Event
 from bounce_worker.parsers import mime
 from bounce_worker.parsers._common import (
+    check_recipients,
     clean_status,
     field_address,
     first_reply_code,
@@ -80,6 +81,9 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
     arrival = parse_date(per_message.get("arrival-date"))
     text_failures: dict[str, Failure] | None = None  # read from the prose only if needed
 
+    check_recipients(
+        len({b.get("final-recipient") or b.get("original-recipient") for b in per_recipient})
+    )
     events: list[Event] = []
     for block in per_recipient:
         recipient = recipient_of(block)

@@ -6,13 +6,13 @@ parsers ask of it.
 
 from __future__ import annotations
 
-import contextlib
+import binascii
 import re
 from collections.abc import Iterator
-from email.header import decode_header, make_header
 
+from bounce_worker import limits
 from bounce_worker.parsers._common import ADDRESS_RE, tidy_address
-from bounce_worker.parsers.mime_part import MAX_DEPTH, Part, parse, parse_headers
+from bounce_worker.parsers.mime_part import MAX_DEPTH, Part, decode_bytes, parse, parse_headers
 
 __all__ = ["Part", "parse_headers"]
 
@@ -27,13 +27,65 @@ def header(msg: Part, name: str) -> str:
     cached = msg._decoded.get(key)
     if cached is not None:
         return cached
-    value = msg.get(key) or ""
+    value = (msg.get(key) or "")[: limits.active().max_header_bytes]
     if "=?" in value:
-        with contextlib.suppress(UnicodeError, LookupError, ValueError, TypeError, AssertionError):
-            value = str(make_header(decode_header(value)))
+        value = decode_words(value)
     value = " ".join(value.split())
     msg._decoded[key] = value
     return value
+
+
+# RFC 2047 encoded word: =?charset(*language)?B|Q?text?=
+_WORD = re.compile(r"=\?([^?\s*]{1,40})(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
+_BLANK = re.compile(r"[ \t\r\n]*")
+
+
+def decode_words(value: str) -> str:
+    """RFC 2047 encoded words decoded, in one pass (linear in the value's length).
+
+    At most `max_encoded_words` words are decoded (the rest of the value is kept as written);
+    blanks between two encoded words are dropped (RFC 2047 6.2) and adjacent words in one
+    charset are decoded together, so a character split across two words comes out whole.
+    A charset outside the allow-list (limits.CHARSETS) decodes as UTF-8 with replacements.
+    """
+    out: list[str] = []
+    run: list[bytes] = []  # bytes of adjacent words in `run_charset`
+    run_charset = ""
+    pos = 0
+    cap = limits.active().max_encoded_words
+    for count, match in enumerate(_WORD.finditer(value)):
+        if count >= cap:
+            break
+        between = value[pos : match.start()]
+        if not (run and _BLANK.fullmatch(between)):
+            _flush(out, run, run_charset)
+            run = []
+            out.append(between)
+        charset, encoding, text = match.groups()
+        if run and charset.lower() != run_charset:
+            _flush(out, run, run_charset)
+            run = []
+        run_charset = charset.lower()
+        run.append(_word_bytes(encoding, text))
+        pos = match.end()
+    _flush(out, run, run_charset)
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def _word_bytes(encoding: str, text: str) -> bytes:
+    data = text.encode("ascii", "replace")
+    try:
+        if encoding in "bB":
+            return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+        return binascii.a2b_qp(data.replace(b"_", b" "))
+    except (binascii.Error, ValueError):
+        return data
+
+
+def _flush(out: list[str], run: list[bytes], charset: str) -> None:
+    if run:
+        out.append(decode_bytes(b"".join(run), charset))
 
 
 def addresses(value: str) -> list[str]:
@@ -79,7 +131,8 @@ def original_headers(msg: Part) -> Part | None:
         if part.ctype == "message/rfc822" and part.children:
             return part.children[0]
         if part.ctype in {"text/rfc822-headers", "message/rfc822-headers"}:
-            return Part(None, b"", MAX_DEPTH, head=part.text().lstrip())
+            head = part.text().lstrip()[: limits.active().max_header_bytes]
+            return Part(None, b"", MAX_DEPTH, head=head)
     return None
 
 

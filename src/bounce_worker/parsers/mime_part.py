@@ -6,15 +6,21 @@ rules together; bounces are read by the thousand. Here a part is split with `byt
 bodies are decoded only when asked for, and the returned original message is read for its
 headers only, field by field. It never raises on broken structure: a missing boundary just
 leaves one part.
+
+Cost is linear in the mail's size (limits.py, docs/hardening.md): every part is a pair of
+offsets into the one mail (nesting copies no body), a header block is read up to its cap,
+at most `max_parts` parts nested at most `max_depth` levels are read, a body is decoded only
+up to what its reader needs, and only from an allow-listed charset.
 """
 
 from __future__ import annotations
 
 import binascii
-import codecs
 import re
 
-MAX_DEPTH = 12
+from bounce_worker import limits
+
+MAX_DEPTH = limits.DEFAULT.max_depth
 _UNFOLD = re.compile(r"\n[ \t]+")  # literal first character: the regex engine skips ahead
 # A header field: printable name without spaces or colon (RFC 5322 ftext), colon, value.
 # (A greedy value: a lazy one before "[ \t]*$" is several times slower.)
@@ -25,11 +31,11 @@ _PARAM = re.compile(r'[;\s]\s*([\w.*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))
 
 
 class Part:
-    """One MIME entity: headers, content type, raw body, and sub-parts if multipart."""
+    """One MIME entity: headers, content type, body (offsets into the mail), sub-parts."""
 
     __slots__ = (
-        "_all", "_decoded", "_flat", "_head", "_headers", "_index", "_low", "_text",
-        "body", "children", "ctype", "params",
+        "_all", "_decoded", "_end", "_flat", "_head", "_headers", "_index", "_low", "_src",
+        "_start", "_text", "children", "ctype", "params",
     )  # fmt: skip
 
     def __init__(
@@ -38,9 +44,13 @@ class Part:
         body: bytes,
         depth: int = 0,
         head: str | None = None,
+        *,
+        span: tuple[int, int] | None = None,
+        budget: list[int] | None = None,
     ) -> None:
         # `head`: a header block parsed only when first read (the returned original message,
         # whose headers most mails never need beyond one or two).
+        # `span`: the body is body[span[0]:span[1]] (`body` is then the whole mail).
         self._head = head
         self._headers = headers
         self._index: dict[str, str] | None = None
@@ -48,7 +58,8 @@ class Part:
         self._low: str | None = None
         self._decoded: dict[str, str] = {}  # header() results: Subject is read many times
         self._flat: list[Part] | None = None
-        self.body = body
+        self._src = body
+        self._start, self._end = span if span is not None else (0, len(body))
         self._text: str | None = None
         self.children: list[Part] = []
         self.params: dict[str, str] = {}
@@ -65,12 +76,23 @@ class Part:
         if "=" in raw_type:
             self.params = {
                 m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-                for m in _PARAM.finditer(raw_type)
+                for m in _PARAM.finditer(raw_type[:4096])
             }
-        if self.ctype.startswith("multipart/") and depth < MAX_DEPTH:
-            self.children = [parse(p, depth + 1) for p in _split(body, self.params.get("boundary"))]
-        elif self.ctype == "message/rfc822" and depth < MAX_DEPTH:
-            self.children = [parse(self.decoded(), depth + 1, headers_only=True)]
+        lim = limits.active()
+        if depth >= lim.max_depth:
+            return  # deeper parts stay opaque leaves
+        if budget is None:
+            budget = [lim.max_parts]
+        if self.ctype.startswith("multipart/"):
+            spans = _split(self._src, self._start, self._end, self.params.get("boundary"), budget)
+            self.children = [
+                _parse_span(self._src, a, b, depth + 1, budget) for a, b in spans if budget[0] > 0
+            ]
+        elif self.ctype == "message/rfc822" and budget[0] > 0:
+            budget[0] -= 1
+            # Only the original's headers are read: decode no more than a header block.
+            head = self.decoded(lim.max_header_bytes + 4)
+            self.children = [parse(head, depth + 1, headers_only=True)]
 
     # -- headers ----------------------------------------------------------------------
     @property
@@ -113,24 +135,42 @@ class Part:
         return self.params.get(name.lower())
 
     # -- body ---------------------------------------------------------------------------
-    def decoded(self) -> bytes:
+    @property
+    def body(self) -> bytes:
+        """The raw (still transfer-encoded) body: a copy of its bytes, made when asked."""
+        if self._start == 0 and self._end == len(self._src):
+            return self._src
+        return self._src[self._start : self._end]
+
+    def head_of_body(self, size: int) -> bytes:
+        """The first `size` bytes of the raw body (no copy of the rest)."""
+        return self._src[self._start : min(self._end, self._start + size)]
+
+    def decoded(self, limit: int | None = None) -> bytes:
+        """The body, transfer-decoded; with `limit`, at least its first `limit` bytes (only
+        about that much of the encoded body is read)."""
         cte = (self.get("Content-Transfer-Encoding") or "").strip().lower()
+        if limit is None:
+            raw = self.body
+        else:
+            # base64 and quoted-printable ("=XX") never take more than three times the bytes
+            # they give, line breaks included.
+            encoded = cte in {"base64", "quoted-printable"}
+            raw = self.head_of_body(3 * limit + 8 if encoded else limit)
         try:
             if cte == "base64":
-                # Non-strict a2b_base64 skips line breaks and other non-alphabet bytes itself.
-                try:
-                    return binascii.a2b_base64(self.body)
-                except binascii.Error:  # truncated: pad and try once more
-                    return binascii.a2b_base64(self.body.rstrip() + b"==")
+                return _a2b_base64(raw)
             if cte == "quoted-printable":
-                return binascii.a2b_qp(self.body)
+                return binascii.a2b_qp(raw)
         except (binascii.Error, ValueError):
             pass
-        return self.body
+        return raw
 
     def text(self) -> str:
+        """The body as text, up to `max_text_bytes` of it."""
         if self._text is None:
-            self._text = decode_bytes(self.decoded(), self.params.get("charset"))
+            cap = limits.active().max_text_bytes
+            self._text = decode_bytes(self.decoded(cap)[:cap], self.params.get("charset"))
         return self._text
 
     def walk(self) -> list[Part]:
@@ -143,16 +183,45 @@ class Part:
         return self._flat
 
 
+def _a2b_base64(data: bytes) -> bytes:
+    # Non-strict a2b_base64 skips line breaks and other non-alphabet bytes itself; a body cut
+    # short (truncated, or read only in part) is padded, or its dangling character dropped.
+    data = data.rstrip()
+    for attempt in (data, data + b"==", data[:-1] + b"=="):
+        try:
+            return binascii.a2b_base64(attempt)
+        except binascii.Error:
+            continue
+    return b""
+
+
 def parse(raw: bytes, depth: int = 0, headers_only: bool = False) -> Part:
+    return _parse_span(raw, 0, len(raw), depth, None, headers_only)
+
+
+def _parse_span(
+    src: bytes,
+    start: int,
+    end: int,
+    depth: int,
+    budget: list[int] | None,
+    headers_only: bool = False,
+) -> Part:
+    if budget is not None:
+        budget[0] -= 1
     if headers_only:
-        raw = raw.lstrip(b"\r\n")
-    elif depth and raw.startswith((b"\n", b"\r\n")):  # a part without headers
-        return Part([], raw.lstrip(b"\r\n"), depth)
-    head, body = _split_head(raw)
+        while start < end and src[start] in b"\r\n":
+            start += 1
+    elif depth and src.startswith((b"\n", b"\r\n"), start, end):  # a part without headers
+        while start < end and src[start] in b"\r\n":
+            start += 1
+        return Part([], src, depth, span=(start, end), budget=budget)
+    head_end, body_start = _split_head(src, start, end)
+    head = src[start:head_end]
     text = head.decode("utf-8", "replace") if b"\x1b" not in head else head.decode("latin-1")
     if headers_only:
         return Part(None, b"", MAX_DEPTH, head=text)
-    return Part(parse_headers(text), body, depth)
+    return Part(parse_headers(text), src, depth, span=(body_start, end), budget=budget)
 
 
 def _find_field(head: str, low: str, key: str) -> str | None:
@@ -168,48 +237,63 @@ def _find_field(head: str, low: str, key: str) -> str | None:
     return " ".join(value.split())
 
 
-def _split_head(raw: bytes) -> tuple[bytes, bytes]:
-    """Header block and body, split at the first empty line (LF or CRLF mail)."""
-    lf = raw.find(b"\n\n")
-    crlf = raw.find(b"\r\n\r\n")
+def _split_head(src: bytes, start: int, end: int) -> tuple[int, int]:
+    """(end of the header block, start of the body): split at the first empty line (LF or
+    CRLF mail). A header block is read up to `max_header_bytes`; a longer one is cut there."""
+    lf = src.find(b"\n\n", start, end)
+    crlf = src.find(b"\r\n\r\n", start, lf + 4 if lf >= 0 else end)
     if crlf >= 0 and (lf < 0 or crlf < lf):
-        return raw[:crlf], raw[crlf + 4 :]
-    if lf >= 0:
-        return raw[:lf], raw[lf + 2 :]
-    return raw, b""
+        head_end, body_start = crlf, crlf + 4
+    elif lf >= 0:
+        head_end, body_start = lf, lf + 2
+    else:
+        head_end, body_start = end, end
+    cap = limits.active().max_header_bytes
+    return min(head_end, start + cap), body_start
 
 
 def parse_headers(text: str) -> list[tuple[str, str]]:
-    """(name, value) pairs of a header block; lines that are not fields are skipped."""
+    """(name, value) pairs of a header block, at most `max_headers` of them; lines that are
+    not fields are skipped."""
     if "\r" in text:
         text = text.replace("\r\n", "\n")
-    return _FIELD.findall(_UNFOLD.sub(" ", text))
+    fields = _FIELD.findall(_UNFOLD.sub(" ", text))
+    cap = limits.active().max_headers
+    return fields[:cap] if len(fields) > cap else fields
 
 
-def _split(body: bytes, boundary: str | None) -> list[bytes]:
+def _split(
+    src: bytes, start: int, end: int, boundary: str | None, budget: list[int]
+) -> list[tuple[int, int]]:
+    """The (start, end) of each body part of a multipart body, at most `budget[0]` of them."""
     if not boundary:
-        return [body]
-    delim = b"--" + boundary.encode("latin-1", "replace")
-    pieces = body.split(delim)
-    if len(pieces) < 2:
-        return [body]
-    parts = []
-    for piece in pieces[1:]:
-        if piece.startswith(b"--"):  # closing delimiter
+        return [(start, end)]
+    delim = b"--" + boundary[:200].encode("latin-1", "replace")
+    pos = src.find(delim, start, end)
+    if pos < 0:
+        return [(start, end)]
+    spans = []
+    while pos >= 0 and len(spans) < budget[0]:
+        after = pos + len(delim)
+        if src.startswith(b"--", after, end):  # closing delimiter
             break
-        parts.append(piece.split(b"\n", 1)[1] if b"\n" in piece else b"")
-    return parts
+        following = src.find(delim, after, end)
+        stop = following if following >= 0 else end
+        newline = src.find(b"\n", after, stop)
+        spans.append((newline + 1, stop) if newline >= 0 else (stop, stop))
+        pos = following
+    return spans
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
-    charset = (charset or "").strip().strip('"').lower() or "utf-8"
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
-    for candidate in (charset, "utf-8"):
+    """Text of a body in its declared charset if that is allowed (limits.CHARSETS); a charset
+    that is not, as UTF-8 with replacement characters."""
+    codec = limits.codec(charset)
+    if codec is None:
+        return data.decode("utf-8", "replace")
+    for candidate in (codec, "utf-8"):
         try:
             return data.decode(candidate)
-        except (UnicodeDecodeError, LookupError):
+        except UnicodeDecodeError:
             continue
     return data.decode("latin-1")

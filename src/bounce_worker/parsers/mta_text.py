@@ -21,6 +21,7 @@ from bounce_worker.parsers import mime
 from bounce_worker.parsers._common import (
     ADDRESS_RE,
     STATUS_RE,
+    check_recipients,
     first_reply_code,
     first_status,
     one_line,
@@ -120,7 +121,9 @@ def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
             excluded.add(key)
             seen.pop(key, None)
             continue
-        seen.setdefault(key, (address, match.start()))
+        if key not in seen:
+            seen[key] = (address, match.start())
+            check_recipients(len(seen))
     return sorted(seen.values(), key=lambda item: item[1])
 
 
