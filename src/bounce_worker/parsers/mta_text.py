@@ -143,6 +143,29 @@ def segment(report: str, start: int, end: int) -> str:
     return "\n".join(lines[:MAX_DIAGNOSTIC_LINES])
 
 
+# Postfix bounce(8) "<final@x> (expanded from <alias@y>): ..." and Exim's "final@x\n
+# (generated from alias@y)": one failure, named twice. The alias is the address we sent to
+# (what a DSN calls Original-Recipient, RFC 3464 2.3.1): it names the subscriber.
+_ALIAS_RE = re.compile(
+    r"<?("
+    + ADDRESS_RE.pattern
+    + r")>?[ \t]*\n?[ \t]*\((?:expanded|generated) from:?\s*<?("
+    + ADDRESS_RE.pattern
+    + r")>?\)",
+    re.IGNORECASE,
+)
+
+
+def aliases(report: str) -> dict[str, str]:
+    """final address (lower-cased) -> the original address it was expanded from."""
+    if "expanded from" not in report and "generated from" not in report:
+        return {}
+    return {
+        tidy_address(m.group(1)).lower(): tidy_address(m.group(3))
+        for m in _ALIAS_RE.finditer(report)
+    }
+
+
 def failures_from_text(
     text: str, exclude: set[str], fallback_recipients: list[str] | None = None
 ) -> list[Failure]:
@@ -153,6 +176,10 @@ def failures_from_text(
         # the whole report is the diagnostic of each.
         diag = segment(report, 0, len(report))
         return [_failure(r, diag) for r in fallback_recipients]
+    expanded = aliases(report)
+    if expanded:
+        originals = {a.lower() for a in expanded.values()}
+        found = [(a, o) for a, o in found if a.lower() in expanded or a.lower() not in originals]
     out = []
     low = report.lower() if len(found) > 1 else ""
     for _i, (address, offset) in enumerate(found):
@@ -170,7 +197,7 @@ def failures_from_text(
         if not STATUS_RE.search(diag) and first_reply_code(diag) is None and len(found) == 1:
             # A reason paragraph above the recipient list: the whole report explains it.
             diag = segment(report, 0, len(report))
-        out.append(_failure(address, diag))
+        out.append(_failure(expanded.get(address.lower(), address) if expanded else address, diag))
     return out
 
 
@@ -200,7 +227,10 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
     fallback = failed_header or _named_by_domain(ctx, text)
     failures = failures_from_text(text, exclude, fallback)
     if failed_header:
-        # Exim names its failed recipients in a header: trust it over prose scanning.
+        # Exim names its failed recipients in a header: trust it over prose scanning (named
+        # by the address they were generated from, as the prose's failures are).
+        expanded = aliases(report_text(text))
+        failed_header = list(dict.fromkeys(expanded.get(a.lower(), a) for a in failed_header))
         by_address = {f.recipient.lower(): f for f in failures}
         first = failures[0].diagnostic or "" if failures else ""
         failures = [by_address.get(a.lower()) or _failure(a, first) for a in failed_header]

@@ -162,3 +162,32 @@ def test_a_warning_subject_stating_user_unknown_is_a_final_bounce():
     (event,) = parse_message(raw, received_at=RECEIVED_AT)
     assert event.recipient == "kim@example.org"
     assert event.status == "5.0.0"
+
+
+def test_an_expanded_alias_names_the_subscriber_once():
+    # Postfix bounce(8) names the original address of a rewritten recipient "(expanded from
+    # <...>)", Exim "(generated from ...)": one failure, and the subscriber is the alias we
+    # sent to (as Original-Recipient in a DSN).
+    raw = _text_bounce(
+        "This is the mail system at host mx.example.net.\n\n"
+        "<kim@example.net> (expanded from <alias@example.org>): host mx.example.net"
+        "[192.0.2.1] said: 550 5.1.1 User unknown (in reply to RCPT TO command)\n"
+    )
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert event.recipient == "alias@example.org"
+    assert event.status == "5.1.1"
+
+
+def test_exim_generated_from_with_its_failed_recipients_header():
+    raw = (
+        b"From: Mail Delivery System <Mailer-Daemon@mx.example.net>\nTo: bounces@sender.example\n"
+        b"Subject: Mail delivery failed: returning message to sender\n"
+        b"X-Failed-Recipients: kim@example.net\nMessage-ID: <g1@mx.example.net>\n\n"
+        b"A message that you sent could not be delivered to one or more of its\n"
+        b"recipients. This is a permanent error. The following address(es) failed:\n\n"
+        b"  kim@example.net\n    (generated from alias@example.org)\n"
+        b"    SMTP error from remote mail server after RCPT TO:<kim@example.net>:\n"
+        b"    550 5.1.1 User unknown\n"
+    )
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert event.recipient == "alias@example.org"
