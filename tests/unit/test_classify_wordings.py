@@ -215,6 +215,19 @@ HARD, FULL, SOFT, POLICY = (
             SOFT,
             "expired",
         ),
+        # Postfix's "Recipient address rejected:" answers RCPT TO: under a 5.7.1 catch-all,
+        # "unknown" names the recipient
+        (
+            "5.7.1",
+            554,
+            "554 5.7.1 <kim@example.org>: Recipient address rejected: Unknown recipient",
+            HARD,
+            "user_unknown",
+        ),
+        ("5.0.0", 550, "550 Mailbox not present", HARD, "user_unknown"),
+        ("5.0.0", 550, "550 5.0.0 User invalid", HARD, "user_unknown"),
+        # a relay refusal under an address code is still the server's policy
+        ("5.1.1", 550, "550 5.1.1 <kim@example.org>... Relaying denied", POLICY, "relay_denied"),
         # the same user-unknown text with a transient code stays soft (SPEC 3)
         ("4.0.0", 450, "450 4.0.0 Utilisateur inconnu", SOFT, "user_unknown"),
     ],

@@ -159,6 +159,7 @@ _GENERIC_UNKNOWN = "mailbox_does_not_exist"
 _PROVIDER_UNKNOWN = "recipient_not_in_directory"
 _UNKNOWN_RULES = [r for r in WEAK_CODE_RULES if r[2].detail == "user_unknown"]
 _REMOTE_MTA = re.compile(r"\(remote-mta: [^)]*\)")
+_RELAY_RULES = [r for r in WEAK_CODE_RULES if r[2].name == "relay_denied"]
 
 
 def _prepare(diagnostic: str | None) -> str:
@@ -253,6 +254,10 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     if key in _codes.DECIDES_ANY_CLASS:
         return outcome_for(_codes.DECIDES_ANY_CLASS[key])
     if permanent and key in _codes.DECIDES_WHEN_PERMANENT:
+        if subject == 1 and "relay" in text and _first_group(text, _RELAY_RULES) is not None:
+            # "550 5.1.1 Relaying denied": the server is no destination for that domain
+            # (Sendmail/Postfix relay refusals), which says nothing about the mailbox.
+            return outcome_for("relay_denied", policy=True)
         if key in _codes.SHARED_HARD_CODES:
             # One code, two documented meanings (X.1.10: RFC 7505 null MX, and Microsoft
             # 365's "recipient not found"): the text says which.

@@ -13,7 +13,11 @@ import re
 # Postfix bounce(8) texts "(in reply to RCPT TO command)"; Exim "SMTP error from remote mail
 # server after RCPT TO:<...>"; Sendmail's transcript ">>> RCPT To:<...>"; DragonFly dma
 # "did not like our RCPT TO".
-RCPT_STAGE = re.compile(r"(?:in reply to|after|>>>|did not like our) ?rcpt to")
+# Postfix smtpd(8) prefixes every refusal of its recipient restrictions, which answer RCPT
+# TO, with "Recipient address rejected:".
+RCPT_STAGE = re.compile(
+    r"(?:in reply to|after|>>>|did not like our) ?rcpt to|recipient address rejected"
+)
 # Postfix "(in reply to MAIL FROM command)", "(in reply to EHLO/HELO command)", "host x
 # refused to talk to me" (Postfix smtp(8)); Exim "after initial connection", "after EHLO",
 # "after MAIL FROM"; Sendmail ">>> MAIL From:"; a refusal in the server's greeting.

@@ -474,6 +474,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"bad[_ ]recipient", "MTA error-code wording BAD_RECIPIENT"),
             (r"recipient (?:not found|unknown|invalid)", "common wording"),
             (r"mailbox (?:not found|unavailable)", "RFC 5321 550 'mailbox unavailable'"),
+            (r"mailbox (?:is )?not present", "Exchange/IMail 'mailbox not present'"),
+            (
+                r"(?:user|mailbox|recipient)(?: name)? (?:is )?(?:invalid|not valid)\b",
+                "RFC 3463 X.1.1 as MTAs word it ('User invalid', 'Recipient is not valid')",
+            ),
             (r"not (?:a )?(?:valid|known) (?:user|recipient|mailbox)", "Courier; Domino"),
             (r"not an active (?:address|account|mailbox|user)", "common wording"),
             (r"deactivated mailbox", "common wording ('is a deactivated mailbox')"),
