@@ -32,6 +32,7 @@ from bounce_worker.parsers.mta_formats import (
     BOUNCE_SENDER,
     BOUNCE_SUBJECT,
     BOUNCE_TEXT,
+    STRONG_BOUNCE_SUBJECT,
     family,
     filter_gateway,
 )
@@ -159,7 +160,7 @@ def _looks_like_bounce(msg: Part, text: str) -> bool:
     sender = mime.header(msg, "From") + " " + mime.header(msg, "Return-Path")
     return bool(
         BOUNCE_SENDER.search(sender)
-        or BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
+        or STRONG_BOUNCE_SUBJECT.search(mime.header(msg, "Subject"))
         or BOUNCE_TEXT.search(text[:5000])
         or msg.get("X-Failed-Recipients")
     )

@@ -127,6 +127,19 @@ BOUNCE_SUBJECT = re.compile(
     r"エラー|不達|配信|送信",
     re.IGNORECASE,
 )
+# The subjects above that name a delivery failure on their own; "error", "notification",
+# "rejected", "loop" or "bounce" also title ordinary mail ("Re: error in my invoice"), so
+# with them the text must show the failure too before any address in it is read as failed.
+STRONG_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (?:status|fail|notification|has failed|problem)|"
+    r"returned mail|failure notice|mail delivery|could not be delivered|non[- ]?remis|"
+    r"unzustellbar|not delivered|delivery failure|"
+    r"warning: could not send|message .*(?:failed|delayed)|"
+    r"user unknown|unknown (?:user|recipient)|no such (?:user|recipient|mailbox)|"
+    r"\bloop (?:alert|detected)|"  # fml "Loop Alert: ..."; "Mail loop detected"
+    r"エラー|不達|配信|送信",
+    re.IGNORECASE,
+)
 BOUNCE_TEXT = re.compile(
     r"could not be delivered|was not delivered|wasn't delivered|delivery (?:to .{0,80})?failed|"
     r"permanent (?:error|failure)|unable to deliver|undeliverable|did not reach|"

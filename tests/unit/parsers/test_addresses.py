@@ -191,3 +191,16 @@ def test_exim_generated_from_with_its_failed_recipients_header():
     )
     (event,) = parse_message(raw, received_at=RECEIVED_AT)
     assert event.recipient == "alias@example.org"
+
+
+def test_an_ordinary_mail_titled_error_names_nobody_as_failed():
+    # "error" in a subject is no delivery failure: a person's mail reaching the bounce
+    # mailbox must not turn the addresses it quotes into events.
+    raw = (
+        b"From: Bob <bob@example.org>\nTo: bounces@sender.example\n"
+        b"Subject: Re: error in my invoice\nMessage-ID: <h1@example.org>\n\n"
+        b"Hello, on Monday Alice <alice@example.com> wrote that the amount is wrong.\n"
+        b"Please write to accounts@example.net.\n"
+    )
+    with pytest.raises(ParseError, match="not a bounce"):
+        parse_message(raw, received_at=RECEIVED_AT)
