@@ -46,7 +46,7 @@ _NOT_RECIPIENT_CONTEXT = re.compile(
 # contacting the other email provider" in Gmail's report precedes the failed address.)
 _CONTACT_LINE = re.compile(r"contact(?!ing the)|assistance|questions|write to|postmaster of")
 # "To: addr" at the start of a line quotes the original message's headers in the report.
-_QUOTED_HEADERS = frozenset({"to:", "to: <", "cc:", "cc: <"})
+_QUOTED_HEADERS = frozenset({"to:", "cc:"})
 _NOT_RECIPIENT_LOCAL = frozenset({"mailer-daemon", "mailer_daemon", "noreply", "no-reply"})
 DELAY_TEXT = re.compile(
     # (Sendmail's delay notice is titled "Warning: could not send message for past 4 hours";
@@ -103,6 +103,7 @@ def report_text(text: str) -> str:
 def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
     """(address, offset of its first occurrence) for each candidate failed recipient."""
     seen: dict[str, tuple[str, int]] = {}
+    quoted: dict[str, tuple[str, int]] = {}
     excluded = set(exclude)
     for match in ADDRESS_RE.finditer(report):
         address = tidy_address(match.group(1))
@@ -121,9 +122,17 @@ def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
             excluded.add(key)
             seen.pop(key, None)
             continue
+        if before.strip(" \t<\"'") in _QUOTED_HEADERS:
+            # "To: x" / "Cc: x": the report quoting the original's headers (Exchange's
+            # "Your message To: ... Subject: ... Sent: ..."). Such an address is a failure
+            # only where the report names no other one.
+            quoted.setdefault(key, (address, match.start()))
+            continue
         if key not in seen:
             seen[key] = (address, match.start())
             check_recipients(len(seen))
+    if not seen:
+        seen = {k: v for k, v in quoted.items() if k not in excluded}
     return sorted(seen.values(), key=lambda item: item[1])
 
 

@@ -204,3 +204,29 @@ def test_an_ordinary_mail_titled_error_names_nobody_as_failed():
     )
     with pytest.raises(ParseError, match="not a bounce"):
         parse_message(raw, received_at=RECEIVED_AT)
+
+
+def test_quoted_to_and_cc_lines_are_not_failures_when_the_report_names_one():
+    # Exchange's NDR quotes the original's headers ("To:", "Subject:", "Sent:") above the
+    # recipients it could not reach.
+    raw = _text_bounce(
+        "Your message did not reach some or all of the intended recipients.\n\n"
+        "      To:      list@lists.sender.example\n      Cc:      boss@example.com\n"
+        "      Subject: hello\n      Sent:    1/1/2010 1:00 PM\n\n"
+        "The following recipient(s) could not be reached:\n\n"
+        "      kim@example.org on 1/1/2010 1:00 PM\n"
+        "            The recipient name is not recognized\n",
+        subject="Undeliverable: hello",
+    )
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert event.recipient == "kim@example.org"
+
+
+def test_a_quoted_to_line_is_the_failure_when_it_is_all_the_report_names():
+    raw = _text_bounce(
+        "Your message\n\n  To:      kim@example.org\n  Subject: hello\n\n"
+        "was not delivered because the user is unknown.\n",
+        subject="DELIVERY FAILURE: user unknown",
+    )
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert event.recipient == "kim@example.org"
