@@ -20,7 +20,7 @@ from bounce_worker.domain import trust
 from bounce_worker.domain.events import Event, InvalidEvent
 from bounce_worker.domain.identity import Principal
 from bounce_worker.domain.permissions import Role
-from bounce_worker.http.publish import publish
+from bounce_worker.http.publish import Outgoing, publisher
 from bounce_worker.http.v1.identity import ApiError, acting_for, allow
 
 router = APIRouter(tags=["intake"])
@@ -58,7 +58,8 @@ async def post_events(request: Request, who: Producer) -> JSONResponse:
     from bounce_worker.tasks import process_batch, process_event
 
     if len(events) == 1:
-        task_id = await run_in_threadpool(publish, process_event, [events[0]])
+        item = Outgoing(process_event, [events[0]], f"({{'event_id': {events[0]['event_id']!r}}},)")
     else:
-        task_id = await run_in_threadpool(publish, process_batch, [events])
+        item = Outgoing(process_batch, [events], f"([{len(events)} events],)")
+    task_id = await publisher().send(item)
     return JSONResponse({"queued": len(events), "message": task_id}, status_code=202)

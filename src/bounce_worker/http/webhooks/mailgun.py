@@ -1,5 +1,7 @@
 """Mailgun: HMAC-SHA256 of timestamp + token under the webhook signing key; the timestamp
-must be fresh and each token is accepted once (Mailgun's documented replay protection)."""
+must be fresh and each token is accepted once (Mailgun's documented replay protection).
+`verify` checks the signature and the age and names the token; the publisher claims it
+(one round trip for a whole batch of requests) and refuses a reused one with `replayed()`."""
 
 from __future__ import annotations
 
@@ -8,11 +10,15 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from bounce_worker.http.webhooks.refusal import forbidden, not_configured, unauthenticated
-from bounce_worker.http.webhooks.replay import TokenStore
+from bounce_worker.http.webhooks.refusal import Refused, forbidden, not_configured, unauthenticated
 
 
-def verify(payload: Any, key: str | None, *, now: float, max_age: int, tokens: TokenStore) -> None:
+def replayed() -> Refused:
+    return forbidden("replayed", "Mailgun token was already used")
+
+
+def verify(payload: Any, key: str | None, *, now: float, max_age: int) -> tuple[str, int]:
+    """The token to claim once, and for how long, when the signature checks out."""
     if not key:
         raise not_configured("mailgun", "BOUNCE_WORKER_MAILGUN_SIGNING_KEY")
     signature = payload.get("signature") if isinstance(payload, Mapping) else None
@@ -34,5 +40,5 @@ def verify(payload: Any, key: str | None, *, now: float, max_age: int, tokens: T
         raise unauthenticated("bad_timestamp", "Mailgun timestamp is not a number") from None
     if abs(age) > max_age:
         raise forbidden("stale", f"Mailgun timestamp is {int(age)} s old (limit {max_age} s)")
-    if not tokens.first_use(f"mailgun:{token}", max_age * 2):
-        raise forbidden("replayed", "Mailgun token was already used")
+    # Remembered for twice the age limit: past it, the timestamp alone refuses a replay.
+    return f"mailgun:{token}", max_age * 2

@@ -118,6 +118,15 @@ def _string_to_sign(message: Mapping[str, Any], fields: tuple[str, ...]) -> byte
     return "".join(out).encode()
 
 
+def has_certificate(message: Any) -> bool:
+    """Whether the certificate the message names was fetched already (no I/O to verify)."""
+    if not isinstance(message, Mapping):
+        return True  # verify refuses it without fetching anything
+    url = message.get("SigningCertURL") or message.get("SigningCertUrl")
+    with _certs_lock:
+        return not isinstance(url, str) or url in _certs
+
+
 def certificate(url: str) -> x509.Certificate:
     """The PEM certificate at `url` (already host-checked), fetched once per process."""
     with _certs_lock:
