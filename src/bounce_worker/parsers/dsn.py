@@ -108,6 +108,12 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
         said = first_status(diagnostic)
         if said and (not _generic(said) or _generic(status)) and said[0] == (status or said)[0]:
             status = said
+        elif said and said[0] == "4" and status and status[0] == "5" and _transient(diagnostic):
+            # The remote server's reply was transient (450 4.1.1 "user unknown" from a
+            # directory it could not reach, Postfix's soft_bounce): the reporting MTA gave up
+            # (5.x.x), but the mailbox was never said not to exist. SPEC 3: 4.x.x is never
+            # hard; the reason stays, the category is a soft bounce.
+            status = said
         if status is None:
             status = "4.0.0" if event_type == "bounce" and action[:1] == ["delayed"] else None
         if event_type == "bounce" and diagnostic and _needs_command(status, diagnostic):
@@ -195,6 +201,11 @@ def _valid(address: str) -> bool:
     except InvalidAddress:
         return False
     return True
+
+
+def _transient(diagnostic: str | None) -> bool:
+    code = first_reply_code(diagnostic)
+    return code is not None and code // 100 == 4
 
 
 def _generic(status: str | None) -> bool:

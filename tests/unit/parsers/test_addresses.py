@@ -230,3 +230,17 @@ def test_a_quoted_to_line_is_the_failure_when_it_is_all_the_report_names():
     )
     (event,) = parse_message(raw, received_at=RECEIVED_AT)
     assert event.recipient == "kim@example.org"
+
+
+def test_a_transient_remote_reply_keeps_a_final_dsn_soft():
+    # The reporting MTA gave up (Action failed, Status 5.1.1) after the remote server said
+    # 450 4.1.1: the mailbox was never said not to exist (SPEC 3: 4.x.x is never hard).
+    raw = _dsn(
+        "Final-Recipient: rfc822;kim@example.org",
+        diagnostic="smtp; 450 4.1.1 <kim@example.org>: Recipient address rejected: "
+        "User unknown in local recipient table",
+    )
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert event.status == "4.1.1"
+    outcome = classify(event)
+    assert (outcome.category, outcome.detail) == (Category.SOFT_BOUNCE, "user_unknown")
