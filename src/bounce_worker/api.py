@@ -183,9 +183,12 @@ def check_many(
     list: str | None = None,
     engine: Engine | None = None,
 ) -> list[Verdict]:
-    """`check` for many addresses, in input order, a few queries per 5,000 (no history).
-    An address that does not parse gets state "invalid" and the error as its reason."""
+    """`check` for many addresses, in input order (no history): on PostgreSQL one query
+    per 10,000 (the addresses, their forgotten hashes and their domains together), on
+    SQLite a few per 5,000. An address that does not parse gets state "invalid" and the
+    error as its reason."""
     engine = engine or get_engine(settings().database_url)
+    chunk = lookup.PG_CHUNK if engine.dialect.name == "postgresql" else lookup.CHUNK
     bulk = lookup.Lookup(engine, channel, settings().secret_key)
     out: list[Verdict] = []
     batch: list[tuple[str, str | None]] = []  # (display or raw, error)
@@ -203,7 +206,7 @@ def check_many(
             batch.append((normalize_recipient(raw, channel), None))
         except InvalidAddress as exc:
             batch.append((raw, str(exc)))
-        if len(batch) >= lookup.CHUNK:
+        if len(batch) >= chunk:
             flush()
     flush()
     return out

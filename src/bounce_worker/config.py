@@ -61,6 +61,9 @@ class Settings:
     # What one raw mail may cost (limits.py, docs/hardening.md); max_bytes and max_recipients
     # are MAX_MESSAGE_BYTES and MAX_RECIPIENTS.
     mail_limits: MailLimits = field(default_factory=MailLimits)
+    # The HTTP API (docs/api.md): seconds a verified API key is remembered by a server
+    # process without reading its row again (a revoked key is refused within this bound).
+    api_key_cache_seconds: int = 5
 
     @property
     def embedded(self) -> bool:
@@ -207,6 +210,7 @@ def load_settings() -> Settings:
         event_group_wait=_int("EVENT_GROUP_WAIT_MS", 50, minimum=1) / 1000,
         console_secret=os.environ.get(PREFIX + "CONSOLE_SECRET") or None,
         console_session_hours=_int("CONSOLE_SESSION_HOURS", 8, minimum=1),
+        api_key_cache_seconds=_int("API_KEY_CACHE_SECONDS", 5, minimum=0),
         intake=load_intake(),
         mail_limits=load_mail_limits(),
         sms_numbers=_sms_numbers(_get("SMS_NUMBERS", "")),
@@ -334,6 +338,8 @@ DESCRIPTIONS: dict[str, str] = {
     "CONSOLE_SECRET": "key signing console session cookies (unset: derived from SECRET_KEY, "
     "else random per process, so sessions end on restart)",
     "CONSOLE_SESSION_HOURS": "hours a console sign-in lasts",
+    "API_KEY_CACHE_SECONDS": "seconds a server process trusts an API key it verified without "
+    "reading its row again: a revoked key is refused within this bound (0: every request)",
     "SMS_NUMBERS": "sending number -> organization (and list): `+15550001111=org` or "
     "`+15550001111=org/list`, comma-separated",
     "TWILIO_AUTH_TOKEN": "Twilio auth token, the key of `X-Twilio-Signature` (no default: "

@@ -5,9 +5,13 @@ A key reads `bwk_<key id>_<secret>`: the key id (12 hex digits) finds the row, t
 (32 random bytes) is what proves it. scrypt is deliberately slow (tens of milliseconds),
 so a stolen table does not give the keys back; to keep that cost off every request, a
 process remembers which presented keys it has already verified against which stored hash
-(by the presented key's SHA-256, never the key itself). Revocation still takes effect on
-the next request: the row is read each time, and a revoked row is refused before the
-remembered verification is consulted.
+(by the presented key's SHA-256, never the key itself).
+
+The hot path (GET /v1/check) must not pay a database read for the key either: a key whose
+row was read and verified is remembered as its principal for `cache_seconds`
+(BOUNCE_WORKER_API_KEY_CACHE_SECONDS, default 5). Revoking a key therefore takes effect
+within that bound in every server process (at once in the process that revoked it);
+with 0 the row is read on every request.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,6 +146,7 @@ def revoke(engine: Engine, key_id: str, *, now: datetime) -> KeyInfo:
         if row.revoked_at is None:
             row.revoked_at = now
             uow.commit()
+        _RECENT.drop_key(key_id)  # at once here; other processes within their cache_seconds
         info = KeyInfo(
             row.key_id,
             row.name,
@@ -179,6 +185,51 @@ class _Verified:
 _VERIFIED = _Verified()
 
 
+class _Recent:
+    """Principals of presented keys read and verified lately, by the key's SHA-256, each
+    until its deadline (time.monotonic). Bounded (oldest out first); no lock needed: the
+    dict operations used are atomic under the GIL and a lost race only costs a re-read."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._seen: dict[bytes, tuple[Principal, float]] = {}
+
+    def get(self, fingerprint: bytes) -> Principal | None:
+        found = self._seen.get(fingerprint)
+        if found is None:
+            return None
+        if found[1] < time.monotonic():
+            self._seen.pop(fingerprint, None)
+            return None
+        return found[0]
+
+    def put(self, fingerprint: bytes, principal: Principal, seconds: float) -> None:
+        if len(self._seen) >= self.size:
+            self._seen.pop(next(iter(self._seen)), None)
+        self._seen[fingerprint] = (principal, time.monotonic() + seconds)
+
+    def drop_key(self, key_id: str) -> None:
+        for fingerprint, (principal, _) in list(self._seen.items()):
+            if principal.key_id == key_id:
+                self._seen.pop(fingerprint, None)
+
+    def clear(self) -> None:
+        self._seen.clear()
+
+
+_RECENT = _Recent()
+
+
+def _fingerprint(presented: str) -> bytes:
+    return hashlib.sha256(presented.strip().encode()).digest()
+
+
+def recent(presented: str) -> Principal | None:
+    """The principal of a key this process verified less than `cache_seconds` ago, without
+    any I/O (None: not known lately; call `authenticate`)."""
+    return _RECENT.get(_fingerprint(presented))
+
+
 _BY_KEY_ID = select(
     ApiKeyRow.secret_hash,
     ApiKeyRow.name,
@@ -188,21 +239,26 @@ _BY_KEY_ID = select(
 ).where(ApiKeyRow.key_id == bindparam("key_id"))
 
 
-def authenticate(engine: Engine, presented: str) -> Principal | None:
-    """The principal of a presented key, or None (malformed, unknown, revoked, wrong)."""
+def authenticate(engine: Engine, presented: str, *, cache_seconds: float = 0) -> Principal | None:
+    """The principal of a presented key, or None (malformed, unknown, revoked, wrong).
+    With `cache_seconds`, a key verified that recently is not read again (see above)."""
+    fingerprint = _fingerprint(presented)
+    if cache_seconds > 0 and (known := _RECENT.get(fingerprint)) is not None:
+        return known
     parts = presented.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
         return None
     key_id, secret = parts[1], parts[2]
-    # Every request reads the row (revocation takes effect at once): one statement, built
-    # once, outside a transaction (no BEGIN/ROLLBACK round trips).
+    # One statement, built once, outside a transaction (no BEGIN/ROLLBACK round trips).
     with reader(engine).connect() as conn:
         row = conn.execute(_BY_KEY_ID, {"key_id": key_id}).first()
     if row is None or row.revoked_at is not None:
         return None
-    fingerprint = hashlib.sha256(presented.strip().encode()).digest()
     if _VERIFIED.get(fingerprint) != row.secret_hash:
         if not _verify(secret, row.secret_hash):
             return None
         _VERIFIED.put(fingerprint, row.secret_hash)
-    return Principal(key_id, row.name, Role(row.role), row.organization or None)
+    principal = Principal(key_id, row.name, Role(row.role), row.organization or None)
+    if cache_seconds > 0:
+        _RECENT.put(fingerprint, principal, cache_seconds)
+    return principal

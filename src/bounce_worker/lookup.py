@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -25,15 +25,17 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 
 from bounce_worker.domain.effective import ruling
 from bounce_worker.domain.policy import State
 from bounce_worker.domain.targets import FORGOTTEN_PREFIX, forgotten_matcher
-from bounce_worker.store.db import reader
+from bounce_worker.store.db import hot_reader, reader
 from bounce_worker.store.models import EntryRow
 
 CHUNK = 5000  # addresses per query: large enough to amortize a round trip, small for SQLite
+PG_CHUNK = 10_000  # on PostgreSQL: a whole API batch in one statement
 MAX_DOMAINS = 200_000  # domains whose entries a Lookup keeps between chunks
 
 
@@ -68,8 +70,25 @@ def candidate_keys(
 def fetch(engine: Engine, wanted: dict[str, set[str]]) -> dict[str, dict[str, list[Hit]]]:
     """The suppressing entries of these keys, by channel and address. Every scope and
     organization comes back: which apply is `ruling`'s rule, applied by the caller
-    (filtering organizations in SQL made SQLite pick the organization index)."""
+    (filtering organizations in SQL made SQLite pick the organization index).
+
+    PostgreSQL: ONE statement for every channel (the addresses and their domains), the
+    keys sorted, probed in that order by a LATERAL index lookup each: neighbouring keys
+    share index pages, a quarter faster than the hash-aggregated IN list (bench/api.py)."""
     found: dict[str, dict[str, list[Hit]]] = defaultdict(lambda: defaultdict(list))
+    if engine.dialect.name == "postgresql":
+        pairs = sorted((ch, key) for ch, keys in wanted.items() for key in keys)
+        if not pairs:
+            return found
+        params = {
+            "channels": json.dumps([ch for ch, _ in pairs]),
+            "keys": json.dumps([key for _, key in pairs]),
+        }
+        with reader(engine).connect() as conn:
+            for row in conn.execute(_PAIRS, params):
+                hit = Hit(*row)
+                found[hit.channel][hit.address].append(hit)
+        return found
     with engine.connect() as conn:
         for channel, addresses in wanted.items():
             if not addresses:
@@ -81,14 +100,47 @@ def fetch(engine: Engine, wanted: dict[str, set[str]]) -> dict[str, dict[str, li
     return found
 
 
+# The keys arrive as two bound JSON arrays (see _query for why JSON), zipped by ROWS FROM.
+_PAIRS = text(
+    f"""SELECT {", ".join("e." + f for f in Hit._fields).replace("e.list", 'e."list"')}
+FROM ROWS FROM (json_array_elements_text(CAST(:channels AS JSON)),
+                json_array_elements_text(CAST(:keys AS JSON))) AS k(channel, address)
+JOIN LATERAL (SELECT * FROM entries AS e
+              WHERE e.channel = k.channel AND e.address = k.address AND e.state <> 'active'
+             ) AS e ON true"""
+).columns(*(getattr(EntryRow, f) for f in Hit._fields))
+
+
 _FEW: dict[int, Select[Any]] = {}
+# The single check's statement per number of candidate keys (1 to 3: the address, its
+# forgotten hash, its domain), written out: psycopg prepares each on first use.
+_HIT_COLUMNS = 'channel, address, scope, organization, "list", state, reason, blocked_until'
+_FEW_SQL = {
+    1: "SELECT " + _HIT_COLUMNS + " FROM entries WHERE (channel = %s AND address = %s)"
+    " AND state <> 'active'",
+    2: "SELECT " + _HIT_COLUMNS + " FROM entries WHERE ((channel = %s AND address = %s)"
+    " OR (channel = %s AND address = %s)) AND state <> 'active'",
+    3: "SELECT " + _HIT_COLUMNS + " FROM entries WHERE ((channel = %s AND address = %s)"
+    " OR (channel = %s AND address = %s) OR (channel = %s AND address = %s))"
+    " AND state <> 'active'",
+}
 
 
 def fetch_few(engine: Engine, keys: list[tuple[str, str]]) -> list[Hit]:
     """The suppressing entries of a few (channel, address) keys - one address's
     `candidate_keys` - in one round trip: the hot path of a single check. The statement is
     built once per key count, and the read runs without a transaction (no BEGIN/ROLLBACK
-    round trips for one SELECT)."""
+    round trips for one SELECT). On PostgreSQL it runs as a prepared statement on a plain
+    psycopg connection (store.db.HotReader): SQLAlchemy's own overhead was most of the
+    check's CPU."""
+    hot = hot_reader(engine)
+    sql = _FEW_SQL.get(len(keys))
+    if hot is not None and sql is not None:
+        hits = [
+            Hit(*row[:7], row[7] and row[7].astimezone(UTC))
+            for row in hot.rows(sql, [v for key in keys for v in key])
+        ]
+        return _in_key_order(hits, keys)
     stmt = _FEW.get(len(keys))
     if stmt is None:
         pairs = [
@@ -101,6 +153,12 @@ def fetch_few(engine: Engine, keys: list[tuple[str, str]]) -> list[Hit]:
     params |= {f"a{n}": key for n, (_, key) in enumerate(keys)}
     with reader(engine).connect() as conn:
         hits = [Hit(*row) for row in conn.execute(stmt, params)]
+    return _in_key_order(hits, keys)
+
+
+def _in_key_order(hits: list[Hit], keys: list[tuple[str, str]]) -> list[Hit]:
+    if len(hits) < 2:
+        return hits
     # In the keys' order (own address, keyed hash, domain), like `check`: `ruling` keeps
     # the first of equally strong entries.
     order = {key: n for n, key in enumerate(keys)}

@@ -141,6 +141,23 @@ def routes(dead: list[int]) -> list[Route]:
             org_scoped=False,
         ),
         Route("GET", "/v1/audit", operators, query("/v1/audit")),
+        Route(
+            "POST",
+            "/v1/events",
+            frozenset({"producer", "support"}),
+            lambda role, case: (
+                "/v1/events",
+                {
+                    "json": {
+                        "event_id": f"matrix-{role}-{case}",
+                        "type": "complaint",
+                        "recipient": f"event-{role}-{case}@example.org",
+                        "organization": _org(case),
+                        "occurred_at": "2026-11-30T10:00:00Z",
+                    }
+                },
+            ),
+        ),
         Route("GET", "/v1/me", frozenset(ROLES), lambda role, case: ("/v1/me", {}), False),
     ]
 
@@ -203,7 +220,7 @@ def test_every_route_every_role_own_and_other_organization(
             select(AuditRow.key_id, AuditRow.action).where(AuditRow.outcome == "denied")
         ).all()
     assert Counter((k, a) for k, a in denied) == expected_denials
-    assert sum(expected_denials.values()) > 40 and len(answered) > 90
+    assert sum(expected_denials.values()) > 40 and len(answered) > 95
 
 
 @pytest.fixture
@@ -253,6 +270,18 @@ def test_no_role_or_organization_from_the_request_widens_a_key(
                    json={"target": "t@example.org", "scope": "global", "reason": "x"})  # fmt: skip
     assert answer.status_code == 403
     assert api.check("angry@example.org", organization=OWN, engine=worker_env).state == "blocked"
+    # A producer's event naming another organization (or a role) is refused, not narrowed;
+    # an owner cannot post events by saying it is support.
+    complaint = {"event_id": "widen-1", "type": "complaint", "recipient": "a@example.org",
+                 "organization": OTHER}  # fmt: skip
+    answer = _call(server, keys["producer"], "POST", "/v1/events", json=complaint)
+    assert answer.status_code == 403 and "not 'globex'" in answer.json()["error"]
+    answer = _call(server, keys["producer"], "POST", "/v1/events",
+                   json=complaint | {"organization": OWN, "role": "support"})  # fmt: skip
+    assert answer.status_code == 422 and "unknown field(s): role" in answer.json()["error"]
+    answer = _call(server, owner, "POST", "/v1/events", params={"role": "producer"},
+                   json=complaint | {"organization": OWN})  # fmt: skip
+    assert answer.status_code == 403
 
     # Support lifts it; the transition names the key's holder, the audit has it all.
     answer = _call(server, keys["support"], "POST", "/v1/lift",
@@ -268,6 +297,8 @@ def test_no_role_or_organization_from_the_request_widens_a_key(
     assert outcomes[0] == ("POST /v1/lift", "support", "done")
     assert outcomes.count(("POST /v1/lift", "owner", "denied")) == 2
     assert ("POST /v1/suppress", "owner", "denied") in outcomes
+    assert ("POST /v1/events", "producer", "denied") in outcomes
+    assert ("POST /v1/events", "owner", "denied") in outcomes
     # The owner's own view of the audit log holds its organization's rows only.
     own_view = _call(server, owner, "GET", "/v1/audit").json()["rows"]
     assert own_view and all(r["organization"] == OWN for r in own_view)

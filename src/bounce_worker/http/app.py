@@ -12,6 +12,7 @@ from bounce_worker.config import settings
 from bounce_worker.http import console, health, v1, webhooks
 from bounce_worker.http.limits import BodySizeLimit
 from bounce_worker.http.publish import BrokerUnavailable
+from bounce_worker.http.v1.fastcheck import FastCheck
 
 
 def create_app(*, max_body_bytes: int | None = None) -> FastAPI:
@@ -30,6 +31,8 @@ def create_app(*, max_body_bytes: int | None = None) -> FastAPI:
     app.add_exception_handler(v1.ApiError, v1.api_error)
     if max_body_bytes is not None:
         app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    # Outermost: an ordinary GET /v1/check is answered before the framework (fastcheck.py).
+    app.add_middleware(FastCheck)
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -51,6 +52,63 @@ def reader(engine: Engine) -> Engine:
                               isolation_level="AUTOCOMMIT")  # fmt: skip
         _ping_when_idle(found)
         _READERS[key] = found
+    return found
+
+
+class HotReader:
+    """Plain psycopg connections in autocommit for the single check's one SELECT.
+
+    SQLAlchemy's execute path (connection checkout, compiled-cache lookup, result proxy)
+    cost twice the CPU of the read itself on the API's hot path (bench/api.py). This keeps
+    a few raw connections, runs server-side prepared statements on them (psycopg prepares a
+    statement from its first use with prepare=True) and returns plain tuples. Used from the
+    event loop's one thread (no lock); a connection that fails is dropped and the read is
+    tried once more on a new one (the server restarted, an idle timeout)."""
+
+    def __init__(self, url: str, keep: int = 4) -> None:
+        self.url, self.keep = url, keep
+        self._idle: list[Any] = []
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        for attempt in (1, 2):
+            conn = self._idle.pop() if self._idle else self._connect()
+            try:
+                rows = conn.execute(sql, params, prepare=True).fetchall()
+            except psycopg.OperationalError:
+                conn.close()
+                if attempt == 2:
+                    raise
+                continue
+            if len(self._idle) < self.keep:
+                self._idle.append(conn)
+            else:
+                conn.close()
+            return rows
+        raise AssertionError("unreachable")
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.url, autocommit=True)
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+
+_HOT: dict[Engine, HotReader] = {}
+
+
+def hot_reader(engine: Engine) -> HotReader | None:
+    """The engine's HotReader on PostgreSQL (None on SQLite: use the engine)."""
+    found = _HOT.get(engine)
+    if found is None:
+        if engine.dialect.name != "postgresql":
+            return None
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        found = _HOT[engine] = HotReader(url)
     return found
 
 
@@ -106,3 +164,4 @@ def dispose_all() -> None:
     """After a fork (Celery prefork), drop connections inherited from the parent."""
     for engine in [*_ENGINES.values(), *_READERS.values()]:
         engine.dispose(close=False)
+    _HOT.clear()  # the parent's connections are the parent's: dropped, never used here

@@ -57,11 +57,14 @@ async def principal(
 
     async, with the key's row read on the event loop: one indexed single-row SELECT
     (~0.2 ms), where a hop to the thread pool and back cost as much CPU as the read
-    itself (bench/api.py). Only a key not yet seen by this process pays scrypt (~50 ms),
-    once."""
+    itself (bench/api.py); and only when this process has not verified the key within
+    BOUNCE_WORKER_API_KEY_CACHE_SECONDS. Only a key not yet seen by this process pays
+    scrypt (~50 ms), once."""
     if creds is None:
         raise ApiError(401, "missing API key: send `Authorization: Bearer <key>`", _CHALLENGE)
-    found = credentials.authenticate(engine(), creds.credentials)
+    found = credentials.authenticate(
+        engine(), creds.credentials, cache_seconds=settings().api_key_cache_seconds
+    )
     if found is None:
         raise ApiError(401, "invalid or revoked API key", _CHALLENGE)
     request.state.principal = found
