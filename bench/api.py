@@ -2,7 +2,8 @@
 
 Fills a scratch PostgreSQL database with N suppression entries (default 1,000,000: 50
 organizations, 10% global hard bounces, 5% running temporary blocks, 20% organization
-unsubscribes, 5% list unsubscribes, the rest active; plus 100 domain entries), starts the
+unsubscribes, 5% list unsubscribes, the rest active; plus 100 domain entries and a
+platform-wide Robinson list of N/10 digests, which every check consults), starts the
 real `bounce-worker serve` on it, makes a sender key, and measures with an open-loop load
 of R requests per second (default 500) for S seconds each:
 
@@ -64,6 +65,15 @@ SELECT 'email', a, a,
 FROM (SELECT i, i %% 100 AS k, 'user' || i || '@d' || (i %% %(domains)s) || '.example' AS a
       FROM generate_series(1, %(n)s) AS s(i)) AS rows
 """
+# A platform-wide Robinson list of 100,000 digests (robinson.py): every check probes it too.
+ROBINSON_FILL = """
+WITH l AS (INSERT INTO robinson_lists (name, organization, entries, imported_at)
+           VALUES ('bench', '', %(n)s, now()) RETURNING id)
+INSERT INTO robinson_entries (digest, list_id)
+SELECT sha256(convert_to('user' || (i * 7) || '@d' || ((i * 7) %% %(domains)s) || '.example',
+                         'UTF8')), l.id
+FROM generate_series(1, %(n)s) AS s(i), l
+"""
 DOMAIN_FILL = """
 INSERT INTO entries (channel, address, display_address, scope, organization, list, state,
                      reason, temp_block_count, soft_bounce_count, updated_at)
@@ -113,7 +123,9 @@ def run(args: argparse.Namespace, url: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(FILL, {"n": args.entries, "orgs": ORGS, "domains": DOMAINS})
         conn.execute(DOMAIN_FILL, {"orgs": ORGS})
+        conn.execute(ROBINSON_FILL, {"n": args.entries // 10, "domains": DOMAINS})
         conn.execute("VACUUM ANALYZE entries")
+        conn.execute("VACUUM ANALYZE robinson_entries")
         total = conn.execute("SELECT count(*) FROM entries").fetchone()[0]  # type: ignore[index]
     print(f"filled {total:,} entries in {time.monotonic() - started:.1f} s")
     key = credentials.create(
@@ -163,6 +175,7 @@ def measure(args: argparse.Namespace, base: str, key: str, server_pid: int) -> i
             answer = http.get("/v1/check", params={"address": f"user{n * 997}@d1.example"})
             answer.raise_for_status()
     port = int(base.rsplit(":", 1)[1])
+    load_before = os.getloadavg()
     before = server_cpu(server_pid)
     noop = asyncio.run(open_loop(port, lambda: b"GET /healthz HTTP/1.1\r\nHost: b\r\n\r\n", args))
     between = server_cpu(server_pid)
@@ -181,6 +194,10 @@ def measure(args: argparse.Namespace, base: str, key: str, server_pid: int) -> i
               f"{r['max']:>9.2f}{r['cpu']:>19.2f}")  # fmt: skip
     print(f"ratio check/no-op: p50 {check['p50'] / noop['p50']:.2f}, "
           f"p99 {check['p99'] / noop['p99']:.2f}")  # fmt: skip
+    load_after = os.getloadavg()
+    print(f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
+          f"after: {', '.join(f'{x:.2f}' for x in load_after)} on {os.cpu_count()} CPUs "
+          "(a shared machine: compare the server CPU per request)")  # fmt: skip
     median = statistics.median(batch)
     print(f"POST /v1/check, {args.batch:,} addresses: median {median:.1f} ms, best "
           f"{min(batch):.1f} ms, worst {max(batch):.1f} ms over {len(batch)} runs")  # fmt: skip

@@ -74,7 +74,8 @@ def check(
     with UnitOfWork(engine) as uow:
         rows = [r for r in _entries(uow, channel, display) if applies(r, organization, list)]
         transitions = uow.transitions_for([r.id for r in rows]) if rows else []
-    ruler = ruling(rows, organization, list)
+    lists = [h for h in robinson_of(engine, channel, display) if applies(h, organization, list)]
+    ruler = ruling([*rows, *lists], organization, list)
     global_row = next((r for r in rows if r.channel == channel and r.scope == Scope.GLOBAL), None)
     state = ruler.state if ruler else State.ACTIVE
     return Verdict(
@@ -86,9 +87,35 @@ def check(
         if ruler and state == State.TEMPORARILY_BLOCKED
         else None,
         temporary_block_count=global_row.temp_block_count if global_row else 0,
-        entries=[entry_dict(r) for r in rows],
+        entries=[entry_dict(r) for r in rows] + [robinson_dict(h) for h in lists],
         transitions=_history_dicts(rows, transitions),
     )
+
+
+def robinson_of(engine: Engine, channel: str, display: str) -> list[lookup.Hit]:
+    """The Robinson lists (robinson.py) holding an address, in every organization."""
+    key = address_key(display)
+    return lookup.robinson_hits(engine, channel, [key]).get(key, [])
+
+
+def robinson_dict(hit: lookup.Hit) -> dict[str, Any]:
+    """A Robinson list's hit, shaped like an entry of the contact card (scope `robinson`,
+    the list's name as `list`); not an entry: nothing to lift, the list's next import
+    replaces it."""
+    return {
+        "channel": hit.channel,
+        "address": hit.address,
+        "scope": hit.scope,
+        "organization": hit.organization or None,
+        "list": hit.list,
+        "state": hit.state,
+        "reason": hit.reason,
+        "blocked_until": None,
+        "temporary_block_count": 0,
+        "soft_bounce_count": 0,
+        "deleted": False,
+        "updated_at": None,
+    }
 
 
 def check_fast(
@@ -129,8 +156,9 @@ def contact_entries(
     with UnitOfWork(engine) as uow:
         rows = _entries(uow, channel, display)
         transitions = uow.transitions_for([r.id for r in rows]) if rows else []
+    lists = robinson_of(engine, channel, display)
     return {
-        "entries": [entry_dict(r) for r in rows],
+        "entries": [entry_dict(r) for r in rows] + [robinson_dict(h) for h in lists],
         "transitions": _history_dicts(rows, transitions),
     }
 

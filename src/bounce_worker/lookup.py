@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
+    Connection,
     Engine,
     Select,
     String,
@@ -28,9 +29,11 @@ from sqlalchemy import (
     text,
 )
 
-from bounce_worker.domain.effective import ruling
+from bounce_worker import robinson
+from bounce_worker.domain.effective import ROBINSON, ruling
 from bounce_worker.domain.policy import State
 from bounce_worker.domain.targets import FORGOTTEN_PREFIX, forgotten_matcher
+from bounce_worker.robinson import REASON, STATE, digest
 from bounce_worker.store.db import hot_reader, reader
 from bounce_worker.store.models import EntryRow
 
@@ -80,9 +83,17 @@ def fetch(engine: Engine, wanted: dict[str, set[str]]) -> dict[str, dict[str, li
         pairs = sorted((ch, key) for ch, keys in wanted.items() for key in keys)
         if not pairs:
             return found
+        people = sorted(
+            (key, ch)
+            for ch, key in pairs
+            if ch in ("email", "sms") and not key.startswith(FORGOTTEN_PREFIX)
+        )
         params = {
             "channels": json.dumps([ch for ch, _ in pairs]),
             "keys": json.dumps([key for _, key in pairs]),
+            "r_channels": json.dumps([ch for _, ch in people]),
+            "r_keys": json.dumps([key for key, _ in people]),
+            "r_digests": json.dumps([digest(key).hex() for key, _ in people]),
         }
         with reader(engine).connect() as conn:
             for row in conn.execute(_PAIRS, params):
@@ -97,17 +108,28 @@ def fetch(engine: Engine, wanted: dict[str, set[str]]) -> dict[str, dict[str, li
             for row in conn.execute(_query(engine), params):
                 hit = Hit(*row)
                 found[channel][hit.address].append(hit)
+            for key, hits in robinson_hits(engine, channel, addresses, conn).items():
+                found[channel][key].extend(hits)
     return found
 
 
 # The keys arrive as two bound JSON arrays (see _query for why JSON), zipped by ROWS FROM.
 _PAIRS = text(
-    f"""SELECT {", ".join("e." + f for f in Hit._fields).replace("e.list", 'e."list"')}
+    """SELECT e.channel, e.address, e.scope, e.organization, e."list", e.state, e.reason,
+       e.blocked_until
 FROM ROWS FROM (json_array_elements_text(CAST(:channels AS JSON)),
                 json_array_elements_text(CAST(:keys AS JSON))) AS k(channel, address)
 JOIN LATERAL (SELECT * FROM entries AS e
               WHERE e.channel = k.channel AND e.address = k.address AND e.state <> 'active'
-             ) AS e ON true"""
+             ) AS e ON true
+UNION ALL
+SELECT p.channel, p.address, 'robinson', l.organization, l.name, 'blacklisted', 'robinson',
+       NULL::timestamptz
+FROM ROWS FROM (json_array_elements_text(CAST(:r_channels AS JSON)),
+                json_array_elements_text(CAST(:r_keys AS JSON)),
+                json_array_elements_text(CAST(:r_digests AS JSON))) AS p(channel, address, d)
+JOIN robinson_entries AS r ON r.digest = decode(p.d, 'hex')
+JOIN robinson_lists AS l ON l.id = r.list_id"""
 ).columns(*(getattr(EntryRow, f) for f in Hit._fields))
 
 
@@ -115,14 +137,20 @@ _FEW: dict[int, Select[Any]] = {}
 # The single check's statement per number of candidate keys (1 to 3: the address, its
 # forgotten hash, its domain), written out: psycopg prepares each on first use.
 _HIT_COLUMNS = 'channel, address, scope, organization, "list", state, reason, blocked_until'
+# The Robinson lists (robinson.py) in the same statement: the address's digest, one probe.
+_ROBINSON_SQL = (
+    " UNION ALL SELECT %s, %s, 'robinson', l.organization, l.name, 'blacklisted', 'robinson',"
+    " NULL::timestamptz FROM robinson_entries AS r JOIN robinson_lists AS l ON l.id = r.list_id"
+    " WHERE r.digest = %s"
+)
 _FEW_SQL = {
     1: "SELECT " + _HIT_COLUMNS + " FROM entries WHERE (channel = %s AND address = %s)"
-    " AND state <> 'active'",
+    " AND state <> 'active'" + _ROBINSON_SQL,
     2: "SELECT " + _HIT_COLUMNS + " FROM entries WHERE ((channel = %s AND address = %s)"
-    " OR (channel = %s AND address = %s)) AND state <> 'active'",
+    " OR (channel = %s AND address = %s)) AND state <> 'active'" + _ROBINSON_SQL,
     3: "SELECT " + _HIT_COLUMNS + " FROM entries WHERE ((channel = %s AND address = %s)"
     " OR (channel = %s AND address = %s) OR (channel = %s AND address = %s))"
-    " AND state <> 'active'",
+    " AND state <> 'active'" + _ROBINSON_SQL,
 }
 
 
@@ -135,11 +163,10 @@ def fetch_few(engine: Engine, keys: list[tuple[str, str]]) -> list[Hit]:
     check's CPU."""
     hot = hot_reader(engine)
     sql = _FEW_SQL.get(len(keys))
+    own_channel, own_key = keys[0]  # candidate_keys: the address itself comes first
     if hot is not None and sql is not None:
-        hits = [
-            Hit(*row[:7], row[7] and row[7].astimezone(UTC))
-            for row in hot.rows(sql, [v for key in keys for v in key])
-        ]
+        params = [v for key in keys for v in key] + [own_channel, own_key, digest(own_key)]
+        hits = [Hit(*row[:7], row[7] and row[7].astimezone(UTC)) for row in hot.rows(sql, params)]
         return _in_key_order(hits, keys)
     stmt = _FEW.get(len(keys))
     if stmt is None:
@@ -153,7 +180,22 @@ def fetch_few(engine: Engine, keys: list[tuple[str, str]]) -> list[Hit]:
     params |= {f"a{n}": key for n, (_, key) in enumerate(keys)}
     with reader(engine).connect() as conn:
         hits = [Hit(*row) for row in conn.execute(stmt, params)]
+    hits += robinson_hits(engine, own_channel, [own_key]).get(own_key, [])
     return _in_key_order(hits, keys)
+
+
+def robinson_hits(
+    engine: Engine, channel: str, keys: Iterable[str], conn: Connection | None = None
+) -> dict[str, list[Hit]]:
+    """The Robinson lists holding these address keys, as hits (scope `robinson`, the list's
+    organization, its name as the list; state blacklisted, reason robinson)."""
+    if channel not in ("email", "sms"):
+        return {}
+    keys = [k for k in keys if not k.startswith(FORGOTTEN_PREFIX)]
+    return {
+        key: [Hit(channel, key, ROBINSON, org, name, STATE, REASON, None) for org, name in found]
+        for key, found in robinson.matches(engine, keys, conn).items()
+    }
 
 
 def _in_key_order(hits: list[Hit], keys: list[tuple[str, str]]) -> list[Hit]:
@@ -162,7 +204,10 @@ def _in_key_order(hits: list[Hit], keys: list[tuple[str, str]]) -> list[Hit]:
     # In the keys' order (own address, keyed hash, domain), like `check`: `ruling` keeps
     # the first of equally strong entries.
     order = {key: n for n, key in enumerate(keys)}
-    return sorted(hits, key=lambda h: order.get((h.channel, h.address), len(keys)))
+    return sorted(
+        hits,
+        key=lambda h: (h.scope == ROBINSON, order.get((h.channel, h.address), len(keys))),
+    )
 
 
 def _query(engine: Engine) -> Select[Any]:

@@ -273,7 +273,7 @@ def test_no_role_or_organization_from_the_request_widens_a_key(
     # A producer's event naming another organization (or a role) is refused, not narrowed;
     # an owner cannot post events by saying it is support.
     complaint = {"event_id": "widen-1", "type": "complaint", "recipient": "a@example.org",
-                 "organization": OTHER}  # fmt: skip
+                 "organization": OTHER, "occurred_at": "2026-11-30T10:00:00Z"}  # fmt: skip
     answer = _call(server, keys["producer"], "POST", "/v1/events", json=complaint)
     assert answer.status_code == 403 and "not 'globex'" in answer.json()["error"]
     answer = _call(server, keys["producer"], "POST", "/v1/events",

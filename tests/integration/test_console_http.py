@@ -24,6 +24,11 @@ EVENTS = [
      "organization": "globex", "occurred_at": "2026-11-20T08:00:00Z", "source": "arf"},
     {"event_id": "h-2", "type": "unsubscribe", "recipient": "angry@example.org",
      "organization": "acme", "occurred_at": "2026-11-21T08:00:00Z", "source": "one-click"},
+    # Recorded only (SPEC 7): an unverified complaint, a complaint naming no organization.
+    {"event_id": "h-3", "type": "complaint", "recipient": "forged@example.org",
+     "organization": "acme", "occurred_at": "2026-11-21T09:00:00Z", "verified": False},
+    {"event_id": "h-4", "type": "complaint", "recipient": "nobody-knows@example.org",
+     "occurred_at": "2026-11-21T09:00:00Z"},
 ]  # fmt: skip
 
 
@@ -117,7 +122,18 @@ def test_an_owner_sees_and_acts_for_their_own_organization_only(server: Server) 
             "/console/dead-letters/replay", data={"csrf": csrf, "ids": "1", "reason": "x"}
         )
         assert replay.status_code == 403
-        assert "Dead letters" not in http.get("/console/statistics").text
+        page = http.get("/console/statistics").text
+        assert "Dead letters" not in page
+
+
+def test_statistics_count_feedback_recorded_without_changing_state(server: Server) -> None:
+    http, _ = signed_in(server.url, make_key("support", None, "Sam"))
+    with closing(http):
+        page = http.get("/console/statistics").text
+    rows = dict(re.findall(r'<tr data-reason="(\w+)">.*?<td class="n">([\d,]+)</td>', page))
+    assert rows == {"unverified": "1", "unattributed": "1"}
+    # The same figures as `bounce-worker stats` and GET /v1/stats give (recorded.py).
+    assert "forged@example.org" not in page
 
 
 def test_bad_input_gives_one_line_not_a_traceback(server: Server) -> None:

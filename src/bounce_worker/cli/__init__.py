@@ -26,6 +26,7 @@ from bounce_worker.cli import (
     keys,
     manual,
     metrics,
+    robinson,
     serve,
     stats,
     status,
@@ -42,6 +43,7 @@ COMMAND_MODULES += [dead_letters]  # inputs that could not be applied, and their
 COMMAND_MODULES += [intake]  # VERP addresses, MTA pipe
 COMMAND_MODULES += [serve]  # the HTTP service: webhooks, /v1 API, console
 COMMAND_MODULES += [keys, audit]  # identity at the HTTP API, and what was done with it
+COMMAND_MODULES += [robinson]  # external do-not-contact lists
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """The effective state of a send (SPEC 2): the strongest of the global, organization, list
-and domain entries that apply. One rule, used by `api.check`, `check_many` and the import
-check alike."""
+and domain entries that apply, and of the Robinson lists (robinson.py) that do. One rule,
+used by `api.check`, `check_many` and the import check alike."""
 
 from __future__ import annotations
 
@@ -26,9 +26,15 @@ class Keyed(Protocol):
 E = TypeVar("E", bound=Keyed)
 
 
+# A Robinson list's hit (not an entry): platform-wide (organization '') or one organization's.
+ROBINSON = "robinson"
+
+
 def applies(entry: Keyed, organization: str | None, list_id: str | None) -> bool:
     if entry.scope == Scope.GLOBAL:
         return True
+    if entry.scope == ROBINSON:
+        return not entry.organization or entry.organization == organization
     if organization is None or entry.organization != organization:
         return False
     return entry.scope == Scope.ORGANIZATION or entry.list == list_id

@@ -232,3 +232,32 @@ class AuditRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)  # the operator's written reason
     outcome: Mapped[str] = mapped_column(String(16))  # done, unchanged, denied, failed
     detail: Mapped[str | None] = mapped_column(Text)  # why denied, or what changed
+
+
+class RobinsonListRow(Base):
+    """A Robinson list (robinson.py): an external do-not-contact list imported under a name,
+    platform-wide (organization '') or for one organization. Re-importing replaces it."""
+
+    __tablename__ = "robinson_lists"
+    __table_args__ = (
+        UniqueConstraint("organization", "name", name="uq_robinson_lists_organization"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    organization: Mapped[str] = mapped_column(String(255), default="")  # '' = platform-wide
+    entries: Mapped[int] = mapped_column(BigInteger, default=0)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    imported_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class RobinsonEntryRow(Base):
+    """One address of a Robinson list, as the SHA-256 of its address key (never in clear).
+    Keyed digest first: a check probes by digest."""
+
+    __tablename__ = "robinson_entries"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("robinson_lists.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

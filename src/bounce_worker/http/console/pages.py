@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
-from bounce_worker import api, audit, dead_letters, importcheck
+from bounce_worker import api, audit, dead_letters, importcheck, recorded
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.domain.addresses import InvalidAddress
@@ -428,6 +428,7 @@ def statistics(request: Request, sess: Current, organization: str = "") -> Respo
         chart=chart.line_chart(figures.history, title), chart_title=title,
         organizations=readmodel.organizations(engine()) if is_support else [],
         done=request.query_params.get("done", ""),
+        recorded_only=recorded.recorded_only(engine(), utcnow()),
     )  # fmt: skip
 
 

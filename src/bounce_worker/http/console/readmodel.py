@@ -49,10 +49,12 @@ class Card:
     state: str
     reason: str | None
     blocked_until: datetime | None
-    ruling: EntryRow | None
+    ruling: EntryRow | lookup.Hit | None
     escalation: int  # temporary blocks in a row (the global entry's ladder step)
     mta_reply: str | None  # the MTA's latest words about the address
     entries: list[EntryRow] = field(default_factory=list)
+    # Robinson lists holding the address (robinson.py): not entries, nothing to lift.
+    lists: list[lookup.Hit] = field(default_factory=list)
     timeline: list[tuple[EntryRow, TransitionRow]] = field(default_factory=list)  # newest first
     timeline_cut: bool = False  # older transitions exist beyond the shown ones
 
@@ -98,7 +100,11 @@ def card(
             if visible_to is None or r.scope == Scope.GLOBAL or r.organization == visible_to
         ]  # fmt: skip
         history = _newest_transitions(uow, [r.id for r in rows]) if rows else []
-    ruler = ruling(rows, organization, list_id)
+    lists = [
+        h for h in lookup.robinson_hits(engine, channel, [target.key]).get(target.key, [])
+        if visible_to is None or not h.organization or h.organization == visible_to
+    ]  # fmt: skip
+    ruler: Any = ruling([*rows, *lists], organization, list_id)
     state = ruler.state if ruler else str(State.ACTIVE)
     by_id = {r.id: r for r in rows}
     timeline = [(by_id[t.entry_id], t) for t in history[:TIMELINE]]
@@ -116,6 +122,7 @@ def card(
         escalation=global_row.temp_block_count if global_row else 0,
         mta_reply=reply,
         entries=rows,
+        lists=lists,
         timeline=timeline,
         timeline_cut=len(history) > TIMELINE,
     )
