@@ -33,7 +33,6 @@ class Settings:
     unlock_hour: int
     unlock_minute: int
     timezone: str
-    organization_header: str
     retention: timedelta
     max_message_bytes: int
     batch_size: int
@@ -193,7 +192,6 @@ def load_settings() -> Settings:
         unlock_hour=hour,
         unlock_minute=minute,
         timezone=_get("TIMEZONE", "UTC"),
-        organization_header=_get("ORGANIZATION_HEADER", "X-Organization"),
         retention=timedelta(days=_int("RETENTION_DAYS", 90, minimum=1)),
         max_message_bytes=_int("MAX_MESSAGE_BYTES", 10 * 1024 * 1024, minimum=1024),
         batch_size=_int("BATCH_SIZE", 500, minimum=1),
@@ -300,7 +298,6 @@ DESCRIPTIONS: dict[str, str] = {
     "QUIET_PERIOD_DAYS": "the temporary-block ladder resets this long after the last block ended",
     "UNLOCK_AT": "time of the nightly unlock of expired temporary blocks, HH:MM",
     "TIMEZONE": "timezone of the nightly jobs' times (Celery beat's `timezone`)",
-    "ORGANIZATION_HEADER": "header of the returned original mail naming the sender organization",
     "RETENTION_DAYS": "raw event payloads, dead letters and statistics kept this long",
     "MAX_MESSAGE_BYTES": "larger raw messages are dead-lettered (only this much is kept)",
     "BATCH_SIZE": "events per message on the batched path (`publish`)",

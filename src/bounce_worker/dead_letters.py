@@ -49,7 +49,6 @@ def _replay_raw(
         source=source,
         policy=s.policy,
         now=now,
-        organization_header=s.organization_header,
         max_bytes=s.max_message_bytes,
         intake=s.intake,
         limits=s.mail_limits,

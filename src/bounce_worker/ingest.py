@@ -32,7 +32,6 @@ def ingest_raw(
     source: str | None,
     policy: PolicySettings,
     now: datetime,
-    organization_header: str = "X-Organization",
     max_bytes: int | None = None,
     intake: IntakeSettings | None = None,
     envelope: Sequence[str] = (),
@@ -50,9 +49,7 @@ def ingest_raw(
     if len(raw) > limits.max_bytes:
         return oversized(engine, raw, len(raw), caps.digest(raw), limits.max_bytes, source, now)
     try:
-        events = parse_message(
-            raw, received_at=now, organization_header=organization_header, limits=limits
-        )
+        events = parse_message(raw, received_at=now, limits=limits)
     except NotFeedback as exc:
         log.info("ignored %s: %s", source, exc, extra={"source": source, "reason": str(exc)})
         return Counter({Result.IGNORED: 1})

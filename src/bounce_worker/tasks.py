@@ -175,7 +175,6 @@ def ingest_raw(
             source=source,
             policy=s.policy,
             now=utcnow(),
-            organization_header=s.organization_header,
             max_bytes=s.max_message_bytes,
             intake=s.intake,
             envelope=[str(a) for a in envelope] if isinstance(envelope, list) else (),

@@ -78,7 +78,6 @@ def run_process(args: argparse.Namespace) -> int:
                 source=item.source,
                 policy=s.policy,
                 now=utcnow(),
-                organization_header=s.organization_header,
                 max_bytes=s.max_message_bytes,
                 intake=s.intake,
                 limits=s.mail_limits,

@@ -2,7 +2,7 @@
 
 Public interface (other code calls exactly this):
 
-* `parse_message(raw, received_at=..., organization_header=..., limits=...)`: any raw mail,
+* `parse_message(raw, received_at=..., limits=...)`: any raw mail,
   parsed under `limits.MailLimits` (time and memory linear in its size, see limits.py).
 * `parse_webhook(provider, payload)`: "ses", "sendgrid", "mailgun", "postmark".
 * `parse_one_click(body, recipient=..., organization=..., list_id=..., received_at=...)`.
@@ -58,7 +58,6 @@ def parse_message(
     raw: bytes,
     *,
     received_at: datetime,
-    organization_header: str = "X-Organization",
     limits: caps.MailLimits = caps.DEFAULT,
 ) -> list[Event]:
     if not isinstance(raw, bytes | bytearray):
@@ -69,7 +68,7 @@ def parse_message(
         raise ParseError("empty message")
     try:
         with caps.applied(limits):
-            return _parse(bytes(raw), received_at, organization_header)
+            return _parse(bytes(raw), received_at)
     except ParseError:
         raise
     except RecursionError:
@@ -78,13 +77,11 @@ def parse_message(
         raise ParseError(f"unparseable message: {type(exc).__name__}: {str(exc)[:120]}") from None
 
 
-def _parse(raw: bytes, received_at: datetime, organization_header: str) -> list[Event]:
+def _parse(raw: bytes, received_at: datetime) -> list[Event]:
     msg = mime.load(raw)
     if not msg.keys():
         raise ParseError("no mail headers (not an RFC 5322 message)")
-    ctx = MailContext(
-        raw, msg, received_at, organization_header, original=mime.original_headers(msg)
-    )
+    ctx = MailContext(raw, msg, received_at, original=mime.original_headers(msg))
     ctx.source, gateway = _source(msg)
     if gateway:
         ctx.note = f"reported by the filtering gateway {gateway}"

@@ -25,7 +25,6 @@ class MailContext:
     raw: bytes
     msg: Part
     received_at: datetime
-    organization_header: str = "X-Organization"
     source: str = "mta"
     original: Part | None = None  # headers of the returned original message
     _text: str | None = None
@@ -55,19 +54,15 @@ class MailContext:
         return parse_date(mime.header(self.msg, "Date"))
 
     @cached_property
-    def organization(self) -> str | None:
-        if self.original is None:
-            return None
-        return mime.header(self.original, self.organization_header) or None
-
-    @cached_property
     def list_id(self) -> str | None:
         if self.original is None:
             return None
         return list_id_of(mime.header(self.original, "List-Id"))
 
     def event(self, index: int, *, occurred_at: datetime | None = None, **fields: Any) -> Event:
-        fields.setdefault("organization", self.organization)
+        # No organization: a mail's headers are written by whoever sent it; the VERP token
+        # names the organization, if anything does (SPEC 7, domain/trust.py).
+        fields.setdefault("organization", None)
         fields.setdefault("list", self.list_id)
         return make_event(
             event_id=f"{self.source}:{self.id_base}:{index}",

@@ -11,7 +11,8 @@ Two ways in:
 * mailto (RFC 2369): a mail to the List-Unsubscribe mailto address. Recognised by its Subject
   (`unsubscribe`, what the mailto URL prescribes), a first body line `unsubscribe`, or
   Apple Mail's `X-Apple-Unsubscribe: true`. The recipient is the mail's sender (From);
-  organization and list come from the organization header and List-Id when present.
+  the list comes from List-Id when present; no header names the organization (SPEC 7: the
+  VERP token does).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def parse_unsubscribe_mail(ctx: MailContext) -> list[Event]:
             1,
             type="unsubscribe",
             recipient=senders[0],
-            organization=mime.header(ctx.msg, ctx.organization_header) or None,
+            organization=None,  # from the VERP token only (SPEC 7)
             list=list_id_of(mime.header(ctx.msg, "List-Id")),
             diagnostic="mailto unsubscribe: "
             + (mime.header(ctx.msg, "Subject") or "(no subject)")[:200],

@@ -17,7 +17,7 @@ def test_abuse_report_is_a_complaint_for_the_original_recipient():
     assert event.type is EventType.COMPLAINT
     assert event.recipient == "dave@example-isp.net"
     assert event.feedback_type == "abuse"
-    assert event.organization == "acme"
+    assert event.organization is None  # its X-Organization is not read (SPEC 7)
     assert event.list == "weekly.acme.sender.example"
     assert event.occurred_at == datetime(2026, 11, 22, 9, 59, 59, tzinfo=UTC)
     assert event.source == "arf"

@@ -14,7 +14,7 @@ def test_exim_bounce_recipient_code_status_and_original_headers():
     assert event.status == "5.1.1"
     assert event.smtp_code == 550
     assert "does not exist" in event.diagnostic
-    assert event.organization == "acme"
+    assert event.organization is None  # its X-Organization is not read (SPEC 7)
     assert event.list == "weekly.acme.sender.example"
     assert event.source == "exim"
     assert classify(event).category is Category.HARD_BOUNCE

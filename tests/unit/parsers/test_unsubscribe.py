@@ -78,7 +78,7 @@ def test_mailto_unsubscribe_mail():
     (event,) = parse_message(fixture_bytes("mailto_unsubscribe.eml"), received_at=RECEIVED_AT)
     assert event.type is EventType.UNSUBSCRIBE
     assert event.recipient == "erin@example.com"
-    assert (event.organization, event.list) == ("acme", "weekly.acme.sender.example")
+    assert (event.organization, event.list) == (None, "weekly.acme.sender.example")
     assert event.source == "mailto-unsubscribe"
 
 
