@@ -157,6 +157,7 @@ HARD, FULL, SOFT, POLICY = (
         ("5.0.0", 550, "550 Sender verify failed", POLICY, "sender_rejected"),
         # our account's sending limit is no full mailbox (Gmail SMTP error reference)
         ("5.4.5", 550, "550 5.4.5 Daily user sending quota exceeded.", SOFT, "rate_limited"),
+        ("5.2.2", 550, "550 5.2.2 Submission quota exceeded", SOFT, "rate_limited"),
         # Gmail 4.7.28: reputation of the sending IP, not a rate limit
         (
             "4.7.28",

@@ -57,7 +57,10 @@ GROUPS: tuple[WordingGroup, ...] = (
         wordings=_w(
             (r"over ?quota", "Gmail 452 4.2.2 'is over quota'; qmail/vpopmail"),
             # (not "Daily user sending quota exceeded": Gmail 550 5.4.5, our account's limit)
-            (r"(?<!sending )quota (?:exceeded|full)", "Dovecot 'Quota exceeded'; Exim appendfile"),
+            (
+                r"(?<!sending )(?<!submission )quota (?:exceeded|full)",
+                "Dovecot 'Quota exceeded'; Exim appendfile",
+            ),
             (r"over (?:the )?allowed quota", "vpopmail 'mailfolder is over the allowed quota'"),
             (
                 r"error writing message: file too large",
@@ -208,6 +211,7 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "Gmail 4.2.1/5.2.1 'receiving mail at a rate that prevents'",
             ),
             (r"sending (?:quota|limit)", "Gmail 550 5.4.5 'Daily user sending limit exceeded'"),
+            (r"submission quota", "MS365 NDR 5.2.2 'Submission quota exceeded' (the sender's)"),
             (r"receiving mail too quickly", "Gmail 450 4.2.1"),
             (r"receive limit", "MS365 5.2.121/5.2.122 per-hour message receive limit"),
             (r"throttl", "common wording"),
