@@ -98,7 +98,7 @@ def _parse(raw: bytes, received_at: datetime) -> list[Event]:
             return parse_unsubscribe_mail(ctx)
         # Exim and Google stamp their bounces "Auto-Submitted: auto-replied" too: a mail
         # from a mailer daemon, or titled as a delivery failure, is never a vacation notice.
-        if is_auto_reply(msg) and not _bounce_envelope(msg):
+        if not _bounce_envelope(msg) and is_auto_reply(msg):
             raise NotFeedback(
                 "auto-reply, vacation notice or challenge/response request, not a bounce"
             )

@@ -58,7 +58,9 @@ def _unwrap(text: str) -> str:
     """Remove a notation prefix and enclosing brackets or quotes (pairs only: the quotes of
     a quoted local part, '"a..b"@x', stay)."""
     for _ in range(3):  # 'rfc822; "<SMTP:user@x>"'
-        text = _ADDRESS_PREFIX.sub("", text.strip(), count=1)
+        text = text.strip()
+        if text[:6].lower().startswith(_PREFIX_STARTS):
+            text = _ADDRESS_PREFIX.sub("", text, count=1).strip()
         if len(text) > 2 and _ADDRESS_PAIRS.get(text[0]) == text[-1]:
             text = text[1:-1]
         else:
@@ -66,15 +68,21 @@ def _unwrap(text: str) -> str:
     return text.strip()
 
 
+_PREFIX_STARTS = ("rfc822", "smtp", "x400", "x-400", "mailto", "utf-8")
+
+
 def tidy_address(address: str) -> str:
     """A matched address without a notation prefix or stray quotes and dots around it."""
-    if _ADDRESS_PREFIX.match(address):
+    # (Runs on every address of every report: the plain case is two cheap tests.)
+    if address[:6].lower().startswith(_PREFIX_STARTS) and _ADDRESS_PREFIX.match(address):
         address = _ADDRESS_PREFIX.sub("", address, count=1)
-    local, _, domain = address.rpartition("@")
-    clean = local.strip("'.")
-    if clean and clean != local:
-        address = f"{clean}@{domain}"
-    return address.rstrip(".")
+    if address[:1] in "'." or address[-1:] in "'.":
+        local, _, domain = address.rpartition("@")
+        clean = local.strip("'.")
+        if clean and clean != local:
+            address = f"{clean}@{domain}"
+        address = address.rstrip(".")
+    return address
 
 
 def field_address(value: str | None, *, strict: bool = False) -> str | None:

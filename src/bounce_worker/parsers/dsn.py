@@ -187,12 +187,15 @@ def recipient_of(block: dict[str, str]) -> str | None:
     Original-Recipient wins; anything else in it (another address type, a broken address)
     leaves Final-Recipient.
     """
-    original = field_address(block.get("original-recipient"), strict=True)
-    if original is not None and _valid(original):
+    final = field_address(block.get("final-recipient"))
+    if "original-recipient" not in block:
+        return final
+    original = field_address(block["original-recipient"], strict=True)
+    if original is not None and (
+        (final is not None and original.lower() == final.lower()) or _valid(original)
+    ):
         return original
-    return field_address(block.get("final-recipient")) or field_address(
-        block.get("original-recipient")
-    )
+    return final or field_address(block["original-recipient"])
 
 
 def _valid(address: str) -> bool:

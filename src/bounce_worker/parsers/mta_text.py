@@ -233,8 +233,11 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
         for name in ("From", "Sender", "Return-Path", "Reply-To"):
             exclude.update(a.lower() for a in mime.addresses(mime.header(ctx.original, name)))
     failed_header = mime.addresses(mime.header(msg, "X-Failed-Recipients"))
-    fallback = failed_header or _named_by_domain(ctx, text)
-    failures = failures_from_text(text, exclude, fallback)
+    failures = failures_from_text(text, exclude, failed_header)
+    if not failures and not failed_header:
+        # Only when the report names nobody (rare): the original recipients at a domain the
+        # report names.
+        failures = failures_from_text(text, exclude, _named_by_domain(ctx, text))
     if failed_header:
         # Exim names its failed recipients in a header: trust it over prose scanning (named
         # by the address they were generated from, as the prose's failures are).
