@@ -13,7 +13,12 @@ from sqlalchemy import Engine, select
 from bounce_worker import erasure, lookup, operations
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
-from bounce_worker.domain.addresses import InvalidAddress, address_key, normalize_recipient
+from bounce_worker.domain.addresses import (
+    InvalidAddress,
+    address_key,
+    normalize_domain,
+    normalize_recipient,
+)
 from bounce_worker.domain.effective import applies, ruling
 from bounce_worker.domain.events import format_instant
 from bounce_worker.domain.permissions import Refused, Role
@@ -68,9 +73,12 @@ def check(
     engine: Engine | None = None,
 ) -> Verdict:
     """The effective state for a send to `address` by `organization` (and its `list`):
-    the strongest of the global, organization, list and domain entries that apply."""
+    the strongest of the global, organization, list and domain entries that apply.
+    channel="domain" asks about a whole domain (`example.org`): its own entries only."""
     engine = engine or get_engine(settings().database_url)
-    display = normalize_recipient(address, channel)
+    display = (
+        normalize_domain(address) if channel == "domain" else normalize_recipient(address, channel)
+    )
     with UnitOfWork(engine) as uow:
         rows = [r for r in _entries(uow, channel, display) if applies(r, organization, list)]
         transitions = uow.transitions_for([r.id for r in rows]) if rows else []
@@ -140,6 +148,8 @@ def check_fast(
 
 def _entries(uow: UnitOfWork, channel: str, display: str) -> list[EntryRow]:
     """Every entry that may bear on `display`: its own, its forgotten hash's, its domain's."""
+    if channel == "domain":
+        return list(uow.entries_for("domain", display))
     secret = settings().secret_key
     hashed = forgotten_hasher(secret, channel) if secret else None
     pairs = lookup.candidate_keys(channel, address_key(display), hashed)

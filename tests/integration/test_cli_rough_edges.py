@@ -22,13 +22,21 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def bw(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def bw(
+    home: Path, *args: str, secret: bool = False, input: str | None = None, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """The real command, piped, on a clean embedded setup under `home`; `settings` are
+    BOUNCE_WORKER_* overrides (database_url="...")."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOUNCE_WORKER_")}
     env["BOUNCE_WORKER_HOME"] = str(home)
+    if secret:
+        env["BOUNCE_WORKER_SECRET_KEY"] = "a test secret, not for production"
+    env |= {f"BOUNCE_WORKER_{k.upper()}": v for k, v in settings.items()}
     return subprocess.run(
         [sys.executable, "-m", "bounce_worker.cli", *args],
         capture_output=True,
         text=True,
+        input=input,
         env=env,
         cwd=home,
         timeout=60,

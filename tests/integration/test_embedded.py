@@ -3,6 +3,9 @@ no server at all. This is the README's first command."""
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,8 +39,30 @@ def test_demo_runs_a_real_worker_with_beat_and_prints_suppressions(
         assert any(all(part in row.lower() for part in line) for row in out.splitlines()), line
     assert "leaving@example.com" not in out  # opted in again after unsubscribing
     assert "fine@example.com" not in out  # a policy rejection never suppresses
+    # Dates relative to today (issue 19): no temporary block "until" a date already past.
+    now = datetime.now(UTC)
+    untils = [
+        datetime.fromisoformat(found.replace("Z", "+00:00"))
+        for found in re.findall(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", out)
+    ]
+    assert len(untils) == 1, out  # the mailbox-full block, the sample's one temporary block
+    assert now < untils[0] < now + timedelta(days=1), untils
+    status = json.loads(run_cli("status", "nobody@example.org", "--json").stdout)
+    first = datetime.fromisoformat(status["transitions"][0]["occurred_at"].replace("Z", "+00:00"))
+    assert now - timedelta(days=4) < first < now  # the sample's oldest story, days ago
     home = Path(str(tmp_path / "home"))
     assert (home / "bounce-worker.sqlite3").exists() and (home / "broker.sqlite3").exists()
+
+
+def test_demo_json_tells_the_same_story(env: object) -> None:
+    result = run_cli("demo", "--json", timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    story = json.loads(result.stdout)
+    assert (story["lines"], story["applied"], story["duplicates"], story["dead_letters"]) == (
+        20, 17, 1, 2,
+    )  # fmt: skip
+    rows = {(r["address"].lower(), r["state"]) for r in story["suppressions"]}
+    assert ("full.box@example.net", "temporarily_blocked") in rows and len(rows) == 6
 
 
 @pytest.mark.parametrize("broker", ["sqla+sqlite"])

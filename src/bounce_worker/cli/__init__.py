@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import SQLAlchemyError
@@ -46,8 +47,16 @@ COMMAND_MODULES += [keys, audit]  # identity at the HTTP API, and what was done 
 COMMAND_MODULES += [robinson]  # external do-not-contact lists
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line, naming where the help is."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bounce-worker",
         description=(
             "Turn bounces, complaints and unsubscribes into suppression decisions with their "
@@ -71,17 +80,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except SQLAlchemyError as exc:
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return _fail(f"database error: {first}")
+        return _fail(f"database error: {first} ({DATABASE_HINT})")
     except BrokerError as exc:
-        return _fail(f"broker unavailable: {exc}")
+        return _fail(f"broker unavailable: {exc} ({BROKER_HINT})")
+    except ImportError as exc:  # a database or broker URL whose driver is not installed
+        return _fail(f"{exc}: a driver this configuration needs is not installed ({DRIVER_HINT})")
     except OSError as exc:
-        return _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        if exc.filename:
+            return _fail(f"{exc.strerror or exc}: {exc.filename} (check the path and its rights)")
+        return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
 
 
+DATABASE_HINT = (
+    "check BOUNCE_WORKER_DATABASE_URL: the server is up, the database exists and "
+    "`bounce-worker db upgrade` ran"
+)
+BROKER_HINT = "is the broker running? check BOUNCE_WORKER_BROKER_URL"
+DRIVER_HINT = "BOUNCE_WORKER_DATABASE_URL takes postgresql:// or sqlite:///"
+
+
 def _fail(message: str) -> int:
-    print(f"bounce-worker: error: {message}", file=sys.stderr)
+    # One line, whatever the message carried (a driver's multi-line error included).
+    print("bounce-worker: error: " + " ".join(message.split()), file=sys.stderr)
     return 1
 
 

@@ -6,11 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from bounce_worker import audit
-from bounce_worker.cli.common import engine
+from bounce_worker.cli.common import engine, output_console
 
 
 def register(sub: Any) -> None:
@@ -54,5 +53,5 @@ def run_audit(args: argparse.Namespace) -> int:
             r["outcome"],
             r["reason"] or r["detail"] or "",
         )
-    Console(width=200).print(table)
+    output_console().print(table)  # piped: as wide as the rows need
     return 0

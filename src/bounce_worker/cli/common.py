@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from rich.console import Console
 from sqlalchemy import Engine
 
 from bounce_worker.clock import utcnow
@@ -13,6 +15,11 @@ from bounce_worker.config import settings
 from bounce_worker.domain.events import InvalidEvent, parse_instant
 from bounce_worker.store.db import get_engine
 from bounce_worker.store.migrate import is_current, upgrade
+
+TARGET_HELP = (
+    "an email address (user@example.org), a domain (example.org or @example.org) or a "
+    "phone number (+4915112345678: the sms channel); the same rule for every command"
+)
 
 
 class CliError(Exception):
@@ -34,19 +41,46 @@ def now_arg(value: str | None) -> datetime:
     if value is None:
         return utcnow()
     try:
-        return parse_instant(value, "--now")
+        return _instant(value)
     except InvalidEvent as exc:
         raise CliError(str(exc)) from None
 
 
 def instant(value: str) -> str:
-    """argparse type: validates an ISO 8601 instant early, with a one-line message."""
+    """argparse type: validates an instant early, with a one-line message. An ISO 8601
+    instant with its timezone, or an offset from the clock: +2d, -12h, +30m."""
     try:
-        parse_instant(value, "time")
+        _instant(value)
     except InvalidEvent as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value
 
 
+RELATIVE = re.compile(r"([+-])(\d{1,5})([dhm])")
+UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def _instant(value: str) -> datetime:
+    if match := RELATIVE.fullmatch(value.strip()):
+        sign, amount, unit = match.groups()
+        offset = timedelta(**{UNITS[unit]: int(amount)})
+        return utcnow() + offset if sign == "+" else utcnow() - offset
+    try:
+        return parse_instant(value, "time")
+    except InvalidEvent:
+        raise InvalidEvent(
+            f"not ISO 8601 nor an offset from now: {value[:40]!r} (give e.g. "
+            "2026-11-22T03:00:00Z, or +2d, -12h, +30m)"
+        ) from None
+
+
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def output_console() -> Console:
+    """Where tables go: the terminal's width on a terminal; piped or redirected, as wide as
+    the rows need (a script or a file never gets a row cut at 80 columns)."""
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=100_000, soft_wrap=True, no_color=True)

@@ -7,11 +7,10 @@ import json
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from bounce_worker import dead_letters
-from bounce_worker.cli.common import CliError, engine
+from bounce_worker.cli.common import CliError, engine, output_console
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.domain.events import format_instant
@@ -96,7 +95,7 @@ def run_list(args: argparse.Namespace) -> int:
             r["reason"][:100],
             r["payload"][:60],
         )
-    Console().print(table)
+    output_console().print(table)  # piped: as wide as the rows need
     return 0
 
 
@@ -104,7 +103,7 @@ def run_replay(args: argparse.Namespace) -> int:
     try:
         counts = dead_letters.replay(engine(), settings(), utcnow(), args.ids or None)
     except dead_letters.UnknownDeadLetter as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(f"{exc} (see `bounce-worker dead-letters list --all`)") from None
     print(
         f"replayed {sum(counts.values())}: applied {counts['applied']}, "
         f"duplicates {counts['duplicate']}, still dead {counts['dead_lettered']}"

@@ -8,24 +8,27 @@ the worker, and prints the resulting suppressions.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
 from bounce_worker import api, service
-from bounce_worker.cli.common import CliError, engine
+from bounce_worker.cli.common import CliError, engine, output_console
 from bounce_worker.cli.events import read_lines, run_publish
+from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
-from bounce_worker.domain.events import InvalidEvent
+from bounce_worker.domain.events import InvalidEvent, format_instant, parse_instant
 from bounce_worker.store.models import DeadLetterRow, ProcessedEventRow
 from bounce_worker.store.uow import UnitOfWork
 
@@ -41,16 +44,24 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("feed", nargs="?", help="JSON Lines feed (default: bundled sample)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (120)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the feed's counts and the suppressions as one JSON object",
+    )
     parser.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    feed = args.feed or str(SAMPLE)
+    # The bundled sample is dated relative to today: its newest event an hour ago, so a
+    # temporary block it causes is shown running, never "until" a date already past.
+    feed = args.feed or str(dated_sample(settings().home, utcnow()))
     eng = engine()
     ids, bad = expected(feed)
     with UnitOfWork(eng) as uow:
         dead_before = uow.session.scalar(select(func.count()).select_from(DeadLetterRow)) or 0
-    run_publish(argparse.Namespace(files=[feed]))
+    with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):
+        run_publish(argparse.Namespace(files=[feed]))
     log_path = settings().home / "demo-worker.log"
     log = log_path.open("ab")
     worker = subprocess.Popen(
@@ -78,7 +89,7 @@ def run_demo(args: argparse.Namespace) -> int:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(eng, ids, dead_before + bad, args.timeout, worker, log_path)
+        stored = wait_for(eng, ids, dead_before + bad, args.timeout, worker, log_path)
     finally:
         worker.send_signal(signal.SIGTERM)  # warm shutdown: finish, acknowledge, exit
         try:
@@ -88,13 +99,43 @@ def run_demo(args: argparse.Namespace) -> int:
         log.close()
     lines = sum(1 for _ in read_lines([feed]))
     duplicates = lines - bad - len(ids)
+    rows = api.suppressions(engine=eng)
+    if args.json:
+        story = {"lines": lines, "applied": len(ids), "duplicates": duplicates,
+                 "dead_letters": bad, "suppressions": rows}  # fmt: skip
+        print(json.dumps(story, indent=2))
+        return 0
+    print(stored)
     print(
         f"the feed's {lines} lines: {len(ids)} distinct events applied, {duplicates} "
         f"duplicate(s) of an event already in it (same event_id: changes nothing), {bad} bad "
         "line(s) stored as dead letters (`bounce-worker dead-letters list` shows why)"
     )
-    print_suppressions()
+    print_suppressions(rows)
     return 0
+
+
+def dated_sample(home: Path, now: datetime) -> Path:
+    """The bundled sample with every occurred_at moved by the same amount, so its newest
+    event is an hour before `now` (on the hour): the story keeps its order and spacing.
+    Lines that are not events (the sample's bad lines) are kept as they are."""
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    events: list[tuple[int, dict[str, Any], datetime]] = []
+    for number, line in enumerate(lines):
+        try:
+            event = json.loads(line)
+            events.append((number, event, parse_instant(event["occurred_at"], "occurred_at")))
+        except (ValueError, KeyError, TypeError, InvalidEvent):
+            continue
+    newest = max(when for _, _, when in events)
+    shift = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1) - newest
+    for number, event, when in events:
+        event["occurred_at"] = format_instant(when + shift)
+        lines[number] = json.dumps(event)
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "demo-feed.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def expected(feed: str) -> tuple[set[str], int]:
@@ -109,9 +150,7 @@ def expected(feed: str) -> tuple[set[str], int]:
     return ids, bad
 
 
-def wait_for(
-    eng: Any, ids: set[str], dead: int, timeout: float, worker: Any, log_path: Any
-) -> None:
+def wait_for(eng: Any, ids: set[str], dead: int, timeout: float, worker: Any, log_path: Any) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
@@ -124,14 +163,12 @@ def wait_for(
             )
             dead_now = uow.session.scalar(select(func.count()).select_from(DeadLetterRow))
         if done == len(ids) and (dead_now or 0) >= dead:
-            print(f"worker stored {done} events and {dead} dead letters")
-            return
+            return f"worker stored {done} events and {dead} dead letters"
         time.sleep(0.5)
     raise CliError(f"timed out after {timeout:.0f}s waiting for the worker: see {log_path}")
 
 
-def print_suppressions() -> None:
-    rows = api.suppressions(engine=engine())
+def print_suppressions(rows: list[dict[str, Any]]) -> None:
     table = Table(
         "address",
         "channel",
@@ -154,6 +191,6 @@ def print_suppressions() -> None:
             r["reason"] or "",
             r["blocked_until"] or "",
         )
-    # Wide enough for full addresses and instants when stdout is a file or a pipe.
-    Console(width=max(shutil.get_terminal_size().columns, 160)).print(table)
+    # Piped or redirected: as wide as the rows need (full addresses and instants).
+    output_console().print(table)
     print(f"{len(rows)} suppressed entries; `bounce-worker status ADDRESS --json` explains one.")

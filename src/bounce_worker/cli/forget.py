@@ -8,6 +8,7 @@ from typing import Any
 from bounce_worker import api
 from bounce_worker.cli.common import CliError, engine
 from bounce_worker.domain.permissions import Refused
+from bounce_worker.domain.targets import parse_target
 
 
 def register(sub: Any) -> None:
@@ -19,16 +20,22 @@ def register(sub: Any) -> None:
         "hash (HMAC-SHA256 with BOUNCE_WORKER_SECRET_KEY), so a later import or check of "
         "the same address is still caught.",
     )
-    parser.add_argument("address", metavar="ADDRESS", help="email address or +E.164 phone number")
+    parser.add_argument(
+        "address",
+        metavar="ADDRESS|PHONE",
+        help="an email address or a phone number (+4915112345678), by the rule every "
+        "command uses (a domain is refused: forget is about one person)",
+    )
     parser.add_argument("--actor", required=True, metavar="NAME", help="who does this (kept)")
     parser.set_defaults(func=run_forget)
 
 
 def run_forget(args: argparse.Namespace) -> int:
+    target = parse_target(args.address)  # the rule every command uses
     try:
-        done = api.forget(args.address, actor=args.actor, engine=engine())
+        done = api.forget(target.display, actor=args.actor, engine=engine())
     except Refused as exc:
         raise CliError(f"refused: {exc}") from None
     summary = ", ".join(f"{what} {n}" for what, n in sorted(done.items())) or "nothing stored"
-    print(f"forgot {args.address.strip()}: {summary}")
+    print(f"forgot {target.display} ({target.channel}): {summary}")
     return 0

@@ -77,9 +77,15 @@ def register(sub: Any) -> None:
 
 def run_verp_encode(args: argparse.Namespace) -> int:
     from bounce_worker.api import verp_address
+    from bounce_worker.domain.targets import parse_target
 
     try:
-        print(verp_address(args.recipient, args.organization, args.list))
+        target = parse_target(args.recipient)  # the rule every command uses
+        if target.channel != "email":
+            raise CliError(f"verp encode takes an email address (VERP is for mail), not a "
+                           f"{'phone number' if target.channel == 'sms' else 'domain'}: "
+                           f"{target.display}")  # fmt: skip
+        print(verp_address(target.display, args.organization, args.list))
     except ValueError as exc:  # VerpError, InvalidAddress: one line
         raise CliError(str(exc)) from None
     return 0

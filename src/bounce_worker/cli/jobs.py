@@ -38,7 +38,11 @@ def register(sub: Any) -> None:
     )
     for parser, func in ((unlock, run_unlock), (recalc, run_recalculate), (house, run_house)):
         parser.add_argument(
-            "--now", type=instant, metavar="ISO8601", help="use this instant instead of the clock"
+            "--now",
+            type=instant,
+            metavar="ISO8601",
+            help="use this instant instead of the clock: ISO 8601 with a timezone, or an "
+            "offset from now (+2d, -12h, +30m)",
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.set_defaults(func=func)

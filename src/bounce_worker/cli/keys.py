@@ -11,11 +11,10 @@ import json
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from bounce_worker import audit, credentials
-from bounce_worker.cli.common import CliError, engine
+from bounce_worker.cli.common import CliError, engine, output_console
 from bounce_worker.clock import utcnow
 from bounce_worker.domain.events import format_instant
 from bounce_worker.domain.permissions import Role
@@ -112,7 +111,7 @@ def run_list(args: argparse.Namespace) -> int:
             format_instant(k.created_at) or "",
             format_instant(k.revoked_at) or "",
         )
-    Console(width=140).print(table)
+    output_console().print(table)  # piped: as wide as the rows need
     return 0
 
 

@@ -10,10 +10,9 @@ import argparse
 from typing import Any
 
 from bounce_worker import api
-from bounce_worker.cli.common import CliError, engine
+from bounce_worker.cli.common import TARGET_HELP, CliError, engine
 from bounce_worker.domain.permissions import Refused
 
-TARGET_HELP = "email address, domain (@example.org or example.org), or phone number (+E.164)"
 ROLE_HELP = (
     "on whose behalf: owner (the account owner: blacklisted entries of their own "
     "organization) or support (anything, including blocked and global entries)"

@@ -6,11 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from bounce_worker import jobs, recorded
-from bounce_worker.cli.common import CliError, engine
+from bounce_worker.cli.common import CliError, engine, output_console
 from bounce_worker.clock import utcnow
 from bounce_worker.domain.events import format_instant
 
@@ -59,7 +58,7 @@ def run_stats(args: argparse.Namespace) -> int:
         out = {"computed_at": computed_at, "rows": figures}
         print(json.dumps(out | {"recorded_only": recorded.as_json(counts)}, indent=2))
         return 0
-    console = Console()
+    console = output_console()  # piped: as wide as the rows need
     if rows:
         table = Table(*HEADERS[:2], title=f"Suppressions as of {computed_at}")
         for header in HEADERS[2:]:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from bounce_worker import api
-from bounce_worker.cli.common import engine
-from bounce_worker.domain.addresses import InvalidAddress
+from bounce_worker.cli.common import TARGET_HELP, engine, output_console
 from bounce_worker.domain.targets import parse_target
 
 
@@ -23,15 +21,12 @@ def register(sub: Any) -> None:
         description="The effective state for a send to ADDRESS by ORGANIZATION (and LIST): "
         "the strongest of the global, organization, list and domain entries, with history.",
     )
-    parser.add_argument(
-        "address",
-        metavar="ADDRESS",
-        help="email address or phone number (+49 151 ...: the sms channel is implied)",
-    )
+    parser.add_argument("address", metavar="ADDRESS|DOMAIN|PHONE", help=TARGET_HELP)
     parser.add_argument(
         "--channel",
-        choices=["email", "sms"],
-        help="default: what ADDRESS is, by the rule suppress uses (a phone number is sms)",
+        choices=["email", "sms", "domain"],
+        help="default: what the argument is, by the rule every command uses "
+        "(user@example.org: email, example.org: domain, +49 151 ...: sms)",
     )
     parser.add_argument("--organization", metavar="ORG", help="the sending organization")
     parser.add_argument("--list", metavar="LIST", help="the list inside the organization")
@@ -40,11 +35,11 @@ def register(sub: Any) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    # One rule for what an argument is (domain/targets.py), the one suppress and lift use.
-    channel = args.channel or _channel_of(args.address)
+    # One rule for what an argument is (domain/targets.py), the one every command uses.
+    target = parse_target(args.address, args.channel)
     verdict = api.check(
-        args.address,
-        channel=channel,
+        target.display,
+        channel=target.channel,
         organization=args.organization,
         list=args.list,
         engine=engine(),
@@ -53,7 +48,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(json.dumps(verdict.to_dict(), indent=2))
         return 0
     # Piped or redirected: never cut at 80 columns (the MTA's reply and the date would go).
-    console = Console() if sys.stdout.isatty() else Console(width=1000, soft_wrap=True)
+    console = output_console()
     console.print(
         f"[bold]{verdict.address}[/] ({verdict.channel}): [bold]{verdict.state}[/]", end=""
     )
@@ -76,10 +71,3 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _cut(text: str, console: Console) -> str:
     return text[:80] if console.is_terminal else text
-
-
-def _channel_of(address: str) -> str:
-    try:
-        return "sms" if parse_target(address).channel == "sms" else "email"
-    except InvalidAddress:
-        return "email"  # checked as an email address, so the error names what was expected

@@ -28,19 +28,48 @@ class Target:
     key: str  # case-folded: the entries' address column
 
 
-def parse_target(raw: str) -> Target:
-    """`user@example.org` (email), `@example.org` or `example.org` (domain), `+4915...` (sms)."""
+def parse_target(raw: str, channel: str | None = None) -> Target:
+    """The one rule for what an argument names, used by every command that takes one (CLI,
+    /v1, console): `user@example.org` is an email address, `@example.org` or `example.org`
+    a domain, `+4915...` (or digits only) a phone number on the sms channel. `channel`
+    (email, sms or domain) overrides the guess."""
     text = raw.strip()
     if not text:
-        raise InvalidAddress("empty address")
-    if text.startswith("+") or text.replace(" ", "").replace("-", "").isdigit():
+        raise InvalidAddress(f"empty address: {EXPECTED}")
+    kind = channel or kind_of(text)
+    try:
+        return _target(kind, text)
+    except InvalidAddress as exc:
+        if channel:
+            raise
+        if kind == "domain":  # no "@" and no "+": it could have been meant as any of them
+            raise InvalidAddress(f"not an email address, domain or phone number: "
+                                 f"{text[:80]!r} ({EXPECTED})") from None  # fmt: skip
+        raise InvalidAddress(f"{exc} ({EXPECTED})") from None
+
+
+def _target(kind: str, text: str) -> Target:
+    if kind == "sms":
         phone = normalize_phone(text)
         return Target("sms", phone, phone)
-    if "@" in text.lstrip("@"):
+    if kind == "email":
         email = normalize_email(text)
         return Target("email", email, address_key(email))
+    if kind != "domain":
+        raise InvalidAddress(f"unknown channel {kind!r}: email, sms or domain")
     domain = normalize_domain(text)
     return Target("domain", domain, domain)
+
+
+EXPECTED = "give user@example.org, example.org or +4915112345678"
+
+
+def kind_of(text: str) -> str:
+    """email, sms or domain: what `parse_target` takes `text` for, without validating it."""
+    text = text.strip()
+    if text.startswith("+") or text.replace(" ", "").replace("-", "").isdigit():
+        return "sms"
+    return "email" if "@" in text.lstrip("@") else "domain"
 
 
 def forgotten_key(secret: str, channel: str, key: str) -> str:
