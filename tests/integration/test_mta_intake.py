@@ -171,3 +171,60 @@ def test_verp_encode_prints_a_64_char_local_part(mta_env: Path) -> None:
     )
     bad = run_cli("verp", "encode", "not an address", "--organization", "acme")
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+
+
+def _as_postfix(
+    mail: bytes, recipient: str, settings: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[bytes]:
+    """As master.cf's `flags=Rq user=bounce argv=/usr/bin/env BOUNCE_WORKER_...=...
+    .../bounce-worker pipe --recipient ${original_recipient}` runs it (docs/intake.md):
+    pipe(8) gives the command no environment of the MTA's (PATH and little else), prepends
+    Return-Path (flag R; a bounce's envelope sender is empty) and runs it in its own queue
+    directory, so the settings come from the argv only."""
+    script = Path(sys.executable).parent / "bounce-worker"
+    argv = ["/usr/bin/env", *(f"{k}={v}" for k, v in settings.items()), str(script)]
+    return subprocess.run(
+        [*argv, "pipe", "--recipient", recipient],
+        input=b"Return-Path: <>\n" + mail.replace(b"\r\n", b"\n"),
+        capture_output=True, timeout=60, cwd=cwd, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+
+
+def test_pipe_as_postfix_runs_it(mta_env: Path, worker_env: Engine, tmp_path: Path) -> None:
+    queue_dir = tmp_path / "spool"
+    queue_dir.mkdir()
+    settings = {
+        "BOUNCE_WORKER_BROKER_URL": os.environ["BOUNCE_WORKER_BROKER_URL"],
+        "BOUNCE_WORKER_QUEUE": os.environ["BOUNCE_WORKER_QUEUE"],
+        "BOUNCE_WORKER_HOME": str(tmp_path / "home"),
+    }
+    dsn = (FIXTURES / "dsn_postfix_org_list.eml").read_bytes()
+    alice = verp.encode("alice@example.org", "org-p", None, key=KEY, domain=DOMAIN)
+    done = _as_postfix(dsn, alice, settings, queue_dir)
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    assert list(queue_dir.iterdir()) == []  # nothing written where Postfix runs it
+
+    # A home it cannot create (here: under a file) is a temporary failure too, not exit 1
+    # (which Postfix turns into a bounce: the feedback lost).
+    (tmp_path / "a-file").write_text("")
+    broken = _as_postfix(
+        dsn, alice, settings | {"BOUNCE_WORKER_HOME": str(tmp_path / "a-file" / "home")}, queue_dir
+    )
+    assert broken.returncode == 75, broken.stderr
+    assert broken.stderr.decode().count("\n") == 1
+
+    worker = Worker().start()
+    try:
+        with worker_env.connect() as conn:
+
+            def state() -> set[tuple[object, ...]]:
+                rows = conn.execute(
+                    text("SELECT address, scope, organization, state FROM entries")
+                ).all()
+                conn.rollback()
+                return {tuple(r) for r in rows}
+
+            want = ("alice@example.org", "global", "", "blocked")
+            wait_until(lambda: want in state(), timeout=60)
+    finally:
+        worker.stop()

@@ -73,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A command run by an MTA (pipe) fails temporarily, whatever the cause (a setting, a home
+    # directory it cannot create, a bug): the MTA keeps the mail and retries, where exit 1
+    # would bounce it, i.e. lose it.
+    failure: int = getattr(args, "failure_status", 1)
+    status = _run(args)
+    if status == 1 and failure != 1:
+        return failure
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    failure: int = getattr(args, "failure_status", 1)
     try:
         configure_cli(settings().log_format)
         return int(args.func(args) or 0)
@@ -91,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if failure == 1:
+            raise
+        return _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 
 DATABASE_HINT = (

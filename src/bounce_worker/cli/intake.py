@@ -55,7 +55,7 @@ def register(sub: Any) -> None:
         help="name of this feed; list it in BOUNCE_WORKER_TRUSTED_SOURCES to trust it "
         "without VERP tokens (default: %(default)s)",
     )
-    pipe.set_defaults(func=run_pipe)
+    pipe.set_defaults(func=run_pipe, failure_status=EX_TEMPFAIL)
 
     lmtp = sub.add_parser(
         "lmtp",
