@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 TABLES = ("transitions", "entries", "processed_events", "dead_letters", "deliveries")
 TABLES += ("recalculation_stats",)  # nightly jobs (migration 0002)
 TABLES += ("api_keys", "audit_log")  # identity at the HTTP API (migration 0004)
+TABLES += ("contact_links",)  # one person's addresses across channels (migration 0007)
 
 
 def _service_error(what: str, exc: Exception) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from bounce_worker import erasure, lookup, operations
+from bounce_worker import contacts, erasure, lookup, operations
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.domain.addresses import (
@@ -308,12 +308,23 @@ def suppress(
     role: str = "support",
     engine: Engine | None = None,
     now: datetime | None = None,
+    contact_id: str | None = None,
 ) -> operations.Change:
     """A manual entry for an address, a domain (`@example.org`) or a phone number (E.164).
     It raises the state and never weakens one. An owner adds blacklisted entries of their
-    own organization; support adds anything."""
+    own organization; support adds anything. `contact_id` (with an organization) links the
+    address to that contact's addresses on other channels."""
     add = partial(operations.suppress, state=State(state))
-    return _act(add, target, scope, organization, list, reason, actor, role, engine, now)
+    change = _act(add, target, scope, organization, list, reason, actor, role, engine, now)
+    if contact_id:  # links the address to the contact's others (bounce_worker.contacts)
+        contacts.link_manual(
+            engine or get_engine(settings().database_url),
+            organization,
+            contact_id,
+            parse_target(target),
+            now or utcnow(),
+        )
+    return change
 
 
 def _entry_action(

@@ -52,6 +52,9 @@ class Settings:
     intake: IntakeSettings = field(default_factory=lambda: IntakeSettings())
     # SMS (docs/sms.md): sending number -> (organization, list or None); BOUNCE_WORKER_SMS_NUMBERS
     sms_numbers: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # Organizations whose complaints and unsubscribes reach a contact's other channels
+    # (bounce_worker.contacts); `*` for all. BOUNCE_WORKER_CROSS_CHANNEL_ORGANIZATIONS
+    cross_channel_organizations: frozenset[str] = frozenset()
     # The console (/console, README "The console"): the key signing its session cookies
     # (BOUNCE_WORKER_CONSOLE_SECRET; unset: derived from SECRET_KEY, else random per process,
     # so sessions end on restart) and how long a session lasts (CONSOLE_SESSION_HOURS).
@@ -212,6 +215,7 @@ def load_settings() -> Settings:
         intake=load_intake(),
         mail_limits=load_mail_limits(),
         sms_numbers=_sms_numbers(_get("SMS_NUMBERS", "")),
+        cross_channel_organizations=frozenset(_names("CROSS_CHANNEL_ORGANIZATIONS")),
     )
 
 
@@ -339,6 +343,8 @@ DESCRIPTIONS: dict[str, str] = {
     "reading its row again: a revoked key is refused within this bound (0: every request)",
     "SMS_NUMBERS": "sending number -> organization (and list): `+15550001111=org` or "
     "`+15550001111=org/list`, comma-separated",
+    "CROSS_CHANNEL_ORGANIZATIONS": "organizations (comma-separated, `*` for all) whose "
+    "complaints and unsubscribes also suppress the contact's other channels",
     "TWILIO_AUTH_TOKEN": "Twilio auth token, the key of `X-Twilio-Signature` (no default: "
     "Twilio refused)",
     "VONAGE_SIGNATURE_SECRET": "Vonage signature secret: signed webhooks (JWT) and SMS `sig` "

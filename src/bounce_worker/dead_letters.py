@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from bounce_worker import ingest, service
+from bounce_worker import contacts, ingest, service
 from bounce_worker.config import Settings
 from bounce_worker.store.models import DeadLetterRow
 from bounce_worker.store.uow import UnitOfWork
@@ -37,6 +37,7 @@ def _replay_event(
     result = service.process_payload(
         engine, payload, source=source, policy=s.policy, now=now, max_bytes=s.max_message_bytes
     )
+    contacts.follow_payloads(engine, [payload], policy=s.policy, now=now)
     return Counter({result: 1})
 
 

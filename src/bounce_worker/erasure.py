@@ -21,6 +21,7 @@ from bounce_worker.domain.policy import STRENGTH, State
 from bounce_worker.domain.targets import Target, forgotten_key
 from bounce_worker.service import record_transition, to_entry, write_entry
 from bounce_worker.store.models import (
+    ContactLinkRow,
     DeadLetterRow,
     DeliveryRow,
     EntryRow,
@@ -60,6 +61,12 @@ def forget(
             )
         ).rowcount
         _erase_dead_letters(uow, target.key, done)
+        # The address leaves every contact it was linked to (bounce_worker.contacts).
+        done["contact links deleted"] += uow.session.execute(
+            delete(ContactLinkRow).where(
+                ContactLinkRow.channel == target.channel, ContactLinkRow.address == target.key
+            )
+        ).rowcount
         uow.commit()
     return done
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bounce_worker import contacts
 from bounce_worker import limits as caps
 from bounce_worker.config import IntakeSettings
 from bounce_worker.domain import trust
@@ -69,7 +70,9 @@ def ingest_raw(
     )
     events = _clamped(events, now, intake)
     _count_unverified("raw", events)
-    return apply_events(engine, events, policy=policy, now=now)
+    results = apply_events(engine, events, policy=policy, now=now)
+    contacts.follow(engine, events, policy=policy, now=now)
+    return results
 
 
 def oversized(
@@ -117,7 +120,9 @@ def ingest_webhook(
         stored = json.dumps({"provider": provider, "payload": payload}, default=str)
         return _dead(engine, "webhook", source, stored, str(exc), now)
     events = _clamped(events, now, intake or IntakeSettings())
-    return apply_events(engine, events, policy=policy, now=now)
+    results = apply_events(engine, events, policy=policy, now=now)
+    contacts.follow(engine, events, policy=policy, now=now)
+    return results
 
 
 def ingest_sms(
@@ -144,7 +149,9 @@ def ingest_sms(
     except ParseError as exc:
         stored = json.dumps({"gateway": gateway, "payload": payload}, default=str)
         return _dead(engine, "webhook", source, stored, str(exc), now)
-    return apply_events(engine, events, policy=policy, now=now)
+    results = apply_events(engine, events, policy=policy, now=now)
+    contacts.follow(engine, events, policy=policy, now=now)
+    return results
 
 
 def _dead(

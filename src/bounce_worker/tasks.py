@@ -24,7 +24,7 @@ from celery import Task
 from celery_batches import SimpleRequest
 from sqlalchemy import Engine
 
-from bounce_worker import batch, ingest, jobs, limits, service
+from bounce_worker import batch, contacts, ingest, jobs, limits, service
 from bounce_worker.celery_app import app
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
@@ -83,7 +83,7 @@ def _event_steps(task_ids: Mapping[str, str] | None = None) -> tuple[ApplyMany, 
     engine = get_engine(s.database_url)
 
     def apply(payloads: Sequence[Any], sources: Sequence[str]) -> list[service.Result]:
-        return batch.process_each(
+        results = batch.process_each(
             engine,
             payloads,
             sources,
@@ -92,6 +92,9 @@ def _event_steps(task_ids: Mapping[str, str] | None = None) -> tuple[ApplyMany, 
             max_bytes=s.max_message_bytes,
             task_ids=[task_ids[source] for source in sources] if task_ids else None,
         )
+        # Contact links and the cross-channel rule, once the events are committed.
+        contacts.follow_payloads(engine, payloads, policy=s.policy, now=utcnow())
+        return results
 
     def dead_letter(payload: Any, source: str, reason: str) -> None:
         service.dead_letter(engine, "event", source, payload, reason, utcnow())

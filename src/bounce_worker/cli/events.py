@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from bounce_worker import ingest, service
+from bounce_worker import contacts, ingest, service
 from bounce_worker.cli.common import engine
 from bounce_worker.cli.inputs import read_inputs
 from bounce_worker.clock import utcnow
@@ -69,6 +69,7 @@ def run_process(args: argparse.Namespace) -> int:
                 now=utcnow(),
                 max_bytes=s.max_message_bytes,
             )
+            contacts.follow_payloads(eng, [item.data], policy=s.policy, now=utcnow())
             counts[result] += 1
         else:
             assert isinstance(item.data, bytes)

@@ -50,6 +50,12 @@ def register(sub: Any) -> None:
     add.add_argument(
         "--state", choices=["blacklisted", "blocked"], default="blacklisted", help="(blacklisted)"
     )
+    add.add_argument(
+        "--contact",
+        metavar="ID",
+        help="your contact id: links this address or phone to the contact's others "
+        "(needs --organization)",
+    )
     add.set_defaults(func=run, action=api.suppress)
 
     lift = sub.add_parser(
@@ -72,7 +78,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    extra = {"state": args.state} if args.action is api.suppress else {}
+    extra = {"state": args.state, "contact_id": args.contact} if args.action is api.suppress else {}
     try:
         change = args.action(
             args.target,

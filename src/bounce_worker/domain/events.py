@@ -49,6 +49,10 @@ class Event:
     # An SMS gateway's own error code, `gateway:code` (`twilio:30005`, `smpp:1`): classified
     # by that gateway's documented code table (domain/sms_codes), not as an SMTP status.
     gateway_code: str | None = None
+    # The sending platform's id of the person (contact) the recipient belongs to, within the
+    # organization: it links this address to the contact's others, on every channel
+    # (bounce_worker.contacts; the cross-channel rule).
+    contact_id: str | None = None
     # SPEC 7: set by the entry point that checked where the event came from. Normalized
     # JSON from the operator's CLI or an authenticated producer is verified; a raw mail is
     # verified only by its VERP token (or a trusted source). Unverified: recorded only.
@@ -82,6 +86,7 @@ class Event:
             source=_text(data, "source", limit=MAX_ID_LENGTH),
             feedback_type=_text(data, "feedback_type", limit=64),
             gateway_code=_gateway_code(data.get("gateway_code")),
+            contact_id=_text(data, "contact_id", limit=MAX_ID_LENGTH),
             verified=_flag(data, "verified", default=True),
         )
 

@@ -261,3 +261,23 @@ class RobinsonEntryRow(Base):
     list_id: Mapped[int] = mapped_column(
         ForeignKey("robinson_lists.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class ContactLinkRow(Base):
+    """One address (or phone) of one person, as the sending platform's contact id in one
+    organization names them: the links of a contact are its addresses on every channel.
+    Written from events and manual entries that carry a `contact_id` (bounce_worker.contacts)."""
+
+    __tablename__ = "contact_links"
+    __table_args__ = (
+        UniqueConstraint("organization", "contact_id", "channel", "address"),
+        Index("ix_contact_links_address", "channel", "address", "organization"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    organization: Mapped[str] = mapped_column(String(255))
+    contact_id: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))  # the key (addresses.address_key)
+    display_address: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, desc, func, select
 
+from bounce_worker import contacts as contact_links
 from bounce_worker import lookup
 from bounce_worker.domain.effective import applies, ruling
 from bounce_worker.domain.policy import STRENGTH, Scope, State
@@ -57,6 +58,8 @@ class Card:
     lists: list[lookup.Hit] = field(default_factory=list)
     timeline: list[tuple[EntryRow, TransitionRow]] = field(default_factory=list)  # newest first
     timeline_cut: bool = False  # older transitions exist beyond the shown ones
+    # The same person's addresses and phones (contact links), each with its state.
+    contacts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def display(self) -> str:
@@ -125,6 +128,17 @@ def card(
         lists=lists,
         timeline=timeline,
         timeline_cut=len(history) > TIMELINE,
+        contacts=(
+            contact_links.card(
+                engine,
+                channel,
+                target.display,
+                visible_to=visible_to or organization,
+                platform_wide=visible_to is None,
+            )
+            if channel != "domain"
+            else []
+        ),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from bounce_worker import audit, erasure, operations
+from bounce_worker import audit, contacts, erasure, operations
 from bounce_worker.clock import utcnow
 from bounce_worker.config import ConfigError, settings
 from bounce_worker.domain.addresses import InvalidAddress
@@ -40,6 +40,12 @@ class Change(BaseModel):
 
 class Suppression(Change):
     state: Literal["blacklisted", "temporarily_blocked", "blocked"] = "blacklisted"
+    contact_id: str | None = Field(
+        None,
+        max_length=255,
+        description="your contact id: links the address or phone to the contact's others "
+        "in the organization (the cross-channel rule)",
+    )
 
 
 def _apply(
@@ -49,6 +55,7 @@ def _apply(
     action: Callable[..., operations.Change],
 ) -> dict[str, Any]:
     org = acting_for(request, who, body.organization, target=body.target)
+    contact_org = org
     if body.scope == Scope.GLOBAL:
         org = None  # a global entry belongs to no organization (an owner is refused below)
     try:
@@ -63,6 +70,9 @@ def _apply(
         raise ApiError(404, str(exc)) from None
     except Refused as exc:
         deny(request, who, str(exc), organization=org, target=body.target, reason=body.reason)
+    contact_id = getattr(body, "contact_id", None)
+    if contact_id:  # a manual entry's contact id links the address (bounce_worker.contacts)
+        contacts.link_manual(engine(), contact_org, contact_id, target, utcnow())
     audit.record(
         engine(), audit.Who.of(who), f"POST {request.url.path}",
         "done" if change.changed else "unchanged", now=utcnow(), organization=org,

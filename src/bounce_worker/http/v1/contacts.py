@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from bounce_worker import api
+from bounce_worker import api, contacts
 from bounce_worker.domain.addresses import InvalidAddress
 from bounce_worker.http.v1.identity import ApiError, Operator, acting_for, engine
 
@@ -34,6 +34,10 @@ def contact(
             everything = api.contact_entries(address, channel=channel, engine=engine())
             card.entries = everything["entries"]
             card.transitions = everything["transitions"]
+        # The same person's other addresses and phones (contact links), with their states.
+        linked = contacts.card(
+            engine(), channel, card.address, visible_to=org, platform_wide=who.platform_wide
+        )
     except InvalidAddress as exc:
         raise ApiError(422, f"invalid address: {exc}") from None
-    return card.to_dict() | {"organization": org, "list": list}
+    return card.to_dict() | {"organization": org, "list": list, "contacts": linked}
