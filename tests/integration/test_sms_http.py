@@ -168,6 +168,19 @@ def test_each_gateway_through_server_and_worker(sms: dict) -> None:
 
         wait_until(lambda: reasons("+15017122662") == ["carrier_filtered"])
         assert _state(engine, "+15017122662") == ("active", None)
+        # A code in no table: a soft bounce whose reason keeps the code, for an operator to map.
+        unknown = filtered | {
+            "ErrorCode": "39999",
+            "To": "+15017122663",
+            "MessageSid": "SMunknown000000000000000000000000",
+            "SmsSid": "SMunknown000000000000000000000000",
+        }
+        body, headers = twilio_form(f"{url}/webhooks/twilio", TWILIO_TOKEN, unknown)
+        assert (
+            httpx.post(f"{url}/webhooks/twilio", content=body, headers=headers).status_code == 200
+        )
+        wait_until(lambda: reasons("+15017122663") == ["unmapped:twilio:39999"])
+        assert _state(engine, "+15017122663") == ("active", None)
 
         # Inbound STOP to acme's Twilio number (Advanced Opt-Out's OptOutType): blacklisted for
         # acme only; then START lifts it.
