@@ -229,6 +229,22 @@ HARD, FULL, SOFT, POLICY = (
         ("5.0.0", 550, "550 5.0.0 User invalid", HARD, "user_unknown"),
         # a relay refusal under an address code is still the server's policy
         ("5.1.1", 550, "550 5.1.1 <kim@example.org>... Relaying denied", POLICY, "relay_denied"),
+        # qmail-remote names the stage in its own words
+        (
+            "5.7.1",
+            550,
+            "192.0.2.1 does not like recipient. Remote host said: 550 5.7.1 <kim@example.org>"
+            "... User unknown",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            "5.0.0",
+            550,
+            "192.0.2.1 failed after I sent the message. Remote host said: 550 User unknown",
+            POLICY,
+            "filtered",
+        ),
         # the same user-unknown text with a transient code stays soft (SPEC 3)
         ("4.0.0", 450, "450 4.0.0 Utilisateur inconnu", SOFT, "user_unknown"),
     ],

@@ -15,21 +15,27 @@ import re
 # "did not like our RCPT TO".
 # Postfix smtpd(8) prefixes every refusal of its recipient restrictions, which answer RCPT
 # TO, with "Recipient address rejected:".
+# qmail-remote.c reports a refusal at RCPT TO as "<host> does not like recipient.".
 RCPT_STAGE = re.compile(
-    r"(?:in reply to|after|>>>|did not like our) ?rcpt to|recipient address rejected"
+    r"(?:in reply to|after|>>>|did not like our) ?rcpt to|recipient address rejected|"
+    r"does not like recipient"
 )
 # Postfix "(in reply to MAIL FROM command)", "(in reply to EHLO/HELO command)", "host x
 # refused to talk to me" (Postfix smtp(8)); Exim "after initial connection", "after EHLO",
 # "after MAIL FROM"; Sendmail ">>> MAIL From:"; a refusal in the server's greeting.
 SENDER_STAGE = re.compile(
     r"after (?:initial connection|connect|ehlo|helo|mail from)|"
-    r"in reply to (?:mail from|ehlo|helo)|>>> mail from|refused to talk to me|greeting"
+    r"in reply to (?:mail from|ehlo|helo)|>>> mail from|refused to talk to me|greeting|"
+    # qmail-remote.c: "Connected to <host> but sender was rejected." / "but my name was
+    # rejected." (MAIL FROM / HELO)
+    r"but (?:sender|my name) was rejected"
 )
 # Postfix "(in reply to end of DATA command)"; Exim "after end of data", "after DATA";
 # Sendmail ">>> DATA"; Courier "SMTP command: DATA"; McAfee-style filtering gateways.
+# qmail-remote.c: "<host> failed after I sent the message." (the reply to the data).
 DATA_STAGE = re.compile(
     r"(?:in reply to|after) (?:end of |final )?data|>>> data|smtp command:? data|command data|"
-    r"filtering gateway"
+    r"filtering gateway|failed after i sent the message"
 )
 # RFC 7504 (SMTP 521/556) and RFC 7505 (null MX) wording, and Sendmail's report of a null MX
 # ("550 5.7.27 Host does not accept mail"): the domain takes no mail at all, whatever code.
