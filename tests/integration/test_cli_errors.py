@@ -8,6 +8,7 @@ run the real command line, since the Celery app reads its broker once per proces
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
      "must be at least 1, got 0 (see `bounce-worker dead-letters list --help`)"),
     ("bad option", ["health", "--timeout", "0"], {}, "must be more than 0 and at most 60"),
     ("bad option", ["keys", "create", "--role", "owner"], {}, "an owner key needs --organization"),
+    ("bad option", ["serve", "--port", "99999"], {}, "argument --port: not a TCP port (1-65535)"),
+    ("bad option", ["lmtp", "--port", "http"], {}, "argument --port: not a TCP port (1-65535)"),
     ("no command", [], {}, "the following arguments are required: COMMAND (see `bounce-worker "
      "--help`)"),
     ("bad setting", ["status", "jane@example.org"], {"batch_size": "many"},
@@ -153,6 +156,25 @@ def test_broker_down_is_one_line(tmp_path: Path, argv: list[str], code: int, say
     out = bw(tmp_path, *argv, input="From: a@example.org\n\nhello\n", **BROKER_DOWN)
     assert out.returncode == code, out.stderr
     one_line(out.stderr, says)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something already listens on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("argv", [["serve", "--port"], ["lmtp", "--port"], ["metrics", "--port"]])
+def test_a_port_in_use_is_one_line_before_the_server_starts(
+    cli: Any, taken_port: int, argv: list[str]
+) -> None:
+    code, _, err = cli(*argv, str(taken_port))
+    assert code == 1
+    one_line(err, f"cannot listen on 127.0.0.1:{taken_port}: Address already in use (stop what "
+                  "listens there or pass another --port")  # fmt: skip
 
 
 def one_line(err: str, says: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import socket
 import sys
 from datetime import datetime, timedelta
 
@@ -84,3 +85,25 @@ def output_console() -> Console:
     if sys.stdout.isatty():
         return Console()
     return Console(width=100_000, soft_wrap=True, no_color=True)
+
+
+def port_free(host: str, port: int) -> None:
+    """Fail with one line, before a server starts, when HOST:PORT cannot be bound (another
+    process listens there, or the address is not this machine's)."""
+    try:
+        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(info[0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(info[4])
+    except OSError as exc:
+        raise CliError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (stop what listens there "
+            "or pass another --port; --host must be an address of this machine)"
+        ) from None
+
+
+def tcp_port(value: str) -> int:
+    """argparse type: a TCP port, 1 to 65535."""
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1-65535): {value!r}")
+    return int(value)

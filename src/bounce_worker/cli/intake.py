@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from bounce_worker.cli.common import CliError
+from bounce_worker.cli.common import CliError, port_free, tcp_port
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the mail and tries again later
 
@@ -66,7 +66,7 @@ def register(sub: Any) -> None:
         "the broker is down (the MTA keeps the mail).",
     )
     lmtp.add_argument("--host", default="127.0.0.1", help="address to bind (%(default)s)")
-    lmtp.add_argument("--port", type=int, default=8024, help="TCP port (%(default)s)")
+    lmtp.add_argument("--port", type=tcp_port, default=8024, help="TCP port (%(default)s)")
     lmtp.add_argument(
         "--source",
         default="lmtp",
@@ -115,6 +115,7 @@ def run_lmtp(args: argparse.Namespace) -> int:
     from bounce_worker import lmtp
 
     settings_check()
+    port_free(args.host, args.port)
     lmtp.serve(args.host, args.port, args.source)
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bounce_worker.cli.common import port_free, tcp_port
 from bounce_worker.config import settings
 from bounce_worker.observability.exporter import serve
 
@@ -23,18 +24,13 @@ def register(sub: Any) -> None:
         default="127.0.0.1",
         help="address to listen on (default: 127.0.0.1; 0.0.0.0 inside a container)",
     )
-    parser.add_argument("--port", type=_port, default=9808, help="TCP port (default: 9808)")
+    parser.add_argument("--port", type=tcp_port, default=9808, help="TCP port (default: 9808)")
     parser.set_defaults(func=run_metrics)
 
 
 def run_metrics(args: argparse.Namespace) -> int:
     s = settings()
+    port_free(args.address, args.port)
     print(f"serving metrics on http://{args.address}:{args.port}/metrics", flush=True)
     serve(s, args.address, args.port)
     return 0
-
-
-def _port(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise argparse.ArgumentTypeError(f"not a TCP port: {value!r}")
-    return int(value)

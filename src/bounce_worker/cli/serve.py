@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bounce_worker.cli.common import port_free, tcp_port
 from bounce_worker.config import settings
 
 
@@ -21,7 +22,7 @@ def register(sub: Any) -> None:
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
     parser.add_argument(
-        "--port", type=int, default=8025, help="TCP port to listen on (default: %(default)s)"
+        "--port", type=tcp_port, default=8025, help="TCP port to listen on (default: %(default)s)"
     )
     parser.add_argument(
         "--workers",
@@ -36,6 +37,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings()  # a bad setting fails here, as one line, before the server starts
+    port_free(args.host, args.port)  # uvicorn's own message would be a log line, exit 3
     uvicorn.run(
         "bounce_worker.http.app:app_from_settings",
         factory=True,
