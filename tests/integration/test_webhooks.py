@@ -181,7 +181,9 @@ def test_forged_stale_and_replayed_webhooks_queue_nothing(intake: dict) -> None:
     other_sendgrid = SendGridSigner()
     now = int(time.time())
     mg_event = mailgun_failed("victim@example.org")
-    replayed = mailgun_body(MAILGUN_KEY, mg_event, token="test-fixed-token-" + uuid.uuid4().hex)
+    replayed = mailgun_body(
+        MAILGUN_KEY, mailgun_failed("replayed@example.org"), token="test-token-" + uuid.uuid4().hex
+    )
     sg_body = json.dumps([sendgrid_bounce("victim@example.org")]).encode()
     forged_cert = SnsSigner("https://sns.us-east-1.amazonaws.com.evil.example/cert.pem")
     forged_cert_msg = forged_cert.sign(ses_notification(TOPIC, "victim@example.org"))
@@ -266,6 +268,23 @@ def test_forged_stale_and_replayed_webhooks_queue_nothing(intake: dict) -> None:
     assert refusals[("ses", "cert_url")] == 1
     assert refusals[("ses", "topic")] == 1
     assert sum(refusals.values()) == len(cases) - 1
+
+    # A real worker drains the queue: the one accepted post applies, the victim of every
+    # refused one has no entry, no history, in PostgreSQL.
+    worker = Worker().start()
+    try:
+        with intake["engine"].connect() as conn:
+
+            def rows() -> set[tuple[object, ...]]:
+                found = conn.execute(text("SELECT address, state FROM entries")).all()
+                conn.rollback()
+                return {tuple(r) for r in found}
+
+            wait_until(lambda: _queued() == 0 and rows() == {("replayed@example.org", "blocked")})
+            history = conn.execute(text("SELECT count(*) FROM transitions")).scalar_one()
+            assert history == 1
+    finally:
+        worker.stop()
 
 
 def test_an_unconfigured_provider_is_closed(worker_env: Engine) -> None:
