@@ -254,6 +254,15 @@ def test_each_gateway_through_server_and_worker(sms: dict) -> None:
                 ).scalar_one_or_none()
 
         wait_until(lambda: org_entry() == "active")
+        # A Messages API inbound STOP, signed with a JWT (Vonage's signed webhooks).
+        body = dumps(fixture("vonage_messages_inbound_stop.json"))
+        r = httpx.post(
+            f"{url}/webhooks/vonage", content=body, headers=vonage_jwt(VONAGE_SECRET, body)
+        )
+        assert r.status_code == 200, r.text
+        wait_until(
+            lambda: _state(engine, "+447700900002", "globex") == ("blacklisted", "unsubscribe")
+        )
         # The global temporary block (absent subscriber) is not the subscriber's choice: it stays.
         assert _state(engine, "+447700900001", "globex")[0] == "temporarily_blocked"
     finally:

@@ -192,3 +192,28 @@ def test_gateway_code_field_is_validated() -> None:
     assert Event.from_dict({**base, "gateway_code": "Twilio:30005"}).gateway_code == "twilio:30005"
     with pytest.raises(InvalidEvent, match="gateway_code"):
         Event.from_dict({**base, "gateway_code": "30005"})
+
+
+def test_vonage_messages_api_status_and_inbound() -> None:
+    # A rejection: its code is the Messages API's own, kept in the reason (no table yet).
+    [event] = parse("vonage", "vonage_messages_rejected.json")
+    assert (event.type, event.recipient, event.organization) == (
+        "bounce",
+        "+447700900001",
+        "globex",
+    )
+    assert event.gateway_code == "vonage:messages-1250"
+    assert classify(event).category is Category.SOFT_BOUNCE
+    assert classify(event).reason == "unmapped:vonage:messages-1250"
+    assert "Unroutable message" in (event.diagnostic or "")
+    # STOP to globex's number (its alerts list).
+    [stop] = parse("vonage", "vonage_messages_inbound_stop.json")
+    assert (stop.type, stop.recipient) == ("unsubscribe", "+447700900002")
+    assert (stop.organization, stop.list) == ("globex", "alerts")
+    submitted = dict(fixture_json("sms/vonage_messages_rejected.json"))  # type: ignore[call-overload]
+    submitted["status"] = "submitted"
+    assert parse_sms("vonage", submitted, CTX) == []
+    whatsapp = dict(fixture_json("sms/vonage_messages_inbound_stop.json"))  # type: ignore[call-overload]
+    whatsapp["channel"] = "whatsapp"
+    with pytest.raises(NotFeedback):
+        parse_sms("vonage", whatsapp, CTX)
