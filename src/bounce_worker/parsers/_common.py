@@ -71,11 +71,26 @@ def _unwrap(text: str) -> str:
 _PREFIX_STARTS = ("rfc822", "smtp", "x400", "x-400", "mailto", "utf-8")
 
 
+_IMCEA_ESCAPE = re.compile(r"\+([0-9A-Fa-f]{2})")
+
+
+def _imcea(address: str) -> str:
+    """Exchange's IMCEA encapsulation of an SMTP address ("IMCEASMTP-kim+40example+2Eorg@
+    exchange.example": '+' and two hex digits for each special character, Microsoft's
+    "IMCEA" addressing): the address inside, when it is one."""
+    local = address.rpartition("@")[0][len("imceasmtp-") :]
+    inner = _IMCEA_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), local)
+    match = ADDRESS_RE.fullmatch(inner)
+    return match.group(1) if match else address
+
+
 def tidy_address(address: str) -> str:
     """A matched address without a notation prefix or stray quotes and dots around it."""
     # (Runs on every address of every report: the plain case is two cheap tests.)
     if address[:6].lower().startswith(_PREFIX_STARTS) and _ADDRESS_PREFIX.match(address):
         address = _ADDRESS_PREFIX.sub("", address, count=1)
+    if address[:10].lower() == "imceasmtp-":
+        address = _imcea(address)
     if address[:1] in "'." or address[-1:] in "'.":
         local, _, domain = address.rpartition("@")
         clean = local.strip("'.")

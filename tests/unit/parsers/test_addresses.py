@@ -74,6 +74,13 @@ def test_prose_addresses_lose_notation_prefixes_and_stray_quotes():
     assert tidy_address("'user@example.org") == "user@example.org"
 
 
+def test_exchange_imcea_encapsulated_addresses_are_decoded():
+    # Exchange writes an SMTP address it relays as IMCEASMTP-<local with +XX escapes>@<host>
+    assert tidy_address("IMCEASMTP-kim+40example+2Eorg@ex.example") == "kim@example.org"
+    assert field_address("rfc822;IMCEASMTP-kim+40example+2Eorg@ex.example") == "kim@example.org"
+    assert tidy_address("IMCEASMTP-broken@ex.example") == "IMCEASMTP-broken@ex.example"
+
+
 def test_a_dsn_forwarded_as_an_attachment_is_read():
     inner = _dsn("Final-Recipient: rfc822;gone@example.org").decode()
     raw = (
