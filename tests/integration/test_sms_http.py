@@ -321,6 +321,16 @@ def test_bad_signatures_change_nothing(sms: dict) -> None:
     # The same report, signed right, is accepted: the refusals were the signatures' doing.
     assert httpx.post(twilio_url, content=good_body, headers=good_headers).status_code == 200
     assert _queued() == 1
+    # A real worker drains the queue: only that one report left an entry and a history row.
+    worker = Worker().start()
+    try:
+        wait_until(lambda: _state(engine, "+15017122661") == ("blocked", "hard_bounce"))
+    finally:
+        worker.stop()
+    with engine.connect() as conn:
+        entries = conn.execute(text("SELECT channel, address, state FROM entries")).all()
+        assert [tuple(e) for e in entries] == [("sms", "+15017122661", "blocked")]
+        assert conn.execute(text("SELECT count(*) FROM transitions")).scalar_one() == 1
 
 
 def test_unconfigured_gateway_is_closed(
