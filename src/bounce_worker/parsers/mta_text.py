@@ -152,13 +152,15 @@ def segment(report: str, start: int, end: int) -> str:
     return "\n".join(lines[:MAX_DIAGNOSTIC_LINES])
 
 
-# Postfix bounce(8) "<final@x> (expanded from <alias@y>): ..." and Exim's "final@x\n
-# (generated from alias@y)": one failure, named twice. The alias is the address we sent to
-# (what a DSN calls Original-Recipient, RFC 3464 2.3.1): it names the subscriber.
+# Postfix bounce(8) "<final@x> (expanded from <alias@y>): ...", Exim's "final@x\n
+# (generated from alias@y)", Sendmail's "(expanded from: <alias@y>)": one failure, named
+# twice. The alias is the address we sent to (what a DSN calls Original-Recipient, RFC 3464
+# 2.3.1): it names the subscriber.
 _ALIAS_RE = re.compile(
     r"<?("
     + ADDRESS_RE.pattern
-    + r")>?[ \t]*\n?[ \t]*\((?:expanded|generated) from:?\s*<?("
+    # (Sendmail's report puts its "(reason: ...)" line between the two.)
+    + r")>?[ \t]*(?:\n[ \t]*\(reason:[^\n]*\))?\n?[ \t]*\((?:expanded|generated) from:?\s*<?("
     + ADDRESS_RE.pattern
     + r")>?\)",
     re.IGNORECASE,

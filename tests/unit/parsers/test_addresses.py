@@ -251,3 +251,13 @@ def test_a_transient_remote_reply_keeps_a_final_dsn_soft():
     assert event.status == "4.1.1"
     outcome = classify(event)
     assert (outcome.category, outcome.detail) == (Category.SOFT_BOUNCE, "user_unknown")
+
+
+def test_sendmail_expanded_from_after_the_reason_line():
+    raw = _text_bounce(
+        "   ----- The following addresses had permanent fatal errors -----\n"
+        "<kim@example.net>\n    (reason: 550 5.1.1 <kim@example.net>... User unknown)\n"
+        "    (expanded from: <alias@example.org>)\n"
+    )
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert event.recipient == "alias@example.org"
