@@ -10,9 +10,9 @@ Each phase publishes everything first (not timed), then starts a real worker
 (`celery -A bounce_worker.celery_app worker`) on a queue of its own and times the drain:
 from the worker's "ready." line until the queue is empty (a) or until the database holds
 every event and dead letter (b, c). Phases (b) and (c) get fresh databases, and their final
-state is compared with a reference run of the same events through `service.apply_event`
-in this process: the exit status is 1 if any event is lost, applied twice, or has another
-effect than the reference's.
+state is compared with a reference run of the same events one by one through the tests'
+reference writer (tests/reference.py) in this process: the exit status is 1 if any event
+is lost, applied twice, or has another effect than the reference's.
 """
 
 from __future__ import annotations
@@ -147,9 +147,11 @@ DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "web.de", "example.org", "ac
 
 
 def reference(items: list[Any]) -> dict[str, list[Any]]:
-    """The same events one by one through the service, in this process (embedded SQLite)."""
-    from bounce_worker import service
+    """The same events one by one through the tests' reference, in this process (SQLite)."""
     from bounce_worker.config import settings
+
+    sys.path.insert(0, str(REPO))
+    from tests.reference import process_payload
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/reference.sqlite3"
@@ -158,7 +160,7 @@ def reference(items: list[Any]) -> dict[str, list[Any]]:
         policy = settings().policy
         now = datetime.now(UTC)
         for item in items:
-            service.process_payload(engine, item, source="reference", policy=policy, now=now)
+            process_payload(engine, item, source="reference", policy=policy, now=now)
         state = snapshot(engine)
         engine.dispose()
         return state

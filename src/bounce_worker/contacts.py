@@ -198,7 +198,7 @@ def follow(
     events of the cross-channel rule. Costs nothing when no event names a contact and no
     organization has the option."""
     from bounce_worker.config import settings
-    from bounce_worker.service import apply_events
+    from bounce_worker.apply import apply_events
 
     orgs = settings().cross_channel_organizations if organizations is None else organizations
     links = [

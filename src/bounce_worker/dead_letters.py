@@ -1,10 +1,13 @@
-"""Dead letters: list them, and replay them through the path they first took.
+"""Dead letters: list them, and replay them through the entry point they first took.
 
 Replay is a dispatch on the dead letter's `kind`: each kind registers the function that
 first handled its payload ("event": a normalized event, "raw": a mail, "webhook": an ESP
-delivery stored as {"provider", "payload"}). Inside a replay, service.dead_letter re-files
-a new failure on the same row (its reason updated), so a replay that fails again stays one
-dead letter.
+delivery stored as {"provider", "payload"}); all of them end in the one event writer
+(apply.py), as the worker does. Inside a replay (`apply.replaying`), the writer re-files
+a new failure on the same row (its reason updated) instead of adding one, so a replay that
+fails again stays one dead letter. A dead letter is marked replayed in a transaction of its
+own after its events committed: a crash in between leaves it pending, and replaying it
+again finds its events already applied (duplicates), which changes nothing.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, select, update
 
+from bounce_worker.apply import record_transition
 from bounce_worker.config import ConfigError
 from bounce_worker.domain.permissions import Refused
 from bounce_worker.domain.policy import STRENGTH, State
 from bounce_worker.domain.targets import Target, forgotten_key
-from bounce_worker.service import record_transition, to_entry, write_entry
 from bounce_worker.store.models import (
     ContactLinkRow,
     DeadLetterRow,
@@ -29,6 +29,7 @@ from bounce_worker.store.models import (
     TransitionRow,
 )
 from bounce_worker.store.uow import EntryKey, UnitOfWork
+from bounce_worker.store.writer import to_entry, write_entry
 
 ERASED = "erased on request"
 

@@ -1,5 +1,7 @@
-"""Raw feedback in: a bounce mail or an ESP webhook becomes events, each applied or
-dead-lettered. The parsers are pure; this module is their service-layer entry point."""
+"""Raw feedback in: a bounce mail, an ESP or SMS webhook becomes events, applied together
+by the one writer (apply.apply_events: one transaction per mail or webhook, in the order
+of their occurred_at), or the input is dead-lettered. The parsers are pure; this module
+is their service-layer entry point."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sqlalchemy import Engine
 
 from bounce_worker import contacts
 from bounce_worker import limits as caps
+from bounce_worker.apply import Result, apply_events
 from bounce_worker.config import IntakeSettings
 from bounce_worker.domain import trust
 from bounce_worker.domain.events import Event
@@ -21,7 +24,7 @@ from bounce_worker.domain.policy import PolicySettings
 from bounce_worker.observability import metrics
 from bounce_worker.parsers import NotFeedback, ParseError, parse_message, parse_webhook
 from bounce_worker.parsers.sms import Owner, SmsContext, parse_sms
-from bounce_worker.service import Result, apply_events, dead_letter
+from bounce_worker.service import dead_letter
 
 log = logging.getLogger("bounce_worker.ingest")
 
@@ -70,7 +73,7 @@ def ingest_raw(
     )
     events = _clamped(events, now, intake)
     _count_unverified("raw", events)
-    results = apply_events(engine, events, policy=policy, now=now)
+    results = Counter(apply_events(engine, events, policy=policy, now=now))
     contacts.follow(engine, events, policy=policy, now=now)
     return results
 
@@ -120,7 +123,7 @@ def ingest_webhook(
         stored = json.dumps({"provider": provider, "payload": payload}, default=str)
         return _dead(engine, "webhook", source, stored, str(exc), now)
     events = _clamped(events, now, intake or IntakeSettings())
-    results = apply_events(engine, events, policy=policy, now=now)
+    results = Counter(apply_events(engine, events, policy=policy, now=now))
     contacts.follow(engine, events, policy=policy, now=now)
     return results
 
@@ -149,7 +152,7 @@ def ingest_sms(
     except ParseError as exc:
         stored = json.dumps({"gateway": gateway, "payload": payload}, default=str)
         return _dead(engine, "webhook", source, stored, str(exc), now)
-    results = apply_events(engine, events, policy=policy, now=now)
+    results = Counter(apply_events(engine, events, policy=policy, now=now))
     contacts.follow(engine, events, policy=policy, now=now)
     return results
 

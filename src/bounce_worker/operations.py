@@ -1,7 +1,8 @@
 """Operator use cases: manual entries, lifting, delete/restore, erasure.
 
-Each is one unit of work, like the event use cases in service.py, and writes through the
-same helpers (`write_entry`, `record_transition`), so a transition written by a person
+Each is one unit of work (store/uow.py), locks its entry as the event writer does (the
+key's advisory lock, then the row), and writes through the same helpers as the event
+writer (`store.writer.write_entry`, `apply.record_transition`), so a transition written by a person
 looks like one written by an event: from, to, reason code, plus the actor and their note.
 Who may do what is `domain.permissions`; a refusal raises `Refused` and changes nothing.
 """
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from bounce_worker.apply import record_transition
 from bounce_worker.domain.permissions import (
     Invalid,
     Refused,
@@ -26,9 +28,9 @@ from bounce_worker.domain.permissions import (
 )
 from bounce_worker.domain.policy import Decision, Scope, State
 from bounce_worker.domain.targets import Target, forgotten_key
-from bounce_worker.service import record_transition, to_entry, write_entry
 from bounce_worker.store.models import EntryRow
 from bounce_worker.store.uow import EntryKey, UnitOfWork
+from bounce_worker.store.writer import to_entry, write_entry
 
 
 class NoEntry(Refused):

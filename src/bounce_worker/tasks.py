@@ -24,7 +24,7 @@ from celery import Task
 from celery_batches import SimpleRequest
 from sqlalchemy import Engine
 
-from bounce_worker import batch, contacts, ingest, jobs, limits, service
+from bounce_worker import contacts, ingest, jobs, limits, service
 from bounce_worker.celery_app import app
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
@@ -72,7 +72,7 @@ def process_batch(self: Task, events: Any) -> dict[str, int]:
         service.dead_letter(engine, "event", source, events, "batch is not a JSON array", utcnow())
         return {str(service.Result.DEAD_LETTERED): 1}
     apply, dead_letter = _event_steps()
-    results = apply_group(apply, dead_letter, events, batch.sources(source, len(events)))
+    results = apply_group(apply, dead_letter, events, service.sources(source, len(events)))
     return as_json_counts(Counter(results))
 
 
@@ -83,7 +83,7 @@ def _event_steps(task_ids: Mapping[str, str] | None = None) -> tuple[ApplyMany, 
     engine = get_engine(s.database_url)
 
     def apply(payloads: Sequence[Any], sources: Sequence[str]) -> list[service.Result]:
-        results = batch.process_each(
+        results = service.process_payloads(
             engine,
             payloads,
             sources,

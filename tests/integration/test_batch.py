@@ -1,24 +1,25 @@
-"""The batched path equals one-by-one `service.apply_event`, on SQLite and PostgreSQL.
+"""The one writer equals the one-by-one reference (tests/reference.py), on SQLite and
+PostgreSQL.
 
 Random feeds over a handful of addresses (so events collide on the same entries, inside a
 batch and across batches), with duplicates and invalid items, are applied twice: one event
-per unit of work through the service, and in batches through `batch.process_batch`. Every
-table must end up the same.
+per unit of work through the reference, and in batches through the writer
+(`service.process_payloads` -> `apply.apply_events`). Every table must end up the same.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
-from bounce_worker.batch import process_batch
 from bounce_worker.domain.policy import PolicySettings
-from bounce_worker.service import Result, decode_event, process_payload
+from bounce_worker.service import Result, decode_event, process_payloads, sources
 from bounce_worker.store.models import (
     DeadLetterRow,
     EntryRow,
@@ -26,6 +27,7 @@ from bounce_worker.store.models import (
 from bounce_worker.store.snapshot import snapshot
 from bounce_worker.store.uow import UnitOfWork
 from tests.conftest import truncate
+from tests.reference import process_payload
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 POLICY = PolicySettings(soft_bounce_limit=3)
@@ -45,6 +47,14 @@ KINDS: list[dict[str, Any]] = [
     {"type": "opt_in"},
 ]
 INVALID: list[Any] = ["{broken", {"type": "bounce"}, {"event_id": "bad", "type": "x"}, 7]
+
+
+def process_batch(
+    engine: Engine, items: list[Any], *, source: str, policy: PolicySettings, now: datetime
+) -> Counter[Result]:
+    """One message's items through the writer, counted by result (as the task counts)."""
+    where = sources(source, len(items))
+    return Counter(process_payloads(engine, items, where, policy=policy, now=now))
 
 
 def feed(rng: random.Random, size: int) -> list[Any]:
@@ -148,7 +158,7 @@ def test_groups_that_create_and_touch_the_same_entries_in_turn_never_deadlock(
     pg_engine: Engine,
 ) -> None:
     """Group A creates x's entry and touches y's, group B the other way round, at the same
-    time: without the ordered key locks (store/bulk_pg.py) the two statements of each lock
+    time: without the ordered key locks (store/keys.py, store/writer_pg.py) the two statements of each lock
     rows in opposite orders and PostgreSQL kills one with "deadlock detected"."""
     from concurrent.futures import ThreadPoolExecutor
 

@@ -120,7 +120,7 @@ def test_a_bug_on_one_event_of_a_batch_dead_letters_that_event_alone(
     """A bug (not bad input, not a transient error) hit by one event of a process_batch
     message: the others are applied, the culprit alone becomes an `event` dead letter that
     a replay applies once the bug is gone."""
-    from bounce_worker import batch, dead_letters
+    from bounce_worker import apply, dead_letters
     from bounce_worker.config import settings
     from bounce_worker.tasks import process_batch
 
@@ -134,14 +134,14 @@ def test_a_bug_on_one_event_of_a_batch_dead_letters_that_event_alone(
         }
         for n in range(3)
     ]
-    plan = batch._plan
+    plan = apply._plan
 
     def buggy(event: Any) -> Any:
         if event.event_id == "bug-1":
             raise KeyError("a bug")
         return plan(event)
 
-    monkeypatch.setattr(batch, "_plan", buggy)
+    monkeypatch.setattr(apply, "_plan", buggy)
     counts = process_batch.apply((events,), task_id="t-1").get()
     assert counts == {"applied": 2, "dead_lettered": 1}
     with UnitOfWork(pg_engine) as uow:
@@ -150,7 +150,7 @@ def test_a_bug_on_one_event_of_a_batch_dead_letters_that_event_alone(
     assert dead.reason == "internal error: KeyError: 'a bug'"
     assert json.loads(dead.payload) == events[1]
 
-    monkeypatch.setattr(batch, "_plan", plan)  # the fix is deployed
+    monkeypatch.setattr(apply, "_plan", plan)  # the fix is deployed
     replayed = dead_letters.replay(pg_engine, settings(), datetime.now(UTC), [dead.id])
     assert replayed["applied"] == 1
     assert count(pg_engine, ProcessedEventRow) == 3 and count(pg_engine, EntryRow) == 3

@@ -16,6 +16,7 @@ from bounce_worker.store.models import (
     TransitionRow,
 )
 from bounce_worker.store.uow import UnitOfWork
+from bounce_worker.store.writer import to_entry
 from tests.integration.jobs_support import POLICY, T0, count, entry, event, feed
 
 DAY = timedelta(days=1)
@@ -46,7 +47,7 @@ def test_resets_escalation_counts_after_the_quiet_period(any_engine: Engine) -> 
     assert (stale.temp_block_count, fresh.temp_block_count) == (0, 2)
     # The job wrote back exactly what the lazy rule already said.
     for row, before in ((stale, 2), (fresh, 2)):
-        lazy = effective_temp_block_count(service.to_entry(row), now, POLICY)
+        lazy = effective_temp_block_count(to_entry(row), now, POLICY)
         assert row.temp_block_count == lazy
         assert before >= lazy
     assert count(any_engine, TransitionRow) == transitions  # silent, like a delivery reset

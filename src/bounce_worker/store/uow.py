@@ -1,37 +1,32 @@
-"""The unit of work: one transaction, and the few queries the service layer needs.
+"""The unit of work (an ORM Session in one transaction) for the operator use cases and
+the readers. Events are not written here: apply.py and store/writer*.py are their writer.
 
-Concurrency: an entry is created with an atomic upsert (INSERT ... ON CONFLICT DO NOTHING)
-and then read with SELECT ... FOR UPDATE, so two workers on one address serialize on
-PostgreSQL. SQLite serializes all writers with BEGIN IMMEDIATE (see db.py).
+Concurrency: an entry is locked as every writer locks it (store/keys.py): the key's
+advisory lock first (PostgreSQL), then the row (SELECT ... FOR UPDATE); a new one is
+created with an atomic upsert. SQLite serializes all writers with BEGIN IMMEDIATE (db.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bounce_worker.store.keys import KEY_NAMES, LOCK_CLASS, EntryKey, lock_id, storable
 from bounce_worker.store.models import (
     DeadLetterRow,
-    DeliveryRow,
     EntryRow,
-    ProcessedEventRow,
     TransitionRow,
 )
+from bounce_worker.store.writer import new_entry
 
+__all__ = ["KEY_NAMES", "EntryKey", "UnitOfWork", "storable"]
 
-@dataclass(frozen=True, order=True, slots=True)
-class EntryKey:
-    channel: str
-    address: str  # case-folded
-    scope: str
-    organization: str = ""
-    list: str = ""
+_KEY_LOCK = text("SELECT pg_advisory_xact_lock(CAST(:cls AS int), CAST(:key AS int))")
 
 
 class UnitOfWork:
@@ -60,18 +55,6 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
 
-    # -- idempotency ---------------------------------------------------------------------
-
-    def claim_event(self, event_id: str, now: datetime, payload: str | None) -> bool:
-        """True when this event id is new; the claim commits with the event's effects."""
-        stmt = (
-            self._insert(ProcessedEventRow)
-            .values(event_id=event_id, processed_at=now, payload=payload)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(ProcessedEventRow.event_id)
-        )
-        return self.session.execute(stmt).first() is not None
-
     # -- entries ---------------------------------------------------------------------------
 
     def lock_entry(self, key: EntryKey, display: str, now: datetime) -> EntryRow:
@@ -96,6 +79,8 @@ class UnitOfWork:
         return row
 
     def find_entry(self, key: EntryKey, *, for_update: bool = False) -> EntryRow | None:
+        if for_update and self.engine.dialect.name == "postgresql":
+            self.session.execute(_KEY_LOCK, {"cls": LOCK_CLASS, "key": lock_id(key)})
         stmt = select(EntryRow).where(
             EntryRow.channel == key.channel,
             EntryRow.address == key.address,
@@ -116,7 +101,7 @@ class UnitOfWork:
         self.session.add(row)
 
     def record_transition(self, **fields: Any) -> None:
-        """A transition from its column values (the policy's path; bulk.py overrides it)."""
+        """A transition from its column values (apply.record_transition's sink)."""
         self.add_transition(TransitionRow(**fields))
 
     def transitions_for(self, entry_ids: list[int]) -> list[TransitionRow]:
@@ -128,22 +113,6 @@ class UnitOfWork:
         return list(self.session.scalars(stmt))
 
     # -- deliveries and dead letters -----------------------------------------------------
-
-    def record_delivery(self, channel: str, address: str, organization: str, at: datetime) -> None:
-        stmt = self._insert(DeliveryRow).values(
-            channel=channel,
-            address=address,
-            organization=organization,
-            first_delivered_at=at,
-            last_delivered_at=at,
-        )
-        excluded = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["channel", "address", "organization"],
-            set_={"last_delivered_at": excluded.last_delivered_at},
-            where=DeliveryRow.last_delivered_at < excluded.last_delivered_at,
-        )
-        self.session.execute(stmt)
 
     def add_dead_letter(
         self, kind: str, source: str | None, payload: bytes, reason: str, now: datetime
@@ -158,13 +127,6 @@ class UnitOfWork:
         self.session.add(row)
         self.session.flush()
         return row.id
-
-    def set_dead_letter_reason(self, dead_id: int, reason: str) -> None:
-        self.session.execute(
-            update(DeadLetterRow)
-            .where(DeadLetterRow.id == dead_id)
-            .values(reason=storable(reason)[:2000])
-        )
 
     def mark_replayed(self, dead_id: int, now: datetime) -> None:
         self.session.execute(
@@ -182,29 +144,3 @@ class UnitOfWork:
             stmt = stmt.where(DeadLetterRow.replayed_at.is_(None))
         stmt = stmt.order_by(DeadLetterRow.id.desc()).limit(limit)
         return list(self.session.scalars(stmt))
-
-
-def storable(text: str) -> str:
-    """Text a PostgreSQL column accepts: a reason quotes bad input, which may hold NUL or a
-    lone surrogate; both are written as backslash escapes instead."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
-
-
-# The unique key of an entry, in EntryKey's field order.
-KEY_NAMES = ("channel", "address", "scope", "organization", "list")
-
-
-def new_entry(key: EntryKey, display: str, now: datetime) -> dict[str, object]:
-    """The row a new key starts as: active, no counters."""
-    return {
-        "channel": key.channel,
-        "address": key.address,
-        "display_address": display,
-        "scope": key.scope,
-        "organization": key.organization,
-        "list": key.list,
-        "state": "active",
-        "temp_block_count": 0,
-        "soft_bounce_count": 0,
-        "updated_at": now,
-    }

@@ -1,4 +1,4 @@
-"""The batched unit of work on PostgreSQL: two round trips per batch, whatever its size.
+"""The event writer's store on PostgreSQL: two round trips per batch, whatever its size.
 
 It runs on the pooled psycopg connection itself, not through a SQLAlchemy Session: with
 one event per message the Session's bookkeeping cost more CPU than the SQL. Each bulk
@@ -6,7 +6,8 @@ statement is one short, fixed SQL text whose rows arrive as one JSON parameter
 (`json_to_recordset`): one C-speed json.dumps on the client, one parse on the server, and
 psycopg prepares the statement once per connection. (SQLAlchemy's multi-row VALUES builds
 a new 5,000-parameter statement per batch, which psycopg re-parses every time, and
-psycopg's Python array dumper escapes every string with a regex.)
+psycopg's Python array dumper escapes every string with a regex.) The column lists and
+their types are read from the table definitions (models.py).
 
 Round trip 1 (psycopg pipeline mode): BEGIN, the claim of the event ids, the key locks,
 the create-or-lock of the entries. Round trip 2: every write and the COMMIT.
@@ -14,14 +15,14 @@ the create-or-lock of the entries. Round trip 2: every write and the COMMIT.
 Deadlocks: a batch creates some entries (upsert) and only locks others (a delivery, an
 opt-in); two statements cannot take row locks in one global order. So each transaction
 first takes a transaction-scoped advisory lock per entry key, in ascending order of its
-32-bit hash; batches sharing keys queue on those instead of deadlocking on the rows.
+32-bit hash (store/keys.py); batches sharing keys queue on those instead of deadlocking
+on the rows, and so do the operator use cases (store/uow.py).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -29,90 +30,101 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
+from sqlalchemy.dialects import postgresql
 
-from bounce_worker.store.bulk import (
+from bounce_worker.store.keys import KEY_NAMES, LOCK_CLASS, EntryKey, key_dict, lock_id, storable
+from bounce_worker.store.models import DeliveryRow, EntryRow, ProcessedEventRow, TransitionRow
+from bounce_worker.store.writer import (
     STATE_COLUMNS,
     TRANSITION_COLUMNS,
     Claimed,
+    DeadLetter,
     DeliveryFacts,
     EntryRecord,
-    key_dict,
+    new_entry,
     record_from,
 )
-from bounce_worker.store.models import EntryRow
-from bounce_worker.store.uow import KEY_NAMES, EntryKey, storable
 
-_KEYS = ", ".join(KEY_NAMES)
-# Named, not `*`: a column another migration adds must not shift the typed result columns.
-_COLUMNS = [c.name for c in EntryRow.__table__.c]
-_KEY_TYPES = "channel text, address text, scope text, organization text, list text"
-_ENTRY_STATE = """state text, reason text, blocked_until timestamptz, temp_block_count int,
-    temp_block_last_end timestamptz, soft_bounce_count int, updated_at timestamptz"""
-# The (int, int) advisory lock space never overlaps the bigint one the nightly jobs use.
-_LOCK_CLASS = 0x6277  # "bw"
+_DIALECT = postgresql.dialect()
+ENTRIES: Table = EntryRow.__table__  # type: ignore[assignment]
+DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[assignment]
+PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
+
+
+def _names(names: Sequence[str], prefix: str = "") -> str:
+    return ", ".join(prefix + n for n in names)
+
+
+def _record(table: Table, names: Sequence[str]) -> str:
+    """The column definition list of json_to_recordset, typed as the table's columns."""
+    return ", ".join(f"{n} {table.c[n].type.compile(dialect=_DIALECT)}" for n in names)
+
+
+_KEYS = _names(KEY_NAMES)
+_ALL = [c.name for c in ENTRIES.c]  # named, not `*`: result columns stay typed
+_NEW = list(new_entry(EntryKey("", "", ""), "", datetime.min))
+_DELIVERY = [c.name for c in DELIVERIES.c]
+TRANSITIONS: Table = TransitionRow.__table__  # type: ignore[assignment]
 
 SQL = {
-    "claim": """
+    "claim": f"""
         INSERT INTO processed_events (event_id, processed_at, payload)
         SELECT r.event_id, %(now)s, r.payload
-        FROM json_to_recordset(CAST(%(rows)s AS json)) AS r(event_id text, payload text)
+        FROM json_to_recordset(CAST(%(rows)s AS json))
+            AS r({_record(PROCESSED, ["event_id", "payload"])})
         ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
     # A function scan returns the array's elements in order: the locks follow it.
     "key_locks": f"""
-        SELECT count(pg_advisory_xact_lock({_LOCK_CLASS}, k::int))
+        SELECT count(pg_advisory_xact_lock({LOCK_CLASS}, k::int))
         FROM json_array_elements_text(CAST(%(rows)s AS json)) AS k""",
     # Create-or-lock in one statement: ON CONFLICT DO UPDATE locks an existing row as
     # FOR UPDATE would, and RETURNING gives every row, new (xmax = 0) or not.
     "upsert": f"""
-        INSERT INTO entries AS e ({_KEYS}, display_address, state, temp_block_count,
-                                  soft_bounce_count, updated_at)
-        SELECT r.*, 'active', 0, 0, %(now)s
-        FROM json_to_recordset(CAST(%(rows)s AS json)) AS r({_KEY_TYPES}, display text)
+        INSERT INTO entries AS e ({_names(_NEW)})
+        SELECT {_names(_NEW, "r.")}
+        FROM json_to_recordset(CAST(%(rows)s AS json)) AS r({_record(ENTRIES, _NEW)})
         ON CONFLICT ({_KEYS}) DO UPDATE SET display_address = e.display_address
-        RETURNING {", ".join("e." + c for c in _COLUMNS)}, e.xmax = 0 AS inserted""",
+        RETURNING {_names(_ALL, "e.")}, e.xmax = 0 AS inserted""",
     "lock": f"""
-        SELECT {", ".join("entries." + c for c in _COLUMNS)}, false AS inserted FROM entries
-        JOIN json_to_recordset(CAST(%(rows)s AS json)) AS r({_KEY_TYPES}) USING ({_KEYS})
-        ORDER BY {_KEYS} FOR UPDATE OF entries""",
+        SELECT {_names(_ALL, "entries.")}, false AS inserted FROM entries
+        JOIN json_to_recordset(CAST(%(rows)s AS json)) AS r({_record(ENTRIES, KEY_NAMES)})
+        USING ({_KEYS}) ORDER BY {_KEYS} FOR UPDATE OF entries""",
     # Every write of a batch in one statement (data-modifying CTEs all run).
     "write": f"""
         WITH changed AS (
-            UPDATE entries AS e SET state = r.state, reason = r.reason,
-                blocked_until = r.blocked_until, temp_block_count = r.temp_block_count,
-                temp_block_last_end = r.temp_block_last_end,
-                soft_bounce_count = r.soft_bounce_count, updated_at = r.updated_at
-            FROM json_to_recordset(CAST(%(entries)s AS json)) AS r(id bigint, {_ENTRY_STATE})
+            UPDATE entries AS e SET {", ".join(f"{n} = r.{n}" for n in STATE_COLUMNS)}
+            FROM json_to_recordset(CAST(%(entries)s AS json))
+                AS r({_record(ENTRIES, ["id", *STATE_COLUMNS])})
             WHERE e.id = r.id RETURNING 1
         ), delivered AS (
-            INSERT INTO deliveries AS d (channel, address, organization, first_delivered_at,
-                                         last_delivered_at)
-            SELECT * FROM json_to_recordset(CAST(%(deliveries)s AS json)) AS r(channel text,
-                address text, organization text, first_delivered_at timestamptz,
-                last_delivered_at timestamptz)
+            INSERT INTO deliveries AS d ({_names(_DELIVERY)})
+            SELECT {_names(_DELIVERY, "r.")} FROM json_to_recordset(CAST(%(deliveries)s AS json))
+                AS r({_record(DELIVERIES, _DELIVERY)})
             ON CONFLICT (channel, address, organization) DO UPDATE
                 SET last_delivered_at = excluded.last_delivered_at
                 WHERE d.last_delivered_at < excluded.last_delivered_at
             RETURNING 1
         )
-        INSERT INTO transitions ({", ".join(TRANSITION_COLUMNS)})
-        SELECT * FROM json_to_recordset(CAST(%(transitions)s AS json)) AS r(entry_id bigint,
-            from_state text, to_state text, reason text, event_id text, diagnostic text,
-            occurred_at timestamptz, recorded_at timestamptz)""",  # in order: ids follow history
+        INSERT INTO transitions ({_names(TRANSITION_COLUMNS)})
+        SELECT {_names(TRANSITION_COLUMNS, "r.")}
+        FROM json_to_recordset(CAST(%(transitions)s AS json))
+            AS r({_record(TRANSITIONS, TRANSITION_COLUMNS)})""",  # in order: ids follow history
     "dead_letter": """
         INSERT INTO dead_letters (kind, source, payload, reason, received_at)
         VALUES (%(kind)s, %(source)s, decode(%(payload)s, 'base64'), %(reason)s, %(now)s)
         RETURNING id""",
+    "refile": "UPDATE dead_letters SET reason = %(reason)s WHERE id = %(id)s",
 }
 
 
-class PgBulkUnitOfWork:
+class PgEventStore:
     """One transaction for a batch, on a pooled psycopg connection."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def __enter__(self) -> PgBulkUnitOfWork:
+    def __enter__(self) -> PgEventStore:
         self.pooled = self.engine.raw_connection()
         self.conn: psycopg.Connection[Any] = self.pooled.driver_connection  # type: ignore[assignment]
         self.transitions: list[dict[str, Any]] = []
@@ -143,10 +155,9 @@ class PgBulkUnitOfWork:
         touches: set[EntryKey],
         now: datetime,
     ) -> Claimed:
-        """Claim the (event_id, payload)s, create the `creates` keys (key -> display
-        address) if new and lock them and the existing `touches` keys: one round trip."""
+        """store.writer.EventStore.claim_and_lock, in one round trip."""
         rest = sorted(touches.difference(creates))
-        locks = sorted({_lock_id(k) for k in (*creates, *touches)})
+        locks = sorted({lock_id(k) for k in (*creates, *touches)})
         with self.conn.pipeline():  # BEGIN and everything below: one round trip
             claim = self._sql(
                 "claim", rows=[{"event_id": i, "payload": p} for i, p in claims], now=now
@@ -155,7 +166,7 @@ class PgBulkUnitOfWork:
                 self._sql("key_locks", rows=locks)
             found = []
             if creates:
-                new = [{**key_dict(k), "display": creates[k]} for k in sorted(creates)]
+                new = [new_entry(k, creates[k], now) for k in sorted(creates)]
                 found.append(self._sql("upsert", rows=new, now=now))
             if rest:
                 found.append(self._sql("lock", rows=[key_dict(k) for k in rest]))
@@ -179,20 +190,25 @@ class PgBulkUnitOfWork:
     def write_back(self, rows: Sequence[EntryRecord], deliveries: DeliveryFacts) -> None:
         """Queue the entries the policy changed, the delivery facts and the transitions
         collected; they are sent with the COMMIT, in one round trip."""
-        names = ("channel", "address", "organization", "first_delivered_at", "last_delivered_at")
         self.pending = {
             "entries": [{n: getattr(r, n) for n in ("id", *STATE_COLUMNS)} for r in rows],
             "deliveries": [
-                dict(zip(names, (*k, *t), strict=True)) for k, t in sorted(deliveries.items())
+                dict(zip(_DELIVERY, (*k, *t), strict=True)) for k, t in sorted(deliveries.items())
             ],
             "transitions": self.transitions,
         }
         self.transitions = []
 
     def add_dead_letters(
-        self, letters: Sequence[tuple[str, str | None, bytes, str]], now: datetime
+        self, letters: Sequence[DeadLetter], now: datetime, replay_of: int | None
     ) -> list[int]:
-        """Many (kind, source, payload, reason) at once (rare: one statement each); ids."""
+        """One statement each (rare: no fast path); their ids."""
+        if replay_of is not None:
+            for letter in letters:
+                self.conn.execute(
+                    SQL["refile"], {"id": replay_of, "reason": storable(letter.reason)[:2000]}
+                )
+            return [replay_of] * len(letters)
         ids = []
         for kind, source, payload, reason in letters:
             params = {
@@ -216,12 +232,6 @@ class PgBulkUnitOfWork:
         params: dict[str, Any] = {key: _json(value) for key, value in rows.items()}
         cursor = self.conn.cursor(row_factory=dict_row)
         return cursor.execute(SQL[name], {**params, "now": now}, prepare=True)
-
-
-def _lock_id(key: EntryKey) -> int:
-    """A key's advisory lock id: a stable 32-bit hash (the same in every process), signed
-    as PostgreSQL's int. A collision only makes two batches queue needlessly."""
-    return zlib.crc32("\x00".join(key_dict(key).values()).encode()) - 2**31
 
 
 def _json(rows: list[Any]) -> str:
