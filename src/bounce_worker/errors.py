@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 # psycopg's OperationalError (server gone, admin shutdown, deadlock, serialization failure,
 # a cancelled statement) arrives wrapped by SQLAlchemy through the ORM, and bare from the
-# bulk path's statements on the raw psycopg connection (store/bulk_pg.py): both are listed.
+# bulk path's statements on the raw psycopg connection (store/writer_pg.py): both are listed.
 # DataError, IntegrityError and the rest mean the input or the code is wrong: not retried.
 TRANSIENT = (
     OperationalError,

@@ -124,7 +124,7 @@ def _ping_when_idle(engine: Engine) -> None:
     connection idle for a while may be dead (server restarted, idle timeout), so it is
     pinged, and replaced if the ping fails. One that broke while in use fails its task,
     which retries (tasks.TRANSIENT) on a fresh connection: SQLAlchemy invalidates it, and
-    so does the bulk path (store/bulk_pg.py) for the errors it sees first."""
+    so does the event writer (store/writer_pg.py) for the errors it sees first."""
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_conn: Any, record: Any) -> None:
