@@ -197,8 +197,8 @@ def follow(
     """After `events` were applied: record their contact links, then apply the derived
     events of the cross-channel rule. Costs nothing when no event names a contact and no
     organization has the option."""
-    from bounce_worker.config import settings
     from bounce_worker.apply import apply_events
+    from bounce_worker.config import settings
 
     orgs = settings().cross_channel_organizations if organizations is None else organizations
     links = [
