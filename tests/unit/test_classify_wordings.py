@@ -245,6 +245,16 @@ HARD, FULL, SOFT, POLICY = (
             POLICY,
             "filtered",
         ),
+        # "try again later" only says the refusal is temporary: a block stays a block
+        (
+            "5.0.0",
+            554,
+            "554 Your IP is blocked by our reputation system, try again later",
+            POLICY,
+            "blocked",
+        ),
+        ("4.0.0", 451, "451 Temporary local problem - please try again later", SOFT, "system_error"),
+        ("4.0.0", 421, "421 Too busy, try again later", SOFT, "rate_limited"),
         # the same user-unknown text with a transient code stays soft (SPEC 3)
         ("4.0.0", 450, "450 4.0.0 Utilisateur inconnu", SOFT, "user_unknown"),
     ],

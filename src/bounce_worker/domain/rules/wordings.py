@@ -215,7 +215,6 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"receiving mail too quickly", "Gmail 450 4.2.1"),
             (r"receive limit", "MS365 5.2.121/5.2.122 per-hour message receive limit"),
             (r"throttl", "common wording"),
-            (r"try again later", "RFC 5321 4yz replies; Sendmail 'try again later'"),
             (r"gr[ae]y-?list", "Postgrey/greylisting 450 4.2.0 'Greylisted'"),
         ),
     ),
@@ -616,6 +615,17 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"syntax error", "RFC 5321 500/501"),
             (r"command (?:not recognized|unrecognized)", "RFC 5321 500"),
             (r"bad sequence of commands", "RFC 5321 503"),
+        ),
+    ),
+    WordingGroup(
+        # "Try again later" says only that the refusal is temporary: the last resort. After
+        # the policy groups, "blocked ... try again later" is a block (recorded only), not a
+        # rate limit that counts toward the soft-bounce limit.
+        name="temporary_refusal",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="rate_limited",
+        wordings=_w(
+            (r"try again later", "RFC 5321 4yz replies; Sendmail 'try again later'"),
         ),
     ),
 )
