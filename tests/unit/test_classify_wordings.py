@@ -255,6 +255,9 @@ HARD, FULL, SOFT, POLICY = (
         ),
         ("4.0.0", 451, "451 Temporary local problem - please try again later", SOFT, "system_error"),
         ("4.0.0", 421, "421 Too busy, try again later", SOFT, "rate_limited"),
+        # words about our side that the user-unknown patterns would also match
+        ("5.0.0", 553, "553 Invalid sender address", POLICY, "sender_rejected"),
+        ("5.0.0", 550, "550 Bad IP address, connection refused", POLICY, "blocked"),
         # the same user-unknown text with a transient code stays soft (SPEC 3)
         ("4.0.0", 450, "450 4.0.0 Utilisateur inconnu", SOFT, "user_unknown"),
     ],

@@ -300,6 +300,12 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"valid from", "common wording"),
             (r"bad outbound sender", "MS365 5.1.8 'Access denied, bad outbound sender'"),
             (r"sender was rejected", "qmail-remote 'Connected to x but sender was rejected'"),
+            (
+                # (before the user-unknown wordings: "invalid ... address" is ours here)
+                r"(?:invalid|unknown|bad|unverified|forged) (?:sender|envelope sender|"
+                r"return.?path|mail from)\b",
+                "Sendmail 553 5.1.7 'Invalid sender address'; RFC 3463 X.1.7 name",
+            ),
         ),
     ),
     WordingGroup(
@@ -383,6 +389,7 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"client host rejected", "Postfix 'Client host rejected'"),
             (r"mismatch(?:es)? client ip", "common wording"),
             (r"invalid ip", "common wording"),
+            (r"bad (?:ip|client)\b", "common wording ('bad IP address', 'bad client')"),
             (r"refused to talk", "Postfix smtp(8) 'refused to talk to me'"),
         ),
     ),
