@@ -87,3 +87,30 @@ def test_health_on_the_embedded_broker_says_why_no_worker_is_pinged(home: Path) 
         "bounce-worker: error: cannot ping celery@mx-1: the sqla+sqlite broker has no "
         "broadcast (use Redis or RabbitMQ for worker pings, or --skip-worker)"
     )
+
+
+def test_output_cut_short_by_its_reader_is_quiet(home: Path) -> None:
+    """`bounce-worker status ... | head -1`: the reader closing the pipe gives no message
+    and no traceback (status 1, as rich does for its tables; print's lines do the same)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOUNCE_WORKER_")}
+    env["BOUNCE_WORKER_HOME"] = str(home)
+    command = f"{sys.executable} -m bounce_worker.cli status nobody@example.org"
+    # `true` exits without reading: the command writes into a pipe nobody reads (EPIPE).
+    script = f"{command} | head -c 10; echo; {command} | true; echo status ${{PIPESTATUS[0]}}"
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
+                         cwd=home, timeout=60)  # fmt: skip
+    assert out.stdout.startswith("nobody@exa"), out.stdout
+    assert out.stdout.splitlines()[-1] == "status 1", out.stdout
+    assert out.stderr == "", out.stderr  # no "Broken pipe", no traceback
+
+
+def test_plain_lines_cut_short_are_quiet_too(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOUNCE_WORKER_")}
+    env["BOUNCE_WORKER_HOME"] = str(tmp_path)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(SAMPLE.read_text())
+    command = f"{sys.executable} -m bounce_worker.cli process {feed}"  # print(), not rich
+    out = subprocess.run(["bash", "-c", f"{command} | true; echo status ${{PIPESTATUS[0]}}"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)  # fmt: skip
+    assert out.stdout.strip() == "status 1", out.stdout
+    assert "Broken pipe" not in out.stderr and "Traceback" not in out.stderr, out.stderr

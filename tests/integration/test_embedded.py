@@ -61,8 +61,15 @@ def test_demo_json_tells_the_same_story(env: object) -> None:
     assert (story["lines"], story["applied"], story["duplicates"], story["dead_letters"]) == (
         20, 17, 1, 2,
     )  # fmt: skip
+    assert story["stored_before"] == 0
     rows = {(r["address"].lower(), r["state"]) for r in story["suppressions"]}
     assert ("full.box@example.net", "temporarily_blocked") in rows and len(rows) == 6
+    # Run again on the same database: it says the events were there already.
+    again = run_cli("demo", timeout=180)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "worker stored 17 events and 2 dead letters" in again.stdout
+    assert "17 distinct events applied (17 of them stored by an earlier run already: a " \
+           "replay changes nothing)" in again.stdout  # fmt: skip
 
 
 @pytest.mark.parametrize("broker", ["sqla+sqlite"])

@@ -5,6 +5,7 @@ into one line on stderr (never a traceback)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -95,6 +96,10 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(f"database error: {first} ({DATABASE_HINT})")
     except BrokerError as exc:
         return _fail(f"broker unavailable: {exc} ({BROKER_HINT})")
+    except BrokenPipeError:  # `bounce-worker ... | head`: the reader stopped reading
+        # Quiet, status 1: what rich does when a table meets a closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 1
     except ImportError as exc:  # a database or broker URL whose driver is not installed
         return _fail(f"{exc}: a driver this configuration needs is not installed ({DRIVER_HINT})")
     except OSError as exc:

@@ -60,6 +60,7 @@ def run_demo(args: argparse.Namespace) -> int:
     ids, bad = expected(feed)
     with UnitOfWork(eng) as uow:
         dead_before = uow.session.scalar(select(func.count()).select_from(DeadLetterRow)) or 0
+        stored_before = stored_count(uow, ids)
     with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):
         run_publish(argparse.Namespace(files=[feed]))
     log_path = settings().home / "demo-worker.log"
@@ -89,7 +90,7 @@ def run_demo(args: argparse.Namespace) -> int:
         stderr=subprocess.STDOUT,
     )
     try:
-        stored = wait_for(eng, ids, dead_before + bad, args.timeout, worker, log_path)
+        stored = wait_for(eng, ids, dead_before, bad, args.timeout, worker, log_path)
     finally:
         worker.send_signal(signal.SIGTERM)  # warm shutdown: finish, acknowledge, exit
         try:
@@ -101,13 +102,18 @@ def run_demo(args: argparse.Namespace) -> int:
     duplicates = lines - bad - len(ids)
     rows = api.suppressions(engine=eng)
     if args.json:
-        story = {"lines": lines, "applied": len(ids), "duplicates": duplicates,
-                 "dead_letters": bad, "suppressions": rows}  # fmt: skip
+        story = {"lines": lines, "applied": len(ids), "stored_before": stored_before,
+                 "duplicates": duplicates, "dead_letters": bad, "suppressions": rows}  # fmt: skip
         print(json.dumps(story, indent=2))
         return 0
     print(stored)
+    again = (
+        f" ({stored_before} of them stored by an earlier run already: a replay changes nothing)"
+        if stored_before
+        else ""
+    )
     print(
-        f"the feed's {lines} lines: {len(ids)} distinct events applied, {duplicates} "
+        f"the feed's {lines} lines: {len(ids)} distinct events applied{again}, {duplicates} "
         f"duplicate(s) of an event already in it (same event_id: changes nothing), {bad} bad "
         "line(s) stored as dead letters (`bounce-worker dead-letters list` shows why)"
     )
@@ -150,7 +156,10 @@ def expected(feed: str) -> tuple[set[str], int]:
     return ids, bad
 
 
-def wait_for(eng: Any, ids: set[str], dead: int, timeout: float, worker: Any, log_path: Any) -> str:
+def wait_for(
+    eng: Any, ids: set[str], dead_before: int, bad: int, timeout: float, worker: Any, log_path: Any
+) -> str:
+    dead = dead_before + bad
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
@@ -158,14 +167,18 @@ def wait_for(eng: Any, ids: set[str], dead: int, timeout: float, worker: Any, lo
                 f"the worker exited early with status {worker.returncode}: see {log_path}"
             )
         with UnitOfWork(eng) as uow:
-            done = uow.session.scalar(
-                select(func.count()).where(ProcessedEventRow.event_id.in_(ids))
-            )
+            done = stored_count(uow, ids)
             dead_now = uow.session.scalar(select(func.count()).select_from(DeadLetterRow))
         if done == len(ids) and (dead_now or 0) >= dead:
-            return f"worker stored {done} events and {dead} dead letters"
+            return f"worker stored {done} events and {dead - dead_before} dead letters"
         time.sleep(0.5)
     raise CliError(f"timed out after {timeout:.0f}s waiting for the worker: see {log_path}")
+
+
+def stored_count(uow: UnitOfWork, ids: set[str]) -> int:
+    """How many of the feed's event ids the database holds."""
+    query = select(func.count()).where(ProcessedEventRow.event_id.in_(ids))
+    return uow.session.scalar(query) or 0
 
 
 def print_suppressions(rows: list[dict[str, Any]]) -> None:
