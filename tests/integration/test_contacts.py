@@ -157,8 +157,18 @@ def test_manual_entries_link_a_contact(stack: dict) -> None:
         ("+15017122703", "blacklisted", True),
     }
     # The console's card shows the same person's other channel, linked to its own card.
-    http, _ = signed_in(url, owner)
+    http, csrf = signed_in(url, owner)
     page = http.get("/console/search", params={"q": "+1 501 712 2703"})
     assert page.status_code == 200
     assert "Same person" in page.text and "contact <code>c-9</code> of acme" in page.text
     assert '<a href="/console/search?q=sam%40example.org' in page.text
+    # A suppression added in the console links its address too.
+    done = http.post(
+        "/console/entries/suppress",
+        data={
+            "csrf": csrf, "address": "sam.work@example.org", "scope": "organization",
+            "state": "blacklisted", "reason": "asked by phone", "contact": "c-9",
+        },
+    )  # fmt: skip
+    assert done.status_code == 303, done.text
+    assert ("acme", "c-9", "email", "sam.work@example.org") in _links(engine)

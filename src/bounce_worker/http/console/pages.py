@@ -284,8 +284,10 @@ def act(
     reason: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
     back_organization: Annotated[str, Form()] = "",
+    contact: Annotated[str, Form()] = "",
 ) -> Response:
-    """lift / delete / restore / suppress one entry, with the written reason required."""
+    """lift / delete / restore / suppress one entry, with the written reason required; a
+    suppression's contact id links the address to the contact's others (contacts.py)."""
     _check_csrf(sess, csrf)
     p = sess.principal
     if action not in (*ACTIONS, "suppress"):
@@ -317,7 +319,9 @@ def act(
     )  # fmt: skip
     try:
         if action == "suppress":
-            change = api.suppress(address, state=state, **kwargs)
+            change = api.suppress(
+                address, state=state, contact_id=contact.strip()[:255] or None, **kwargs
+            )
         else:
             change = ACTIONS[action](address, **kwargs)
     except Refused as exc:
