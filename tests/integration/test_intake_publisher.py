@@ -143,3 +143,82 @@ def test_rabbitmq_down_fails_every_request_and_keeps_no_token() -> None:
     outcomes = asyncio.run(_send_all(publisher, items))
     assert all(isinstance(o, BrokerUnavailable) for o in outcomes), outcomes
     assert tokens.first_use_many([(f"t{i}", 60) for i in range(5)]) == [True] * 5
+
+
+def _redis_app(url: str, queue: str) -> tuple[Celery, Any]:
+    """An app configured as celeryconfig configures Redis (our transport, one list)."""
+    app = Celery("publisher-test", broker=url)
+    app.conf.broker_transport = "bounce_worker.broker:ReliableRedisTransport"
+    app.conf.broker_transport_options = {"priority_steps": [0]}
+    app.conf.task_default_queue = queue
+
+    @app.task(name="bounce_worker.ingest_webhook")
+    def ingest_webhook(provider: str, payload: object) -> None:  # pragma: no cover
+        pass
+
+    return app, ingest_webhook
+
+
+def test_a_prebuilt_envelope_is_the_message_kombu_pushes(redis_url: str) -> None:
+    from bounce_worker.http.envelopes import Envelopes, fast_path_possible
+    from bounce_worker.http.publish import publish
+
+    queue = f"bw-test-envelope-{uuid.uuid4().hex[:8]}"
+    app, task = _redis_app(redis_url, queue)
+    assert fast_path_possible(app)
+    r = redis.Redis.from_url(redis_url)
+    try:
+        payload = {"signature": {"token": "t", "n": 1.5}, "event-data": {"é": ["x", None, True]}}
+        publish(task, ["mailgun", payload])
+        (pushed,) = r.lrange(queue, 0, -1)
+        real = json.loads(pushed)
+        task_id, key, built = Envelopes(app).build(
+            task.name,
+            ["mailgun", payload],
+            real["headers"]["argsrepr"],
+            task_id=real["headers"]["id"],
+            tag=real["properties"]["delivery_tag"],
+        )
+        assert (task_id, key) == (real["headers"]["id"], queue)
+        assert json.loads(built) == real  # every field, the body included
+    finally:
+        for stale in r.scan_iter(f"*{queue}*"):
+            r.delete(stale)
+
+
+def test_the_fast_path_claims_each_token_with_its_push(redis_url: str) -> None:
+    from bounce_worker.http.webhooks.replay import RedisTokens
+
+    queue = f"bw-test-fast-{uuid.uuid4().hex[:8]}"
+    app, task = _redis_app(redis_url, queue)
+    tokens = RedisTokens(redis_url, f"{queue}:webhook-token")
+    publisher = Publisher(app, tokens)
+    r = redis.Redis.from_url(redis_url)
+    try:
+
+        def items(names: list[str]) -> list[Outgoing]:
+            out = [Outgoing(task, ["mailgun", {"n": n}], "x", once=(n, 60)) for n in names]
+            for item in out:
+                item.replayed = RuntimeError("replayed")
+            return out
+
+        first = asyncio.run(_send_all(publisher, items(["a", "b"])))  # kombu: declares
+        assert all(isinstance(o, str) for o in first)
+        assert publisher._declared and publisher._fast is not None  # then the fast path
+        second = asyncio.run(_send_all(publisher, items(["c", "a", "c", "d"])))
+        assert [type(o).__name__ for o in second] == ["str", "RuntimeError", "RuntimeError", "str"]
+        queued = [json.loads(m)["headers"]["id"] for m in r.lrange(queue, 0, -1)]
+        assert sorted(queued) == sorted([*first, second[0], second[3]])
+
+        # Redis refuses the push (WRONGTYPE): 503 and the token is free again.
+        r.delete(queue)
+        r.set(queue, b"not a list")
+        (refused,) = asyncio.run(_send_all(publisher, items(["e"])))
+        assert isinstance(refused, BrokerUnavailable) and "WRONGTYPE" in str(refused)
+        r.delete(queue)
+        (again,) = asyncio.run(_send_all(publisher, items(["e"])))
+        assert isinstance(again, str)
+        assert [json.loads(m)["headers"]["id"] for m in r.lrange(queue, 0, -1)] == [again]
+    finally:
+        for stale in r.scan_iter(f"*{queue}*"):
+            r.delete(stale)

@@ -14,6 +14,12 @@ not (the tokens it claimed are given back, so the provider's retry is not refuse
 replay), or its own refusal (a reused token). On a transport without batch publishing
 (RabbitMQ) the batch's messages are published one by one, each waiting for its confirm,
 and each request gets the outcome of its own message.
+
+On our Redis transport, from the second batch of a process on (the first, through kombu,
+declares the queue), a batch is one round trip in all: each message is a prebuilt envelope
+(envelopes.py) pushed by LPUSH, or, when it carries a token, by a script that claims the
+token and pushes the message atomically (a message is queued exactly when its token was
+free; nothing to give back).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from celery import Celery, Task
 from kombu.exceptions import KombuError, OperationalError
 from kombu.utils.uuid import uuid
 from redis.exceptions import RedisError
+
+from bounce_worker.http.envelopes import Envelopes, fast_path_possible
 
 log = logging.getLogger("bounce_worker.publish")
 
@@ -108,7 +116,7 @@ def _send_item(app: Celery, producer: Any, item: Outgoing) -> str:
 class Publisher:
     """Per process and event loop: messages of concurrent requests, sent in batches."""
 
-    def __init__(self, app: Celery, tokens: Any = None) -> None:
+    def __init__(self, app: Celery, tokens: Any = None, *, fast: bool = True) -> None:
         self.app = app
         self.tokens = tokens  # a replay.TokenStore, for messages sent `once`
         self._pending: list[Outgoing] = []
@@ -117,6 +125,13 @@ class Publisher:
         # is what the next one waits behind (while it fills).
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
         self.loop: asyncio.AbstractEventLoop | None = None
+        # The fast path (Redis, our transport): envelopes, the client, the token store.
+        # Used from the second batch on: the first goes through kombu, which declares the
+        # queue.
+        self._fast: tuple[Envelopes, Any, Any] | None = None
+        self._declared = False
+        if fast and fast_path_possible(app) and hasattr(tokens, "client"):
+            self._fast = (Envelopes(app), tokens.client, tokens)
         self._drainer: asyncio.Task[None] | None = None
 
     async def send(self, item: Outgoing) -> str:
@@ -151,6 +166,46 @@ class Publisher:
 
     def flush(self, batch: Sequence[Outgoing]) -> list[str | BaseException]:
         """Send `batch` (in the publishing thread): per item, its task id or an exception."""
+        if self._fast is not None and self._declared:
+            return self._flush_fast(batch)
+        outcomes = self._flush_kombu(batch)
+        if any(isinstance(o, str) for o in outcomes):
+            self._declared = True  # kombu declared the queue with its first publish
+        return outcomes
+
+    def _flush_fast(self, batch: Sequence[Outgoing]) -> list[str | BaseException]:
+        """One pipelined round trip for the whole batch: each message a prebuilt envelope
+        (envelopes.py), pushed by a script that first claims its token when it has one,
+        atomically, so a message is queued exactly when its token was free."""
+        assert self._fast is not None
+        envelopes, client, tokens = self._fast
+        built = []
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for item in batch:
+                    task_id, queue, payload = envelopes.build(
+                        item.task.name, item.args, item.argsrepr
+                    )
+                    built.append(task_id)
+                    if item.once is None:
+                        pipe.lpush(queue, payload)
+                    else:
+                        token, ttl = item.once
+                        # EVAL, not EVALSHA: redis-py checks a pipeline's scripts with
+                        # SCRIPT EXISTS first, a round trip more; Redis caches it anyway.
+                        pipe.eval(_CLAIM_AND_PUSH, 2, tokens.key(token), queue, ttl, payload)
+                results = pipe.execute()
+        except BROKER_ERRORS as exc:
+            return [unavailable(exc)] * len(batch)
+        outcomes: list[str | BaseException] = []
+        for item, task_id, result in zip(batch, built, results, strict=True):
+            if item.once is not None and result == 0:
+                outcomes.append(item.replayed or RuntimeError("token already used"))
+            else:
+                outcomes.append(task_id)
+        return outcomes
+
+    def _flush_kombu(self, batch: Sequence[Outgoing]) -> list[str | BaseException]:
         outcomes: list[str | BaseException | None] = [None] * len(batch)
         claimed: list[str] = []
         once = [(n, item) for n, item in enumerate(batch) if item.once is not None]
@@ -204,6 +259,21 @@ class Publisher:
                 if outcomes[n] is None:
                     outcomes[n] = unavailable(exc)
 
+
+# KEYS: the token's key, the queue; ARGV: seconds the token is remembered, the message.
+# A script's writes are not undone when a later command fails: a refused LPUSH gives the
+# token back itself, then fails the batch (503; the provider's retry gets in).
+_CLAIM_AND_PUSH = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+    local pushed = redis.pcall('LPUSH', KEYS[2], ARGV[2])
+    if type(pushed) == 'table' and pushed.err then
+        redis.call('DEL', KEYS[1])
+        return pushed
+    end
+    return 1
+end
+return 0
+"""
 
 _publishers: dict[int, Publisher] = {}
 

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class TokenStore(Protocol):
@@ -33,6 +33,15 @@ class RedisTokens:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._prefix = prefix
+        self.url = url
+
+    @property
+    def client(self) -> Any:
+        """The Redis client (the publisher claims tokens in its own pipeline with it)."""
+        return self._redis
+
+    def key(self, token: str) -> str:
+        return f"{self._prefix}:{token}"
 
     def first_use(self, token: str, ttl: int) -> bool:
         return self.first_use_many([(token, ttl)])[0]
@@ -41,11 +50,11 @@ class RedisTokens:
         # SET NX EX: atomic across processes; the key expires once the timestamp is stale.
         with self._redis.pipeline(transaction=False) as pipe:
             for token, ttl in tokens:
-                pipe.set(f"{self._prefix}:{token}", b"1", nx=True, ex=ttl)
+                pipe.set(self.key(token), b"1", nx=True, ex=ttl)
             return [bool(done) for done in pipe.execute()]
 
     def release_many(self, tokens: Sequence[str]) -> None:
-        self._redis.delete(*(f"{self._prefix}:{token}" for token in tokens))
+        self._redis.delete(*(self.key(token) for token in tokens))
 
 
 class MemoryTokens:
