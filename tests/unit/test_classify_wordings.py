@@ -253,11 +253,41 @@ HARD, FULL, SOFT, POLICY = (
             POLICY,
             "blocked",
         ),
-        ("4.0.0", 451, "451 Temporary local problem - please try again later", SOFT, "system_error"),
+        (
+            "4.0.0",
+            451,
+            "451 Temporary local problem - please try again later",
+            SOFT,
+            "system_error",
+        ),
         ("4.0.0", 421, "421 Too busy, try again later", SOFT, "rate_limited"),
         # words about our side that the user-unknown patterns would also match
         ("5.0.0", 553, "553 Invalid sender address", POLICY, "sender_rejected"),
         ("5.0.0", 550, "550 Bad IP address, connection refused", POLICY, "blocked"),
+        # gateways named in their vendors' documentation
+        (
+            "5.0.0",
+            554,
+            "554 Email rejected due to security policies - "
+            "https://community.mimecast.com/docs/DOC-1369#554",
+            POLICY,
+            "policy_violation",
+        ),
+        (
+            "5.0.0",
+            550,
+            "550 Invalid Recipient - https://community.mimecast.com/docs/DOC-1369#550",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            "5.0.0",
+            554,
+            "554 Service unavailable; Client host [192.0.2.1] blocked using Barracuda Reputation",
+            POLICY,
+            "blocked",
+        ),
+        ("5.0.0", 550, "550 5.0.0 Bad HELO - Host impersonating example.org", POLICY, "blocked"),
         # the same user-unknown text with a transient code stays soft (SPEC 3)
         ("4.0.0", 450, "450 4.0.0 Utilisateur inconnu", SOFT, "user_unknown"),
     ],

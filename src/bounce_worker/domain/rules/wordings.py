@@ -390,6 +390,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"mismatch(?:es)? client ip", "common wording"),
             (r"invalid ip", "common wording"),
             (r"bad (?:ip|client)\b", "common wording ('bad IP address', 'bad client')"),
+            (
+                r"(?:bad|invalid|illegal|forged|spoofed) (?:helo|ehlo)\b|impersonating",
+                "Exim/Postfix HELO checks 'Bad HELO', 'host impersonating <domain>'",
+            ),
             (r"refused to talk", "Postfix smtp(8) 'refused to talk to me'"),
         ),
     ),
@@ -412,7 +416,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"denied by policy", "common wording"),
             (r"not allowed", "common wording"),
             (r"not permitted", "common wording"),
-            (r"policy", "RFC 3463 X.7.x names; Gmail 550 5.7.1 'has a policy'"),
+            (
+                r"polic(?:y|ies)",
+                "RFC 3463 X.7.x; Gmail 5.7.1 'has a policy'; Mimecast 554 'security policies'",
+            ),
             (r"message rejected", "common wording"),
             (r"service refus", "Orange 'Service refuse'"),
             (r"not accepted due to", "Gmail 5.7.26 'not accepted due to domain's DMARC policy'"),
