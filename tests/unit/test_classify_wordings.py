@@ -288,6 +288,38 @@ HARD, FULL, SOFT, POLICY = (
             "blocked",
         ),
         ("5.0.0", 550, "550 5.0.0 Bad HELO - Host impersonating example.org", POLICY, "blocked"),
+        # a recipient's own refusal of this sender is no domain without mail (no hard bounce)
+        (
+            "5.0.0",
+            550,
+            "550 The recipient does not accept mails from this sender",
+            POLICY,
+            "filtered",
+        ),
+        ("5.0.0", 550, "550 This mailbox has been blocked due to inactivity", FULL, "suspended"),
+        # Outlook.com's documented postmaster codes
+        (
+            "4.0.0",
+            421,
+            "421 RP-001 (BAY0-MC1-F1) Unfortunately, some messages from 192.0.2.1 weren't sent.",
+            SOFT,
+            "rate_limited",
+        ),
+        (
+            "5.0.0",
+            550,
+            "550 SC-001 (BAY0-MC1-F1) Unfortunately, messages from 192.0.2.1 weren't sent.",
+            POLICY,
+            "blocked",
+        ),
+        (
+            "5.0.0",
+            553,
+            "553 Connections will not be accepted from 192.0.2.1, because the ip is "
+            "in Spamhaus's list",
+            POLICY,
+            "blocked",
+        ),
         # the same user-unknown text with a transient code stays soft (SPEC 3)
         ("4.0.0", 450, "450 4.0.0 Utilisateur inconnu", SOFT, "user_unknown"),
     ],

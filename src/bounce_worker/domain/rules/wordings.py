@@ -130,6 +130,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"inactive (?:account|user|mailbox)", "common wording"),
             (r"(?:account|mailbox) (?:is )?not active", "common wording"),
             (r"has been disabled", "common wording"),
+            (
+                r"(?:due to|because of) (?:extended |prolonged )?inactivity",
+                "common wording ('mailbox blocked due to inactivity', 'due to extended "
+                "inactivity new mail is not currently being accepted')",
+            ),
             (r"account.{0,20}closed", "common wording"),
         ),
     ),
@@ -157,6 +162,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"only accepting mail from", "common wording (allow-list mailboxes)"),
             (r"rejected due to user rules", "common wording"),
             (r"message filtered", "common wording"),
+            (
+                r"(?:does not|doesn't) (?:accept|want) (?:e-?)?mails? from",
+                "common wording ('The recipient does not accept mail from this sender')",
+            ),
             # au (KDDI): its reception filter answers "User unknown" with no address at all
             (r"550 : user unknown", "observed: au/EZweb reception filter"),
         ),
@@ -214,6 +223,7 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"submission quota", "MS365 NDR 5.2.2 'Submission quota exceeded' (the sender's)"),
             (r"receiving mail too quickly", "Gmail 450 4.2.1"),
             (r"receive limit", "MS365 5.2.121/5.2.122 per-hour message receive limit"),
+            (r"\brp-00[1-3]\b", "Outlook.com postmaster: RP-001..003 (too many messages)"),
             (r"throttl", "common wording"),
             (r"gr[ae]y-?list", "Postgrey/greylisting 450 4.2.0 'Greylisted'"),
         ),
@@ -389,6 +399,15 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"client host rejected", "Postfix 'Client host rejected'"),
             (r"mismatch(?:es)? client ip", "common wording"),
             (r"invalid ip", "common wording"),
+            (
+                r"spamhaus|spamcop|barracuda reputation|\bsorbs\b",
+                "DNSBL operators named in refusals (Spamhaus, SpamCop, Barracuda BRBL, SORBS)",
+            ),
+            (
+                r"\b(?:sc-00[1-5]|dy-00[1-2]|ou-00[1-2])\b",
+                "Outlook.com postmaster: SC-001..005 (reputation/spam), DY-001/002 (dynamic "
+                "IP), OU-001/002 (policy)",
+            ),
             (r"bad (?:ip|client)\b", "common wording ('bad IP address', 'bad client')"),
             (
                 r"(?:bad|invalid|illegal|forged|spoofed) (?:helo|ehlo)\b|impersonating",
@@ -455,7 +474,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"domain must exist", "Postfix/Sendmail 'Domain name required' / 'domain must exist'"),
             (r"host name lookup failure", "Exim/Postfix 'host name lookup failure'"),
-            (r"does not accept mail", "RFC 7504/7505 wording"),
+            (
+                # (not "does not accept mail(s) from this sender": a recipient's filter)
+                r"(?:host|domain|server)\S* does not accept (?:e-?)?mail(?!s? from)",
+                "RFC 7504/7505 wording",
+            ),
         ),
     ),
     WordingGroup(
