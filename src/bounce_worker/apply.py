@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bounce_worker import org_policy
 from bounce_worker.domain.addresses import address_key
 from bounce_worker.domain.classify import Category, Outcome, classify
 from bounce_worker.domain.events import Event
@@ -246,6 +247,8 @@ def apply_outcome(
 ) -> None:
     """The policy's decision for one event on one entry (`row`: an EntryRecord, or an ORM
     row in the tests' reference), with its transition recorded into `sink`."""
+    # The event's organization may have its own soft-bounce limit and ladder (org_policy.py).
+    policy = org_policy.resolve(policy, event.organization)
     decision = decide(to_entry(row), outcome, event.occurred_at, policy)
     if decision is None:
         return

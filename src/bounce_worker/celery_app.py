@@ -8,15 +8,17 @@ from celery import Celery
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    task_prerun,
     task_success,
     worker_process_init,
 )
 
+from bounce_worker import org_policy
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.observability import metrics
 from bounce_worker.observability.logs import use_json
-from bounce_worker.store.db import dispose_all
+from bounce_worker.store.db import dispose_all, get_engine
 
 app = Celery("bounce_worker", include=["bounce_worker.tasks"])
 app.config_from_object("celeryconfig")
@@ -26,6 +28,13 @@ app.config_from_object("celeryconfig")
 def _fresh_connections(**_: Any) -> None:
     # Prefork children must not share the parent's database connections.
     dispose_all()
+
+
+@task_prerun.connect
+def _organization_policies(**_: Any) -> None:
+    # Outside the task's transaction: the per-organization policy the writer resolves
+    # (org_policy.py), re-read at most every 30 s.
+    org_policy.refresh(get_engine(settings().database_url))
 
 
 @after_setup_logger.connect

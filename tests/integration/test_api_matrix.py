@@ -141,6 +141,16 @@ def routes(dead: list[int]) -> list[Route]:
             org_scoped=False,
         ),
         Route("GET", "/v1/audit", operators, query("/v1/audit")),
+        Route("GET", "/v1/policy", operators, query("/v1/policy")),
+        Route(
+            "PUT",
+            "/v1/policy",
+            operators,
+            lambda role, case: (
+                "/v1/policy",
+                {"json": {"organization": _org(case), "soft_bounce_limit": 7, "reason": "m"}},
+            ),
+        ),
         Route(
             "POST",
             "/v1/events",

@@ -28,6 +28,7 @@ from bounce_worker.cli import (
     keys,
     manual,
     metrics,
+    policy,
     robinson,
     serve,
     stats,
@@ -45,7 +46,7 @@ COMMAND_MODULES += [dead_letters]  # inputs that could not be applied, and their
 COMMAND_MODULES += [intake]  # VERP addresses, MTA pipe
 COMMAND_MODULES += [serve]  # the HTTP service: webhooks, /v1 API, console
 COMMAND_MODULES += [keys, audit]  # identity at the HTTP API, and what was done with it
-COMMAND_MODULES += [robinson]  # external do-not-contact lists
+COMMAND_MODULES += [robinson, policy]  # do-not-contact lists; per-organization policy
 
 
 class Parser(argparse.ArgumentParser):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from rich.console import Console
 from sqlalchemy import Engine
 
+from bounce_worker import org_policy
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.domain.events import InvalidEvent, parse_instant
@@ -35,7 +36,9 @@ def engine() -> Engine:
         if not s.embedded:
             raise CliError("database schema is not current: run `bounce-worker db upgrade`")
         upgrade(s.database_url)
-    return get_engine(s.database_url)
+    engine = get_engine(s.database_url)
+    org_policy.refresh(engine)  # what `process` and `apply` apply per organization
+    return engine
 
 
 def now_arg(value: str | None) -> datetime:

@@ -281,3 +281,16 @@ class ContactLinkRow(Base):
     address: Mapped[str] = mapped_column(String(320))  # the key (addresses.address_key)
     display_address: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OrganizationPolicyRow(Base):
+    """An organization's own policy numbers over the environment's defaults (org_policy.py);
+    NULL: the default."""
+
+    __tablename__ = "organization_policies"
+
+    organization: Mapped[str] = mapped_column(String(255), primary_key=True)
+    soft_bounce_limit: Mapped[int | None] = mapped_column(Integer)
+    ladder_days: Mapped[str | None] = mapped_column(String(255))  # "1,2,3,90"
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str | None] = mapped_column(String(255))

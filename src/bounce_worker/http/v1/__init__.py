@@ -7,11 +7,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bounce_worker.http.v1 import account, changes, checks, contacts, events, files, platform
+from bounce_worker.http.v1 import (
+    account,
+    changes,
+    checks,
+    contacts,
+    events,
+    files,
+    platform,
+    policy,
+)
 from bounce_worker.http.v1.identity import ApiError, api_error
 
 __all__ = ["ApiError", "api_error", "router"]
 
 router = APIRouter()
-for module in (checks, contacts, changes, files, platform, account, events):
+for module in (checks, contacts, changes, files, platform, account, events, policy):
     router.include_router(module.router)

@@ -1,0 +1,112 @@
+"""Per-organization policy (issue 15 item 4): an organization's own soft-bounce limit and
+ladder, set with the CLI or PUT /v1/policy, applied by `process` and by a real worker;
+other organizations keep the environment's defaults."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine, select
+
+from bounce_worker import api, credentials, org_policy
+from bounce_worker.clock import utcnow
+from bounce_worker.store.models import AuditRow
+from tests.conftest import Worker, run_cli, wait_until
+from tests.integration.http_server import Server
+
+AT = "2026-11-30T10:00:00Z"
+
+
+def soft(n: int, recipient: str, org: str) -> dict[str, object]:
+    return {"event_id": f"soft-{recipient}-{n}", "type": "bounce", "recipient": recipient,
+            "organization": org, "status": "4.4.1", "smtp_code": 421,
+            "diagnostic": "421 4.4.1 connection timed out", "occurred_at": AT}  # fmt: skip
+
+
+def full(recipient: str, org: str) -> dict[str, object]:
+    return {"event_id": f"full-{recipient}", "type": "bounce", "recipient": recipient,
+            "organization": org, "status": "5.2.2", "smtp_code": 552,
+            "diagnostic": "552 5.2.2 mailbox full", "occurred_at": AT}  # fmt: skip
+
+
+def feed(path: Path, events: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+def blocked_days(engine: Engine, address: str) -> float:
+    until = api.check(address, engine=engine).blocked_until
+    assert until is not None
+    start = datetime.fromisoformat(AT.replace("Z", "+00:00"))
+    return (datetime.fromisoformat(until.replace("Z", "+00:00")) - start) / timedelta(days=1)
+
+
+def test_an_organizations_own_numbers_apply_to_its_events_only(
+    worker_env: Engine, tmp_path: Path
+) -> None:
+    done = run_cli("policy", "set", "acme", "--soft-bounce-limit", "2", "--ladder", "2,4")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "acme: soft-bounce limit 2, ladder 2,4 days"
+    shown = run_cli("policy", "show", "globex")
+    assert (
+        shown.stdout.strip()
+        == "globex: soft-bounce limit 5 (default), ladder 1,2,3,90 days (default)"
+    )
+    bad = run_cli("policy", "set", "acme", "--ladder", "1,x")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+
+    events = [soft(n, f"{org}-soft@example.org", org) for n in (1, 2) for org in ("acme", "globex")]
+    events += [full("acme-full@example.org", "acme"), full("globex-full@example.org", "globex")]
+    assert run_cli("process", str(feed(tmp_path / "a.jsonl", events))).returncode == 0
+    acme = api.check("acme-soft@example.org", organization="acme", engine=worker_env)
+    assert (acme.state, acme.reason) == ("blacklisted", "soft_bounce_limit")
+    assert api.check("globex-soft@example.org", organization="globex", engine=worker_env).may_send
+    assert blocked_days(worker_env, "acme-full@example.org") == 2
+    assert blocked_days(worker_env, "globex-full@example.org") == 1
+
+    # Over HTTP: the owner sets its own organization's (audited), never another's.
+    owner = credentials.create(worker_env, role="owner", organization="globex", name="g",
+                               now=utcnow()).key  # fmt: skip
+    server = Server().start()
+    try:
+        headers = {"Authorization": f"Bearer {owner}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+            put = http.put("/v1/policy", json={"soft_bounce_limit": 1, "reason": "contract §4"})
+            assert put.status_code == 200, put.text
+            assert put.json() == {
+                "organization": "globex", "soft_bounce_limit": 1, "ladder_days": [1, 2, 3, 90],
+                "overrides": {"soft_bounce_limit": 1, "ladder_days": None},
+            }  # fmt: skip
+            other = http.put("/v1/policy", json={"organization": "acme", "soft_bounce_limit": 9,
+                                                 "reason": "x"})  # fmt: skip
+            assert other.status_code == 403
+            assert http.get("/v1/policy").json()["soft_bounce_limit"] == 1
+    finally:
+        server.stop()
+    with worker_env.connect() as conn:
+        audited = conn.execute(select(AuditRow.action, AuditRow.outcome)).all()
+    assert ("PUT /v1/policy", "done") in audited and ("PUT /v1/policy", "denied") in audited
+    assert ("policy set", "done") in audited
+
+    # A real worker picks the organization's number up (read before each task, 30 s cache).
+    published = run_cli("publish", str(feed(tmp_path / "b.jsonl", [soft(1, "g2@example.org",
+                                                                          "globex")])))  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    worker = Worker().start()
+    try:
+        wait_until(
+            lambda: (
+                api.check("g2@example.org", organization="globex", engine=worker_env).state
+                == "blacklisted"
+            ),
+            timeout=90,
+        )
+    finally:
+        worker.stop()
+    assert [o.organization for o in org_policy.listing(worker_env)] == ["acme", "globex"]
+    run_cli("policy", "set", "acme", "--default")
+    run_cli("policy", "set", "globex", "--default")
+    assert org_policy.listing(worker_env) == []
