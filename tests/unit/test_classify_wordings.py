@@ -320,6 +320,36 @@ HARD, FULL, SOFT, POLICY = (
             POLICY,
             "blocked",
         ),
+        ("5.0.0", 550, "550 Invalid domain name in HELO", POLICY, "blocked"),
+        (
+            "5.0.0",
+            550,
+            ">>> EHLO mx.sender.example <<< 250 ok >>> RCPT To:<kim@example.org> "
+            "<<< 550 User unknown",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            "5.0.0",
+            550,
+            "550 Unable to verify sender address: mailbox not found",
+            POLICY,
+            "sender_rejected",
+        ),
+        (
+            "5.0.0",
+            550,
+            "550 Rejected: message contains an invalid link",
+            POLICY,
+            "content_rejected",
+        ),
+        (
+            "5.7.1",
+            553,
+            "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+            POLICY,
+            "relay_denied",
+        ),
         # the same user-unknown text with a transient code stays soft (SPEC 3)
         ("4.0.0", 450, "450 4.0.0 Utilisateur inconnu", SOFT, "user_unknown"),
     ],

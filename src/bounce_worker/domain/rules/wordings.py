@@ -149,6 +149,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"sender address rejected", "Postfix smtpd(8) 'Sender address rejected:' prefix"),
             (r"domain of sender address", "Sendmail 553 5.1.8 'Domain of sender address'"),
             (r"sender verify failed", "Exim ACL 'Sender verify failed'"),
+            (
+                r"verify (?:the )?sender|sender (?:address )?verification",
+                "Postfix reject_unverified_sender / Exim callouts: 'unable to verify sender'",
+            ),
         ),
     ),
     WordingGroup(
@@ -290,6 +294,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"mail relay denied", "Gmail 550 5.7.0"),
             (
+                r"allowed rcpthosts",
+                "qmail-smtpd 553 'that domain isn't in my list of allowed rcpthosts (#5.7.1)'",
+            ),
+            (
                 r"use me .{0,60}as a relay",
                 "MessageLabs 553 'you are trying to use me ... as a relay'",
             ),
@@ -410,7 +418,9 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"bad (?:ip|client)\b", "common wording ('bad IP address', 'bad client')"),
             (
-                r"(?:bad|invalid|illegal|forged|spoofed) (?:helo|ehlo)\b|impersonating",
+                # (not any "EHLO": Sendmail transcripts show ">>> EHLO" before RCPT TO)
+                r"(?:bad|invalid|illegal|forged|spoofed)\b.{0,20}\b(?:helo|ehlo)\b|"
+                r"(?:helo|ehlo)(?: command)? rejected|\bin (?:helo|ehlo)\b|impersonating",
                 "Exim/Postfix HELO checks 'Bad HELO', 'host impersonating <domain>'",
             ),
             (r"refused to talk", "Postfix smtp(8) 'refused to talk to me'"),
@@ -423,6 +433,11 @@ GROUPS: tuple[WordingGroup, ...] = (
         wordings=_w(
             (r"content (?:rejected|filter)", "common wording"),
             (r"message content", "common wording"),
+            (
+                r"contains? (?:an? )?(?:invalid|forbidden|prohibited|blacklisted|banned|"
+                r"suspicious) (?:link|url|attachment|content)",
+                "common wording (content filters' URL and attachment checks)",
+            ),
             (r"headers? too (?:large|long)", "Gmail 552 5.6.0; MS365 5.3.x"),
         ),
     ),
