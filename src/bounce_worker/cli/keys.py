@@ -53,9 +53,10 @@ def register(sub: Any) -> None:
 
     revoke = keys.add_parser(
         "revoke",
-        help="revoke a key by its id; refused from its next request on",
+        help="revoke a key by its id; refused within BOUNCE_WORKER_API_KEY_CACHE_SECONDS",
         description="Revoke a key by its id (the 12 hex digits `keys list` shows, or the "
-        "whole key). A running server refuses it from its next request on.",
+        "whole key). A running server refuses it within BOUNCE_WORKER_API_KEY_CACHE_SECONDS "
+        "(default 5): each process trusts a key it verified that long.",
     )
     revoke.add_argument("key_id", metavar="KEY_ID", help="the key's id (or the whole key)")
     revoke.set_defaults(func=run_revoke)
