@@ -98,7 +98,8 @@ def run_remove(args: argparse.Namespace) -> int:
     try:
         entries = robinson.remove(eng, args.name, args.organization)
     except robinson.BadList as exc:
-        raise CliError(str(exc)) from None
+        hint = " (see `bounce-worker robinson list`)" if str(exc).startswith("no ") else ""
+        raise CliError(f"{exc}{hint}") from None
     audit.record(
         eng, audit.Who.administrator(), "robinson remove", "done", now=utcnow(),
         organization=args.organization, target=f"robinson list {args.name}",
