@@ -112,3 +112,16 @@ def test_a_forced_channel_is_checked_as_that_channel() -> None:
     with pytest.raises(InvalidAddress, match="invalid email address"):
         parse_target("example.org", "email")
     assert parse_target("example.org", "domain").channel == "domain"
+
+
+def test_check_import_reads_the_column_by_the_same_rule(cli: Any, tmp_path: Path) -> None:
+    """A column of phone numbers is checked on the sms channel without --channel sms."""
+    assert cli("suppress", "+49 151 2222 3333", *ACT)[0] == 0
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("mobile\n12345\n+49 151 2222 3333\n+49 151 4444 5555\n")
+    report = tmp_path / "report.csv"
+    code, out, err = cli("check-import", str(contacts), "--organization", "acme", "--column",
+                         "mobile", "-o", str(report))  # fmt: skip
+    assert code == 0, err
+    assert out.strip().startswith("checked 3 rows: send 1, skip 1 (blacklisted 1), bad 1")
+    assert "3,+49 151 2222 3333,skip,blacklisted,manual,organization/acme" in report.read_text()
