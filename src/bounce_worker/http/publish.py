@@ -16,10 +16,10 @@ replay), or its own refusal (a reused token). On a transport without batch publi
 and each request gets the outcome of its own message.
 
 On our Redis transport, from the second batch of a process on (the first, through kombu,
-declares the queue), a batch is one round trip in all: each message is a prebuilt envelope
-(envelopes.py) pushed by LPUSH, or, when it carries a token, by a script that claims the
-token and pushes the message atomically (a message is queued exactly when its token was
-free; nothing to give back).
+declares the queue), a batch is one round trip in all, made from the event loop (no thread
+hop): each message is a prebuilt envelope (envelopes.py) pushed by LPUSH, or, when it
+carries a token, by a script that claims the token and pushes the message atomically (a
+message is queued exactly when its token was free; a refused push gives the token back).
 """
 
 from __future__ import annotations
@@ -125,13 +125,14 @@ class Publisher:
         # is what the next one waits behind (while it fills).
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
         self.loop: asyncio.AbstractEventLoop | None = None
-        # The fast path (Redis, our transport): envelopes, the client, the token store.
+        # The fast path (Redis, our transport): the envelopes and the token store.
         # Used from the second batch on: the first goes through kombu, which declares the
         # queue.
-        self._fast: tuple[Envelopes, Any, Any] | None = None
+        self._fast: tuple[Envelopes, Any] | None = None
+        self._async_redis: Any = None
         self._declared = False
-        if fast and fast_path_possible(app) and hasattr(tokens, "client"):
-            self._fast = (Envelopes(app), tokens.client, tokens)
+        if fast and fast_path_possible(app) and hasattr(tokens, "key"):
+            self._fast = (Envelopes(app), tokens)
         self._drainer: asyncio.Task[None] | None = None
 
     async def send(self, item: Outgoing) -> str:
@@ -150,7 +151,10 @@ class Publisher:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
                 try:
-                    outcomes = await loop.run_in_executor(self._thread, self.flush, batch)
+                    if self._fast is not None and self._declared:
+                        outcomes = await self._flush_fast(batch)
+                    else:
+                        outcomes = await loop.run_in_executor(self._thread, self.flush, batch)
                 except BaseException as exc:  # a bug, not the broker: every request fails
                     outcomes = [exc] * len(batch)
                 for item, outcome in zip(batch, outcomes, strict=True):
@@ -165,23 +169,31 @@ class Publisher:
             self._draining = False
 
     def flush(self, batch: Sequence[Outgoing]) -> list[str | BaseException]:
-        """Send `batch` (in the publishing thread): per item, its task id or an exception."""
-        if self._fast is not None and self._declared:
-            return self._flush_fast(batch)
+        """Send `batch` through kombu (in the publishing thread): per item, its task id or
+        an exception."""
         outcomes = self._flush_kombu(batch)
         if any(isinstance(o, str) for o in outcomes):
             self._declared = True  # kombu declared the queue with its first publish
         return outcomes
 
-    def _flush_fast(self, batch: Sequence[Outgoing]) -> list[str | BaseException]:
-        """One pipelined round trip for the whole batch: each message a prebuilt envelope
-        (envelopes.py), pushed by a script that first claims its token when it has one,
-        atomically, so a message is queued exactly when its token was free."""
+    async def _flush_fast(self, batch: Sequence[Outgoing]) -> list[str | BaseException]:
+        """On the event loop, no thread: one pipelined round trip for the whole batch, each
+        message a prebuilt envelope (envelopes.py) pushed by LPUSH, or by a script that
+        first claims its token, atomically, so a message is queued exactly when its token
+        was free. While it is on the wire the loop serves the next requests."""
         assert self._fast is not None
-        envelopes, client, tokens = self._fast
+        envelopes, tokens = self._fast
+        loop = asyncio.get_running_loop()
+        if self._async_redis is None or self._async_redis[0] is not loop:
+            import redis.asyncio  # its connections belong to one event loop
+
+            client = redis.asyncio.Redis.from_url(
+                tokens.url, socket_timeout=5, socket_connect_timeout=5
+            )
+            self._async_redis = (loop, client)
         built = []
         try:
-            with client.pipeline(transaction=False) as pipe:
+            async with self._async_redis[1].pipeline(transaction=False) as pipe:
                 for item in batch:
                     task_id, queue, payload = envelopes.build(
                         item.task.name, item.args, item.argsrepr
@@ -190,11 +202,11 @@ class Publisher:
                     if item.once is None:
                         pipe.lpush(queue, payload)
                     else:
-                        token, ttl = item.once
                         # EVAL, not EVALSHA: redis-py checks a pipeline's scripts with
                         # SCRIPT EXISTS first, a round trip more; Redis caches it anyway.
+                        token, ttl = item.once
                         pipe.eval(_CLAIM_AND_PUSH, 2, tokens.key(token), queue, ttl, payload)
-                results = pipe.execute()
+                results = await pipe.execute()
         except BROKER_ERRORS as exc:
             return [unavailable(exc)] * len(batch)
         outcomes: list[str | BaseException] = []

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 
 class TokenStore(Protocol):
@@ -33,12 +33,7 @@ class RedisTokens:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._prefix = prefix
-        self.url = url
-
-    @property
-    def client(self) -> Any:
-        """The Redis client (the publisher claims tokens in its own pipeline with it)."""
-        return self._redis
+        self.url = url  # the publisher's fast path claims tokens in its own pipeline
 
     def key(self, token: str) -> str:
         return f"{self._prefix}:{token}"
