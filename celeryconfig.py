@@ -8,6 +8,7 @@ after its transaction committed (acks_late); a worker killed mid-task leaves it 
 from celery.schedules import crontab
 
 from bounce_worker.config import settings
+from bounce_worker.limits import DEFAULT_TIME_LIMIT, TASK_TIME_LIMITS
 
 _s = settings()
 
@@ -15,7 +16,7 @@ broker_url = _s.broker_url
 broker_connection_retry_on_startup = True
 task_default_queue = _s.queue  # workers consume it too; tests give each run its own
 
-# --- Delivery: at least once, effects exactly once (README "Delivery guarantee") -----------
+# --- Delivery: at least once, effects exactly once (docs/operating.md "Delivery guarantee")
 # A message is acknowledged only after the task returned, i.e. after its transaction
 # committed; a worker killed mid-task (or by the hard time limit) leaves it unacknowledged.
 task_acks_late = True
@@ -28,16 +29,22 @@ task_acks_on_timeout = False
 # Tasks cut off by a lost broker connection are redelivered (late ack), so cancel them.
 worker_cancel_long_running_tasks_on_connection_loss = True
 
-# Time limits: events take milliseconds, so a minute means a stuck lock or a dead socket
-# (tasks.py sets 30 s soft / 60 s hard on them); the set-based nightly jobs get half an hour.
-task_soft_time_limit = 1500
-task_time_limit = 1800
+# Time limits of every task, declared in one table (bounce_worker/limits.py): the soft limit
+# raises inside the task, the hard one kills its pool process. The worker refuses to start
+# when BOUNCE_WORKER_VISIBILITY_TIMEOUT does not exceed the longest hard limit (celery_app.py).
+task_soft_time_limit = DEFAULT_TIME_LIMIT.soft
+task_time_limit = DEFAULT_TIME_LIMIT.hard
+task_annotations = {
+    name: {"soft_time_limit": limit.soft, "time_limit": limit.hard}
+    for name, limit in TASK_TIME_LIMITS.items()
+}
 
 # Redis has no real acknowledgements: kombu parks a delivered message in an "unacked" hash
 # and gives it back to the queue once it is older than the visibility timeout. That timeout
-# must exceed the longest hard time limit (1800 s) plus the time a prefetched message waits,
-# or a live task would run twice; default 3600 s. A worker stopped with SIGTERM returns its
-# messages at once; after a kill -9 they come back when the timeout expires.
+# must exceed the longest hard time limit (1800 s, checked at worker start-up) plus the time
+# a prefetched message waits, or a live task would run twice; default 3600 s. A worker
+# stopped with SIGTERM returns its messages at once; after a kill -9 they come back when the
+# timeout expires.
 # The unacked keys are named after the queue, so deployments (and test runs) sharing one
 # Redis never restore each other's messages. (kombu's SQLAlchemy transport passes its
 # options to create_engine, so Redis only.)
@@ -61,7 +68,7 @@ if broker_url.startswith(("redis", "rediss")):
 # acknowledgements are real (a message unacknowledged by a dead connection is redelivered
 # at once, no visibility timeout). Quorum queues replicate each message to a majority of
 # the cluster and keep it on disk before the publisher's confirm; publisher confirms make
-# `bounce-worker publish` wait until the broker has taken each message (README "Broker").
+# `bounce-worker publish` wait until the broker has taken each message (docs/hardening.md).
 # Celery turns global QoS off by itself for quorum queues (worker_detect_quorum_queues).
 if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
     task_default_queue_type = "quorum"

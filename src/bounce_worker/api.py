@@ -140,6 +140,7 @@ def check_fast(
     engine = engine or get_engine(settings().database_url)
     display = normalize_recipient(address, channel)
     secret = settings().secret_key
+    lookup.require_secret(engine, secret)
     hashed = forgotten_hasher(secret, channel) if secret else None
     hits = lookup.fetch_few(engine, lookup.candidate_keys(channel, address_key(display), hashed))
     hit = ruling(hits, organization, list)
@@ -151,6 +152,7 @@ def _entries(uow: UnitOfWork, channel: str, display: str) -> list[EntryRow]:
     if channel == "domain":
         return list(uow.entries_for("domain", display))
     secret = settings().secret_key
+    lookup.require_secret(uow.session, secret)
     hashed = forgotten_hasher(secret, channel) if secret else None
     pairs = lookup.candidate_keys(channel, address_key(display), hashed)
     return [row for ch, key in pairs for row in uow.entries_for(ch, key)]

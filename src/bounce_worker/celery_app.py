@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
@@ -10,18 +11,59 @@ from celery.signals import (
     after_setup_task_logger,
     task_prerun,
     task_success,
+    worker_init,
     worker_process_init,
 )
 
 from bounce_worker import org_policy
 from bounce_worker.clock import utcnow
-from bounce_worker.config import settings
+from bounce_worker.config import placeholder_problem, settings
+from bounce_worker.limits import visibility_timeout_problem
 from bounce_worker.observability import metrics
-from bounce_worker.observability.logs import use_json
+from bounce_worker.observability.logs import redact_handlers, use_json
 from bounce_worker.store.db import dispose_all, get_engine
+
+log = logging.getLogger("bounce_worker.worker")
+
+# Worker, beat and Flower all load this app: none of them starts on a placeholder secret.
+_placeholder = placeholder_problem()
+if _placeholder:
+    raise SystemExit(f"bounce-worker: {_placeholder}")
 
 app = Celery("bounce_worker", include=["bounce_worker.tasks"])
 app.config_from_object("celeryconfig")
+
+
+@worker_init.connect
+def _check_time_limits(**_: Any) -> None:
+    # Before any message is taken: a visibility timeout at or under a hard time limit would
+    # hand a running task's message to a second worker. One line, no traceback.
+    problem = visibility_timeout_problem(settings().visibility_timeout)
+    if problem:
+        raise SystemExit(f"bounce-worker: {problem}")
+
+
+@worker_init.connect
+def _check_schema(**_: Any) -> None:
+    # A worker on a database without the current schema would retry "no such table" for
+    # every message. The embedded SQLite database migrates itself here, as every CLI
+    # command does; a server database is migrated on purpose, so the worker exits at once.
+    # An unreachable database is not judged here: the tasks retry until it is back.
+    from bounce_worker.store.migrate import is_current, upgrade
+
+    s = settings()
+    try:
+        current = is_current(s.database_url)
+    except Exception as exc:
+        log.warning("database not reachable at start (%s); tasks will retry", type(exc).__name__)
+        return
+    if current:
+        return
+    if not s.embedded:
+        raise SystemExit(
+            "bounce-worker: database schema is not current: run `bounce-worker db upgrade`"
+        )
+    upgrade(s.database_url)
 
 
 @worker_process_init.connect
@@ -43,6 +85,8 @@ def _structured_logs(logger: Any, **_: Any) -> None:
     # BOUNCE_WORKER_LOG_FORMAT=json: one JSON object per line for the log shipper.
     if settings().log_format == "json":
         use_json(logger)
+    # Never an address in a log line: a keyed hash instead (observability/logs.py).
+    redact_handlers(logger, settings().secret_key)
 
 
 @task_success.connect

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -176,7 +177,31 @@ def _sms_numbers(raw: str) -> dict[str, tuple[str, str | None]]:
     return numbers
 
 
+PLACEHOLDER = "CHANGE-ME"  # what .env.example writes where a secret goes
+
+
+def placeholder_problem(environ: Mapping[str, str] | None = None) -> str | None:
+    """The one-line refusal when a setting (or a Flower/Redis/PostgreSQL credential the
+    services are started with) still holds .env.example's placeholder; else None."""
+    env = os.environ if environ is None else environ
+    names = sorted(
+        name
+        for name, value in env.items()
+        if name.startswith((PREFIX, "FLOWER_", "REDIS_", "POSTGRES_"))
+        and PLACEHOLDER.lower() in value.lower()
+    )
+    if not names:
+        return None
+    return (
+        f"{', '.join(names)} still hold{'s' if len(names) == 1 else ''} the {PLACEHOLDER} "
+        "placeholder of .env.example: set a real value"
+    )
+
+
 def load_settings() -> Settings:
+    problem = placeholder_problem()
+    if problem:
+        raise ConfigError(problem)
     home = Path(_get("HOME", ".bounce-worker")).expanduser().resolve()
     hour, minute = _clock(_get("UNLOCK_AT", "03:00"))
     log_format = _get("LOG_FORMAT", "text")
@@ -306,7 +331,7 @@ DESCRIPTIONS: dict[str, str] = {
     "MAX_MESSAGE_BYTES": "larger raw messages are dead-lettered (only this much is kept)",
     "BATCH_SIZE": "events per message on the batched path (`publish`)",
     "VISIBILITY_TIMEOUT": "seconds before Redis hands an unacknowledged message to another "
-    "worker; keep it above the longest hard time limit",
+    "worker; a worker refuses to start unless it exceeds the longest hard time limit (1800 s)",
     "SECRET_KEY": "HMAC key for erasure (`forget`); no default, set it before forgetting anyone",
     "LOG_FORMAT": "`text`, or `json` for one JSON object per log line",
     "RECALCULATE_AT": "time of the nightly recalculation of the statistics, HH:MM",

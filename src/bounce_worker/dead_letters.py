@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from bounce_worker import contacts, ingest, service
+from bounce_worker import contacts, ingest, limits, service
 from bounce_worker.config import Settings
 from bounce_worker.store.models import DeadLetterRow
 from bounce_worker.store.uow import UnitOfWork
@@ -110,7 +110,7 @@ def replay(
             counts["no_replayer"] += 1
             continue
         with service.replaying(row.id):
-            results = replayer(engine, row.payload, row.source, s, now)
+            results = _replay_one(engine, row, replayer, s, now)
         outcome = _outcome(results)
         counts[outcome] += 1
         if outcome != service.Result.DEAD_LETTERED:
@@ -118,6 +118,20 @@ def replay(
                 uow.mark_replayed(row.id, now)
                 uow.commit()
     return counts
+
+
+def _replay_one(
+    engine: Engine, row: DeadLetterRow, replayer: Replayer, s: Settings, now: datetime
+) -> Counter[service.Result]:
+    """One dead letter under the time limit of the task that handles its kind (limits.py):
+    one that takes longer stays a dead letter, with that reason."""
+    seconds = limits.replay_time_limit(row.kind)
+    try:
+        with limits.deadline(seconds, f"replay of dead letter {row.id}"):
+            return replayer(engine, row.payload, row.source, s, now)
+    except limits.TimeLimitExceeded as exc:
+        service.dead_letter(engine, row.kind, row.source, row.payload, str(exc), now)
+        return Counter({service.Result.DEAD_LETTERED: 1})
 
 
 def _outcome(results: Counter[service.Result]) -> str:

@@ -1,8 +1,11 @@
 """What one input may cost: the caps on a message, a mail and a task, in one place.
 
 The caps that an operator may tune are settings (config.py, `BOUNCE_WORKER_*`, each with its
-line in config.DESCRIPTIONS); their defaults and the fixed caps live here. docs/hardening.md
-explains each one.
+line in config.DESCRIPTIONS); their defaults and the fixed caps live here, and so do the time
+limits of every task and of `dead-letters replay` (`TASK_TIME_LIMITS`), so that the rule "the
+broker's visibility timeout exceeds every hard time limit" is checked against one table when
+a worker starts (`visibility_timeout_problem`, celery_app.py). docs/hardening.md explains
+each one.
 
 A raw mail is parsed under `MailLimits` (parsers/mime_part.py, parsers/mime.py and the format
 parsers read them through `active()`, set by `parse_message` for the length of one parse), so
@@ -122,3 +125,101 @@ def digest(data: bytes) -> str:
 def kept(limit: int) -> int:
     """How much of an oversized payload its dead letter keeps."""
     return min(limit, KEEP_BYTES)
+
+
+# -- time ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TimeLimit:
+    """A task's time limits in seconds: at `soft` the task gets SoftTimeLimitExceeded (its
+    transaction rolls back, the payload is dead-lettered or the message redelivered), at
+    `hard` its pool process is killed (the message, unacknowledged, is redelivered)."""
+
+    soft: int
+    hard: int
+
+
+# Every task, by name (tasks.py declares none of its own; celeryconfig applies this table as
+# task annotations). The event tasks retry a transient database error in place, forever,
+# with backoff up to 300 s (grouping.retrying, DatabaseTask): their limits leave room for an
+# outage of several minutes before the message goes back to the queue. Raw mail is parsed
+# in the task (bench/hostile.py: well under a second for the worst mails), webhooks too.
+# The nightly jobs are set-based SQL over millions of rows.
+TASK_TIME_LIMITS: dict[str, TimeLimit] = {
+    "bounce_worker.process_event": TimeLimit(1500, 1800),
+    "bounce_worker.process_batch": TimeLimit(1500, 1800),
+    "bounce_worker.ingest_raw": TimeLimit(120, 180),
+    "bounce_worker.ingest_webhook": TimeLimit(30, 60),
+    "bounce_worker.ingest_sms": TimeLimit(30, 60),
+    "bounce_worker.unlock_expired": TimeLimit(1500, 1800),
+    "bounce_worker.recalculate": TimeLimit(1500, 1800),
+    "bounce_worker.housekeeping": TimeLimit(1500, 1800),
+}
+# A task missing from the table (a new one) gets these.
+DEFAULT_TIME_LIMIT = TimeLimit(1500, 1800)
+
+# `bounce-worker dead-letters replay`: each dead letter is replayed under the soft limit of
+# the task that handles its kind; one over it stays a dead letter with that reason.
+REPLAY_TIME_LIMITS: dict[str, str] = {
+    "event": "bounce_worker.process_event",
+    "raw": "bounce_worker.ingest_raw",
+    "webhook": "bounce_worker.ingest_webhook",
+    "message": "bounce_worker.process_event",
+}
+
+
+def task_time_limit(name: str) -> TimeLimit:
+    return TASK_TIME_LIMITS.get(name, DEFAULT_TIME_LIMIT)
+
+
+def replay_time_limit(kind: str) -> int:
+    """Seconds one dead letter of `kind` may take to replay."""
+    return task_time_limit(REPLAY_TIME_LIMITS.get(kind, "")).soft
+
+
+def longest_hard_limit() -> tuple[int, str]:
+    """(seconds, task name) of the longest hard time limit of any task."""
+    name = max(TASK_TIME_LIMITS, key=lambda n: TASK_TIME_LIMITS[n].hard)
+    longest = TASK_TIME_LIMITS[name].hard
+    if DEFAULT_TIME_LIMIT.hard > longest:
+        return DEFAULT_TIME_LIMIT.hard, "any task without its own limit"
+    return longest, name
+
+
+def visibility_timeout_problem(visibility_timeout: int) -> str | None:
+    """The one-line error when the broker's visibility timeout does not exceed every hard
+    time limit (a live task's message would be handed to a second worker), else None."""
+    longest, name = longest_hard_limit()
+    if visibility_timeout > longest:
+        return None
+    return (
+        f"BOUNCE_WORKER_VISIBILITY_TIMEOUT is {visibility_timeout} s: it must exceed the "
+        f"longest hard time limit, {longest} s ({name}), or a running task's message is "
+        "delivered twice"
+    )
+
+
+class TimeLimitExceeded(Exception):
+    """Raised inside `deadline` when its time is up."""
+
+
+@contextmanager
+def deadline(seconds: int, what: str) -> Iterator[None]:
+    """Raise TimeLimitExceeded in the block after `seconds` (SIGALRM: main thread only; in
+    another thread the block runs without a limit)."""
+    import signal
+    import threading
+
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeLimitExceeded(f"{what} took longer than its time limit of {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -8,6 +8,7 @@ keyed hash if it was forgotten, its domain) and let `domain.effective.ruling` de
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -28,8 +29,10 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.orm import Session
 
 from bounce_worker import robinson
+from bounce_worker.config import ConfigError
 from bounce_worker.domain.effective import ROBINSON, ruling
 from bounce_worker.domain.policy import State
 from bounce_worker.domain.targets import FORGOTTEN_PREFIX, forgotten_matcher
@@ -261,6 +264,7 @@ class Lookup:
         """Hashing every address is one of an import check's larger costs; it is only
         needed when forgotten entries exist, and then only hashes in use are looked up."""
         if not secret:
+            require_secret(self.engine, secret)
             return None
         stmt = select(EntryRow.address).where(
             EntryRow.channel == self.channel, EntryRow.address.startswith(FORGOTTEN_PREFIX)
@@ -318,3 +322,42 @@ class Lookup:
                     hits_of[key].extend(domain_hits)
         verdicts = {key: ruling(hits, organization, list_id) for key, hits in hits_of.items()}
         return {key: hit for key, hit in verdicts.items() if hit is not None}
+
+
+# Databases known to hold forgotten entries (their URL), and when each was last found to
+# hold none: without the secret key, a lookup there cannot find a forgotten address.
+_FORGOTTEN_HELD: set[str] = set()
+_FORGOTTEN_NONE_AT: dict[str, float] = {}
+_RECHECK_SECONDS = 60.0
+
+SECRET_MISSING = (
+    "BOUNCE_WORKER_SECRET_KEY is not set, but forgotten addresses are kept under its keyed "
+    "hash: without it a forgotten address would read active; set it and retry"
+)
+
+
+def require_secret(bind: Engine | Connection | Session, secret: str | None) -> None:
+    """Refuse (ConfigError, one line) to read states without the secret key once the
+    database holds forgotten entries: they would silently read `active`. The answer "none
+    held" is remembered for a minute, "some held" for good (nothing un-forgets them).
+    `bind`: an engine, or the session of the unit of work asking (on SQLite a second
+    connection would wait for that session's write lock)."""
+    if secret:
+        return
+    session = bind if isinstance(bind, Session) else None
+    engine = (session.get_bind() if session is not None else bind).engine  # type: ignore[union-attr]
+    url = engine.url.render_as_string(hide_password=True)
+    if url not in _FORGOTTEN_HELD:
+        if time.monotonic() - _FORGOTTEN_NONE_AT.get(url, -_RECHECK_SECONDS) < _RECHECK_SECONDS:
+            return
+        stmt = select(EntryRow.id).where(EntryRow.address.startswith(FORGOTTEN_PREFIX)).limit(1)
+        if session is not None:
+            held = session.execute(stmt).first() is not None
+        else:
+            with engine.connect() as conn:
+                held = conn.execute(stmt).first() is not None
+        if not held:
+            _FORGOTTEN_NONE_AT[url] = time.monotonic()
+            return
+        _FORGOTTEN_HELD.add(url)
+    raise ConfigError(SECRET_MISSING)

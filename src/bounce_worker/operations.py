@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from bounce_worker import lookup
 from bounce_worker.apply import record_transition
 from bounce_worker.domain.permissions import (
     Invalid,
@@ -151,6 +152,8 @@ def _find(uow: UnitOfWork, req: Request, secret: str | None) -> EntryRow | None:
     """The entry under the address, or under its keyed hash if the address was forgotten."""
     key = req.key()
     row = uow.find_entry(key, for_update=True)
+    if row is None and not secret and key.channel != "domain":
+        lookup.require_secret(uow.session, secret)
     if row is None and secret and key.channel != "domain":
         hashed = forgotten_key(secret, key.channel, key.address)
         row = uow.find_entry(

@@ -187,6 +187,19 @@ def source_of(headers: Any) -> str:
     return "message:?"
 
 
+REDACTED = "(redacted)"
+
+
+def redact_arguments(headers: Any) -> None:
+    """A task's arguments hold addresses and mail; the worker's task events (what Flower
+    shows and keeps) carry the message's `argsrepr`/`kwargsrepr` headers: blank them, so no
+    event, whoever produced the message, ever carries the arguments (erasure could not
+    reach Flower's database)."""
+    if isinstance(headers, dict):
+        headers["argsrepr"] = REDACTED
+        headers["kwargsrepr"] = REDACTED
+
+
 class GuardedConsumer(Consumer):  # type: ignore[misc]
     """Celery's consumer, with every task message checked before it becomes a request."""
 
@@ -207,6 +220,7 @@ class GuardedConsumer(Consumer):  # type: ignore[misc]
                 return self.quarantine(message, str(exc))
             except Exception as exc:  # the check itself must not stop the worker either
                 return self.quarantine(message, f"unreadable message: {_describe(exc)}")
+            redact_arguments(message.headers)
             try:
                 return handle(message)
             except self.connection_errors:

@@ -125,13 +125,11 @@ def unlock_expired() -> int:
     return result.rows
 
 
-# Raw mail is parsed in the task: up to BOUNCE_WORKER_MAX_MESSAGE_BYTES, so more time.
+# Time limits of every task: limits.TASK_TIME_LIMITS (applied by celeryconfig).
 @app.task(
     base=DatabaseTask,
     name="bounce_worker.ingest_raw",
     bind=True,
-    soft_time_limit=120,
-    time_limit=180,
 )
 def ingest_raw(
     self: Task,
@@ -207,8 +205,6 @@ def raw_mail_args(
     base=DatabaseTask,
     name="bounce_worker.ingest_webhook",
     bind=True,
-    soft_time_limit=30,
-    time_limit=60,
 )
 def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
     """An ESP webhook delivery, with its provider name (ses, sendgrid, mailgun, postmark)."""
@@ -233,8 +229,6 @@ def ingest_webhook(self: Task, provider: str, payload: Any) -> dict[str, int]:
     base=DatabaseTask,
     name="bounce_worker.ingest_sms",
     bind=True,
-    soft_time_limit=30,
-    time_limit=60,
 )
 def ingest_sms(self: Task, gateway: str, payload: Any, received_at: str) -> dict[str, int]:
     """An SMS gateway webhook (twilio, vonage, infobip, smpp), verified by the HTTP edge;

@@ -95,6 +95,8 @@ def malformed_messages() -> list[tuple[str, dict[str, Any], bytes, str, bytes]]:
     add("no headers at all", {}, b)
     h, b = task_message("bounce_worker.process_event", [hard_bounce(905, "x")], id=12345)
     add("task id not a string", h, b)
+    h, b = task_message("bounce_worker.process_event", [hard_bounce(906, "x")])
+    add("says gzip, is not", h | {"compression": "application/x-gzip"}, b)
     return out
 
 

@@ -166,3 +166,47 @@ def test_dockerfile_installs_the_package_and_runs_unprivileged() -> None:
     assert users and users[-1] not in ("root", "0")
     ignored = (REPO / ".dockerignore").read_text().splitlines()
     assert ".env" in ignored and ".git" in ignored
+
+
+def test_redis_has_a_password_and_fsyncs_every_write() -> None:
+    redis = COMPOSE["services"]["redis"]
+    assert [(n, op) for n, op, _ in references(redis["environment"]["REDIS_PASSWORD"])] == [
+        ("REDIS_PASSWORD", ":?")
+    ]
+    script = redis["command"][-1]
+    assert "--appendfsync always" in script and '--requirepass "$$REDIS_PASSWORD"' in script
+    assert "everysec" not in script
+    # The script itself: refuses the placeholder (and nothing), starts with a real password.
+    runnable = script.replace("$$", "$").replace("exec redis-server", "exec echo redis-server")
+    for password, started in (("CHANGE-ME", False), ("", False), ("s3cret-Pass", True)):
+        out = subprocess.run(
+            ["sh", "-c", runnable],
+            env={"REDIS_PASSWORD": password, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (out.returncode == 0) is started, (password, out.stderr)
+        if started:
+            assert out.stdout.split()[-2:] == ["--requirepass", "s3cret-Pass"]
+        else:
+            assert "CHANGE-ME" in out.stderr and out.stderr.count("\n") == 1
+    # Every app service reaches Redis with the password.
+    for name, service in app_services(COMPOSE).items():
+        url = interpolate(service["environment"]["BOUNCE_WORKER_BROKER_URL"],
+                          ENV | {"REDIS_PASSWORD": "pw1"})  # fmt: skip
+        assert url == "redis://:pw1@redis:6379/0", name
+
+
+def test_every_app_service_refuses_the_placeholders_of_env_example() -> None:
+    from bounce_worker.config import placeholder_problem
+
+    for name, service in app_services(COMPOSE).items():
+        env = {k: interpolate(str(v), ENV) for k, v in service["environment"].items()}
+        problem = placeholder_problem(env)
+        assert problem and "CHANGE-ME" in problem and "\n" not in problem, name
+        real = {k: v.replace("CHANGE-ME", "real-value") for k, v in env.items()}
+        assert placeholder_problem(real) is None, name
+    flower = {k: interpolate(str(v), ENV) for k, v in
+              COMPOSE["services"]["flower"]["environment"].items()}  # fmt: skip
+    assert "FLOWER_BASIC_AUTH" in (placeholder_problem(flower) or "")

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from bounce_worker import __version__
-from bounce_worker.config import settings
+from bounce_worker.config import ConfigError, settings
 from bounce_worker.http import console, health, v1, webhooks
 from bounce_worker.http.limits import BodySizeLimit
 from bounce_worker.http.publish import BrokerUnavailable
@@ -29,6 +29,7 @@ def create_app(*, max_body_bytes: int | None = None) -> FastAPI:
     console.install(app)
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
     app.add_exception_handler(v1.ApiError, v1.api_error)
+    app.add_exception_handler(ConfigError, _misconfigured)
     if max_body_bytes is not None:
         app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     # Outermost: an ordinary GET /v1/check is answered before the framework (fastcheck.py).
@@ -43,6 +44,13 @@ async def _broker_unavailable(_request: object, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": "30"},
     )
+
+
+async def _misconfigured(_request: object, exc: Exception) -> JSONResponse:
+    # A setting the answer needs is missing (e.g. the secret key once addresses were
+    # forgotten: a check would read them active): 503 with the one-line reason, never a
+    # wrong answer.
+    return JSONResponse({"error": str(exc)}, status_code=503)
 
 
 def app_from_settings() -> FastAPI:

@@ -19,7 +19,7 @@ from bounce_worker.domain.addresses import InvalidAddress
 from bounce_worker.domain.identity import Principal
 from bounce_worker.domain.permissions import Invalid, Refused
 from bounce_worker.domain.policy import Scope, State
-from bounce_worker.domain.targets import parse_target
+from bounce_worker.domain.targets import forgotten_key, parse_target
 from bounce_worker.http.v1.identity import ApiError, Operator, Support, acting_for, deny, engine
 
 router = APIRouter(tags=["operator"])
@@ -117,9 +117,9 @@ class Forget(BaseModel):
 @router.post("/forget", summary="Erase what is stored about an address; it stays suppressed")
 def forget(request: Request, who: Support, body: Forget) -> dict[str, Any]:
     try:
+        target = parse_target(body.address)
         done = erasure.forget(
-            engine(), parse_target(body.address), actor=who.actor, now=utcnow(),
-            secret=settings().secret_key,
+            engine(), target, actor=who.actor, now=utcnow(), secret=settings().secret_key,
         )  # fmt: skip
     except InvalidAddress as exc:
         raise ApiError(422, f"invalid address: {exc}") from None
@@ -127,7 +127,9 @@ def forget(request: Request, who: Support, body: Forget) -> dict[str, Any]:
         raise ApiError(409, str(exc)) from None
     audit.record(
         engine(), audit.Who.of(who), "POST /v1/forget", "done", now=utcnow(),
-        target=body.address, reason=body.reason,
+        # The audit row names the keyed hash: the address itself is what was erased.
+        target=forgotten_key(settings().secret_key or "", target.channel, target.key),
+        reason=body.reason,
         detail=", ".join(f"{k} {n}" for k, n in sorted(dict(done).items())),
     )  # fmt: skip
-    return {"address": body.address, "erased": dict(done)}
+    return {"address": body.address, "erased": dict(done)}  # (the caller's own words back)

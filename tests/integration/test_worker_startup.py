@@ -1,0 +1,92 @@
+"""A worker's start and stop (issue 14, operations): on a fresh embedded home it migrates
+and works, and SIGTERM ends it within the warm-shutdown time; on a server database without
+the schema, or with a placeholder secret, it exits at once with one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Worker, run_cli, set_env, wait_until
+
+WARM_SHUTDOWN = 15.0  # seconds: an idle worker's warm shutdown takes a few at most
+
+
+def test_worker_on_a_fresh_embedded_home_migrates_and_stops_on_sigterm(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    home = Path(os.environ["BOUNCE_WORKER_HOME"])
+    assert not home.exists()  # nothing ran before the worker: no database, no broker file
+    worker = Worker(concurrency=1).start(wait=120)
+    assert worker.proc is not None
+    try:
+        feed = tmp_path / "feed.jsonl"
+        event = {"event_id": "fresh-1", "type": "bounce", "recipient": "fresh@example.org",
+                 "status": "5.1.1", "occurred_at": "2026-11-20T10:00:00Z"}  # fmt: skip
+        feed.write_text(json.dumps(event) + "\n")
+        published = run_cli("publish", str(feed))
+        assert published.returncode == 0, published.stderr
+
+        def blocked() -> bool:
+            out = run_cli("status", "fresh@example.org")
+            return out.returncode == 0 and "blocked" in out.stdout
+
+        wait_until(blocked, timeout=90)
+    finally:
+        started = time.monotonic()
+        os.killpg(worker.proc.pid, signal.SIGTERM)
+        try:
+            worker.proc.wait(timeout=60)
+        finally:
+            worker.kill()
+    took = time.monotonic() - started
+    log = worker.log.read_text(errors="replace")
+    assert took < WARM_SHUTDOWN, (took, log[-2000:])
+    assert "no such table" not in log
+
+
+def test_worker_on_a_server_database_without_schema_exits_at_once(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, empty_pg_url: str, redis_url: str
+) -> None:
+    set_env(monkeypatch, database_url=empty_pg_url, broker_url=redis_url, queue="bw-never-used")
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "bounce_worker.celery_app", "worker"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert out.returncode != 0 and time.monotonic() - started < 30
+    assert [ln for ln in out.stderr.splitlines() if ln.startswith("bounce-worker:")] == [
+        "bounce-worker: database schema is not current: run `bounce-worker db upgrade`"
+    ]
+    assert "Traceback" not in out.stderr
+
+
+def test_worker_and_cli_refuse_a_placeholder_secret(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "ops:CHANGE-ME")
+    expected = (
+        "FLOWER_BASIC_AUTH still holds the CHANGE-ME placeholder of .env.example: set a real value"
+    )
+    worker = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "bounce_worker.celery_app", "worker"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert worker.returncode != 0
+    assert worker.stderr.strip().splitlines()[-1] == f"bounce-worker: {expected}"
+    cli = run_cli("status", "someone@example.org")
+    assert cli.returncode != 0 and cli.stderr.strip().endswith(expected)
+    assert cli.stderr.strip().count("\n") == 0
