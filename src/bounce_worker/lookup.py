@@ -62,8 +62,9 @@ def candidate_keys(
     channel: str, key: str, hashed: Callable[[str], str | None] | None
 ) -> list[tuple[str, str]]:
     """Every (channel, address) whose entries may bear on a send to `key`: its own, its
-    keyed hash's if it was forgotten (`hashed`), and its domain's. `Lookup.rulings` is the
-    same enumeration for thousands at once (tests check both agree)."""
+    keyed hash's if it was forgotten (`hashed`), and its domain's. `Lookup.prepare` is the
+    same enumeration for thousands at once (tests/integration/test_rule_pairs.py runs both
+    on the same rows)."""
     keys = [(channel, key)]
     hashed_key = hashed(key) if hashed is not None else None
     if hashed_key:

@@ -160,6 +160,12 @@ def effective_temp_block_count(entry: Entry, at: datetime, settings: PolicySetti
     return entry.temp_block_count
 
 
+# The same rule in SQL, for housekeeping's reset (jobs/housekeeping.py): the counts it
+# forgets, with :stale_before = now - quiet_period (a count of 0 needs no reset).
+# tests/integration/test_rule_pairs.py runs both on the same rows.
+STALE_COUNT_SQL = "temp_block_count > 0 AND temp_block_last_end <= :stale_before"
+
+
 def _soft_bounce(entry: Entry, reason: str, settings: PolicySettings) -> Decision:
     count = entry.soft_bounce_count + 1
     counted = replace(entry, soft_bounce_count=count)
@@ -193,3 +199,8 @@ def unlock_due(entry: Entry, now: datetime) -> bool:
         and entry.blocked_until is not None
         and entry.blocked_until <= now
     )
+
+
+# The same rule in SQL, for the nightly unlock (jobs/unlock.py; NULL <= :now is not true).
+# tests/integration/test_rule_pairs.py runs both on the same rows.
+UNLOCK_DUE_SQL = "state = 'temporarily_blocked' AND blocked_until <= :now"

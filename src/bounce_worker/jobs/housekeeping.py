@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from bounce_worker.domain.policy import STALE_COUNT_SQL
 from bounce_worker.jobs.common import (
     JobResult,
     Progress,
@@ -32,11 +33,11 @@ from bounce_worker.store.models import UTCDateTime
 
 JOB = "housekeeping"
 
+# policy.effective_temp_block_count, as SQL beside it in domain/policy.py.
 _RESET_CHUNK = sql(
-    """
+    f"""
     UPDATE entries SET temp_block_count = 0, updated_at = :now
-    WHERE id >= :lo AND id < :hi
-      AND temp_block_count > 0 AND temp_block_last_end <= :stale_before
+    WHERE id >= :lo AND id < :hi AND {STALE_COUNT_SQL}
     """
 )
 

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from bounce_worker.domain.policy import UNLOCK_DUE_SQL
 from bounce_worker.jobs.common import (
     JobResult,
     Progress,
@@ -30,9 +31,10 @@ from bounce_worker.jobs.common import (
 
 JOB = "unlock"
 
-_DUE = "state = 'temporarily_blocked' AND blocked_until <= :now"
-# SQLite: unary + keeps the planner on the rowid range instead of walking the whole due
-# part of the state index for every batch (quadratic: a 1M-row unlock did not finish).
+_DUE = UNLOCK_DUE_SQL  # policy.unlock_due, beside it in domain/policy.py
+# The same rule for SQLite's id ranges: unary + keeps the planner on the rowid range instead
+# of walking the whole due part of the state index for every batch (quadratic: a 1M-row
+# unlock did not finish).
 _IN_RANGE_SQLITE = (
     "+state = 'temporarily_blocked' AND +blocked_until <= :now AND id >= :lo AND id < :hi"
 )
