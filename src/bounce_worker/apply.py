@@ -104,11 +104,12 @@ def write(
     policy: PolicySettings | None,
     now: datetime,
     task_ids: Sequence[str] | None = None,
+    durable: bool = True,
 ) -> tuple[list[Result], list[int]]:
     """apply_events, with the ids of the dead letters stored (policy: None only when
-    there are no events)."""
+    there are no events; `durable`: store.writer.open_store)."""
     replay_of = _replaying.get()
-    with open_store(engine) as store:
+    with open_store(engine, durable=durable) as store:
         results = _apply(store, events, policy, now, task_ids) if events else []
         dead_ids = store.add_dead_letters(dead_letters, now, replay_of) if dead_letters else []
         store.commit()

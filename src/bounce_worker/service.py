@@ -78,6 +78,7 @@ def process_payloads(
     now: datetime,
     max_bytes: int | None = None,
     task_ids: Sequence[str] | None = None,
+    durable: bool = True,
 ) -> list[Result]:
     """Decode, validate and apply many events in one transaction, with a source per
     payload (where its dead letter says it came from) and, when each payload was a
@@ -97,7 +98,9 @@ def process_payloads(
         except InvalidEvent as exc:
             invalid.append(DeadLetter("event", where, as_bytes(payload), str(exc)))
     ids = [task_ids[i] for i in valid] if task_ids is not None else None
-    applied, _ = write(engine, events, invalid, policy=policy, now=now, task_ids=ids)
+    applied, _ = write(
+        engine, events, invalid, policy=policy, now=now, task_ids=ids, durable=durable
+    )
     for index, result in zip(valid, applied, strict=True):
         results[index] = result
     return results

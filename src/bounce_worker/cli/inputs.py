@@ -45,6 +45,14 @@ def read_inputs(files: list[str]) -> Iterator[Item]:
                 yield Item("raw", label, stream.read())
 
 
+def input_size(files: list[str]) -> int | None:
+    """Bytes of input to read (for the progress bar's ETA); None when stdin is among them."""
+    names = expand(files)
+    if "-" in names:
+        return None
+    return sum(Path(n).stat().st_size for n in names if Path(n).is_file())
+
+
 def expand(names: list[str]) -> list[str]:
     """A directory stands for the files in it (and below), in name order; hidden ones skipped."""
     out: list[str] = []

@@ -11,10 +11,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
+from rich.text import Text
 
 from bounce_worker.cli.common import stderr_is_terminal
 from bounce_worker.jobs import Progress as JobProgress
@@ -62,3 +66,39 @@ def bar(description: str, total: int | None) -> Iterator[Callable[[int], None] |
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda completed: progress.update(task, completed=completed)
+
+
+class _Rate(ProgressColumn):
+    """Events per second so far (the bar itself advances by bytes of input, for the ETA)."""
+
+    def render(self, task: Task) -> Text:
+        events = task.fields.get("events", 0)
+        elapsed = task.elapsed or 0
+        rate = f"{events / elapsed:,.0f} events/s" if elapsed > 0.5 else "- events/s"
+        return Text(f"{events:,} events, {rate}")
+
+
+@contextmanager
+def process_progress(total_bytes: int | None) -> Iterator[Callable[[int, int], None]]:
+    """`bounce-worker process`'s bar on stderr, when it is a terminal: events applied, the
+    rate, and the time left (from the bytes of input read; none for stdin). Yields
+    `advance(events, bytes)`, a no-op when there is no terminal."""
+    if not stderr_is_terminal():
+        yield lambda _events, _bytes: None
+        return
+    with Progress(
+        TextColumn("process"),
+        BarColumn(),
+        _Rate(),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("process", total=total_bytes, events=0)
+
+        def advance(events: int, size: int) -> None:
+            done = progress.tasks[task].fields["events"] + events
+            progress.update(task, advance=size, events=done)
+
+        yield advance

@@ -108,11 +108,16 @@ class EventStore(Protocol):
     def commit(self) -> None: ...
 
 
-def open_store(engine: Engine) -> EventStore:
+def open_store(engine: Engine, *, durable: bool = True) -> EventStore:
+    """The engine's store. `durable=False` (a backfill from a file, which can simply be run
+    again: its events are idempotent) lets PostgreSQL acknowledge a COMMIT before its WAL
+    is flushed (synchronous_commit off, for that transaction only); a crash may then lose
+    the last few batches, never half of one. The worker always commits durably: it
+    acknowledges a message only after its commit."""
     if engine.dialect.name == "postgresql":
         from bounce_worker.store.writer_pg import PgEventStore
 
-        return PgEventStore(engine)
+        return PgEventStore(engine, durable=durable)
     from bounce_worker.store.writer_sqlite import SqliteEventStore
 
     return SqliteEventStore(engine)
