@@ -32,6 +32,7 @@ from celery.worker.request import Request
 from celery_batches import Batches, SimpleRequest
 from celery_batches.trace import apply_batches_task
 
+from bounce_worker import limits
 from bounce_worker.errors import TRANSIENT
 from bounce_worker.service import Result
 
@@ -43,7 +44,7 @@ ApplyMany = Callable[[Sequence[Any], Sequence[str]], list[Result]]
 DeadLetter = Callable[[Any, str, str], None]
 
 T = TypeVar("T")
-RETRY_MAX = 300.0  # seconds between attempts at most, as DatabaseTask.retry_backoff_max
+RETRY_MAX = float(limits.RETRY_BACKOFF_MAX)  # declared once, in limits.py
 
 
 def apply_group(
@@ -71,7 +72,7 @@ def apply_group(
 def retrying(call: Callable[[], T]) -> T:
     """`call()`, again after each transient error, waiting 1, 2, 4 ... RETRY_MAX seconds
     (each drawn at random below: full jitter). The messages stay unacknowledged meanwhile."""
-    delay = 1.0
+    delay = float(limits.RETRY_BACKOFF_FIRST)
     while True:
         try:
             return call()

@@ -127,6 +127,15 @@ def kept(limit: int) -> int:
     return min(limit, KEEP_BYTES)
 
 
+# -- retries ---------------------------------------------------------------------------------
+# A transient error (errors.TRANSIENT: a lost connection, a deadlock, a server shutting down)
+# is retried forever with exponential backoff and full jitter: the first wait at most
+# RETRY_BACKOFF_FIRST seconds, doubling up to RETRY_BACKOFF_MAX. Used by tasks.DatabaseTask
+# (Celery's autoretry) and by grouping.retrying (the event groups retry in place).
+RETRY_BACKOFF_FIRST = 1
+RETRY_BACKOFF_MAX = 300
+
+
 # -- time ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class TimeLimit:

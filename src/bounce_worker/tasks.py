@@ -36,8 +36,8 @@ from bounce_worker.store.db import get_engine
 
 class DatabaseTask(Task):  # type: ignore[misc]
     autoretry_for = TRANSIENT
-    retry_backoff = 1  # 1, 2, 4, 8 ... seconds, each drawn at random below (jitter)
-    retry_backoff_max = 300  # well under the visibility timeout, see celeryconfig
+    retry_backoff = limits.RETRY_BACKOFF_FIRST  # 1, 2, 4 ... s, each drawn at random below
+    retry_backoff_max = limits.RETRY_BACKOFF_MAX  # well under the visibility timeout
     retry_jitter = True
     max_retries = None
     acks_late = True
