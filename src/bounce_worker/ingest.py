@@ -73,9 +73,7 @@ def ingest_raw(
     )
     events = _clamped(events, now, intake)
     _count_unverified("raw", events)
-    results = Counter(apply_events(engine, events, policy=policy, now=now))
-    contacts.follow(engine, events, policy=policy, now=now)
-    return results
+    return _apply(engine, events, policy, now)
 
 
 def oversized(
@@ -123,9 +121,7 @@ def ingest_webhook(
         stored = json.dumps({"provider": provider, "payload": payload}, default=str)
         return _dead(engine, "webhook", source, stored, str(exc), now)
     events = _clamped(events, now, intake or IntakeSettings())
-    results = Counter(apply_events(engine, events, policy=policy, now=now))
-    contacts.follow(engine, events, policy=policy, now=now)
-    return results
+    return _apply(engine, events, policy, now)
 
 
 def ingest_sms(
@@ -152,6 +148,14 @@ def ingest_sms(
     except ParseError as exc:
         stored = json.dumps({"gateway": gateway, "payload": payload}, default=str)
         return _dead(engine, "webhook", source, stored, str(exc), now)
+    return _apply(engine, events, policy, now)
+
+
+def _apply(
+    engine: Engine, events: Sequence[Event], policy: PolicySettings, now: datetime
+) -> Counter[Result]:
+    """One input's events through the one writer (one transaction), then their contact
+    links and the cross-channel rule (contacts.follow)."""
     results = Counter(apply_events(engine, events, policy=policy, now=now))
     contacts.follow(engine, events, policy=policy, now=now)
     return results
