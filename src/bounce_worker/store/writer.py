@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import Engine
 
 from bounce_worker.domain.policy import Entry, State
-from bounce_worker.store.keys import KEY_NAMES, EntryKey, key_dict
+from bounce_worker.store.keys import KEY_NAMES, EntryKey, key_dict, storable
 from bounce_worker.store.models import EntryRow, TransitionRow
 
 # The entry columns the policy decides (policy.Entry's fields), and what a batch writes back.
@@ -121,6 +121,17 @@ def open_store(engine: Engine, *, durable: bool = True) -> EventStore:
     from bounce_worker.store.writer_sqlite import SqliteEventStore
 
     return SqliteEventStore(engine)
+
+
+def dead_letter_row(letter: DeadLetter, now: datetime) -> dict[str, Any]:
+    """A dead letter's column values, its texts made storable (NUL, lone surrogates)."""
+    return {
+        "kind": letter.kind,
+        "source": storable(letter.source) if letter.source else letter.source,
+        "payload": letter.payload,
+        "reason": storable(letter.reason)[:2000],
+        "received_at": now,
+    }
 
 
 def new_entry(key: EntryKey, display: str, now: datetime) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from psycopg.rows import dict_row
 from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import postgresql
 
-from bounce_worker.store.keys import KEY_NAMES, LOCK_CLASS, EntryKey, key_dict, lock_id, storable
+from bounce_worker.store.keys import KEY_NAMES, LOCK_CLASS, EntryKey, key_dict, lock_id
 from bounce_worker.store.models import DeliveryRow, EntryRow, ProcessedEventRow, TransitionRow
 from bounce_worker.store.writer import (
     STATE_COLUMNS,
@@ -42,6 +42,7 @@ from bounce_worker.store.writer import (
     DeadLetter,
     DeliveryFacts,
     EntryRecord,
+    dead_letter_row,
     new_entry,
     record_from,
 )
@@ -118,7 +119,7 @@ SQL = {
             AS r({_record(TRANSITIONS, TRANSITION_COLUMNS)})""",  # in order: ids follow history
     "dead_letter": """
         INSERT INTO dead_letters (kind, source, payload, reason, received_at)
-        VALUES (%(kind)s, %(source)s, decode(%(payload)s, 'base64'), %(reason)s, %(now)s)
+        VALUES (%(kind)s, %(source)s, decode(%(payload)s, 'base64'), %(reason)s, %(received_at)s)
         RETURNING id""",
     "refile": "UPDATE dead_letters SET reason = %(reason)s WHERE id = %(id)s",
 }
@@ -209,23 +210,17 @@ class PgEventStore:
         self, letters: Sequence[DeadLetter], now: datetime, replay_of: int | None
     ) -> list[int]:
         """One statement each (rare: no fast path); their ids."""
+        rows = [dead_letter_row(letter, now) for letter in letters]
         if replay_of is not None:
-            for letter in letters:
-                self.conn.execute(
-                    SQL["refile"], {"id": replay_of, "reason": storable(letter.reason)[:2000]}
-                )
-            return [replay_of] * len(letters)
-        ids = []
-        for kind, source, payload, reason in letters:
-            params = {
-                "kind": kind,
-                "source": storable(source) if source else source,
-                "payload": base64.b64encode(payload).decode(),
-                "reason": storable(reason)[:2000],
-                "now": now,
-            }
-            ids.append(self.conn.execute(SQL["dead_letter"], params).fetchone()[0])  # type: ignore[index]
-        return ids
+            for row in rows:
+                self.conn.execute(SQL["refile"], {"id": replay_of, "reason": row["reason"]})
+            return [replay_of] * len(rows)
+        return [
+            self.conn.execute(  # type: ignore[index]
+                SQL["dead_letter"], row | {"payload": base64.b64encode(row["payload"]).decode()}
+            ).fetchone()[0]
+            for row in rows
+        ]
 
     def commit(self) -> None:
         with self.conn.pipeline():  # the writes and COMMIT: one round trip

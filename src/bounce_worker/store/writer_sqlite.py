@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as upsert
 
-from bounce_worker.store.keys import KEY_NAMES, EntryKey, key_dict, storable
+from bounce_worker.store.keys import KEY_NAMES, EntryKey, key_dict
 from bounce_worker.store.models import (
     DeadLetterRow,
     DeliveryRow,
@@ -26,6 +26,7 @@ from bounce_worker.store.writer import (
     DeadLetter,
     DeliveryFacts,
     EntryRecord,
+    dead_letter_row,
     new_entry,
     record_from,
 )
@@ -106,24 +107,13 @@ class SqliteEventStore:
     def add_dead_letters(
         self, letters: Sequence[DeadLetter], now: datetime, replay_of: int | None
     ) -> list[int]:
+        rows = [dead_letter_row(letter, now) for letter in letters]
         if replay_of is not None:
-            for letter in letters:
-                reason = storable(letter.reason)[:2000]
-                self.conn.execute(update(DEAD).where(DEAD.c.id == replay_of), {"reason": reason})
-            return [replay_of] * len(letters)
-        return [
-            self.conn.execute(
-                _DEAD,
-                {
-                    "kind": kind,
-                    "source": storable(source) if source else source,
-                    "payload": payload,
-                    "reason": storable(reason)[:2000],
-                    "received_at": now,
-                },
-            ).scalar_one()
-            for kind, source, payload, reason in letters
-        ]
+            for row in rows:
+                refile = update(DEAD).where(DEAD.c.id == replay_of)
+                self.conn.execute(refile, {"reason": row["reason"]})
+            return [replay_of] * len(rows)
+        return [self.conn.execute(_DEAD, row).scalar_one() for row in rows]
 
     def commit(self) -> None:
         self.tx.commit()
