@@ -187,6 +187,7 @@ def _history_dicts(rows: list[EntryRow], transitions: list[TransitionRow]) -> li
             "reason": t.reason,
             "occurred_at": format_instant(t.occurred_at),
             "diagnostic": t.diagnostic,
+            "detail": t.detail,  # the fine reason of a bounce (docs/classification.md)
             "event_id": t.event_id,
             "actor": t.actor,
             "note": t.note,

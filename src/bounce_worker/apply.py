@@ -266,6 +266,7 @@ def apply_outcome(
             now=now,
             event_id=event.event_id,
             diagnostic=event.diagnostic,
+            detail=outcome.detail or None,
         )
         metrics.transition(row.channel, row.scope, str(decision.to_state), decision.reason)
 
@@ -283,6 +284,7 @@ def record_transition(
     diagnostic: str | None = None,
     actor: str | None = None,
     note: str | None = None,
+    detail: str | None = None,
 ) -> None:
     """One history row (and its log line): an event's, or an operator's with their note.
     `sink.record_transition(**columns)`: the event store, or an operator's UnitOfWork."""
@@ -297,6 +299,7 @@ def record_transition(
         diagnostic=diagnostic,
         occurred_at=occurred_at,
         recorded_at=now,
+        detail=detail,
     )
     log.info(
         "%s %s %s -> %s (%s)",

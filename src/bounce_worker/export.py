@@ -20,7 +20,7 @@ from bounce_worker.store.models import EntryRow, TransitionRow
 
 PAGE = 5000
 COLUMNS = ["address", "channel", "scope", "organization", "list", "state", "reason", "since",
-           "blocked_until", "last_diagnostic"]  # fmt: skip
+           "blocked_until", "last_diagnostic", "last_detail"]  # fmt: skip
 
 _t = TransitionRow
 # When the entry entered its current state: its latest transition that changed the state.
@@ -33,6 +33,15 @@ _SINCE = (
 _LAST_DIAGNOSTIC = (
     select(_t.diagnostic)
     .where(_t.entry_id == EntryRow.id, _t.diagnostic.is_not(None))
+    .order_by(_t.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+
+# The fine reason of the latest bounce on the entry (domain/rules/reasons.py), e.g. user_unknown.
+_LAST_DETAIL = (
+    select(_t.detail)
+    .where(_t.entry_id == EntryRow.id, _t.detail.is_not(None))
     .order_by(_t.id.desc())
     .limit(1)
     .scalar_subquery()
@@ -74,7 +83,7 @@ def rows(
     else:
         cols = [EntryRow.display_address, EntryRow.channel, EntryRow.scope,
                 EntryRow.organization, EntryRow.list, EntryRow.state, EntryRow.reason,
-                _SINCE, EntryRow.blocked_until, _LAST_DIAGNOSTIC]  # fmt: skip
+                _SINCE, EntryRow.blocked_until, _LAST_DIAGNOSTIC, _LAST_DETAIL]  # fmt: skip
     stmt = base.with_only_columns(EntryRow.id, *cols).order_by(EntryRow.id).limit(PAGE)
     last = 0
     while True:

@@ -18,7 +18,8 @@ def register(sub: Any) -> None:
         "export",
         help="write suppressions to a CSV file (streaming, any size)",
         description="Columns: address, channel, scope, organization, list, state, reason, "
-        "since, blocked_until, last_diagnostic (or only address with --email-only). "
+        "since, blocked_until, last_diagnostic, last_detail (the latest bounce's fine reason) "
+        "(or only address with --email-only). "
         "Deleted and forgotten entries are left out.",
     )
     parser.add_argument(

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bounce_worker import jobs, recorded
+from bounce_worker import bounce_reasons, jobs, recorded
 from bounce_worker.cli.common import CliError, engine, output_console
 from bounce_worker.clock import utcnow
 from bounce_worker.domain.events import format_instant
@@ -35,7 +35,9 @@ def register(sub: Any) -> None:
         "row per channel; with --organization, that organization's rows and the global ones. "
         "Below them, live: feedback recorded without changing state (SPEC 7), unverified "
         "(e.g. a bounce mail without a valid VERP token) and unattributed (a complaint, "
-        "unsubscribe or soft bounce naming no organization), in total and over 24 hours.",
+        "unsubscribe or soft bounce naming no organization), in total and over 24 hours; "
+        "and, live, the bounces applied per fine reason (user_unknown, mailbox_full, ...: "
+        "docs/classification.md), in total and over 24 hours.",
     )
     parser.add_argument("--organization", metavar="ORG", help="only this organization")
     parser.add_argument("--json", action="store_true", help="print a JSON object")
@@ -45,8 +47,10 @@ def register(sub: Any) -> None:
 def run_stats(args: argparse.Namespace) -> int:
     db = engine()
     rows = jobs.latest_stats(db, args.organization)
-    counts = recorded.recorded_only(db, utcnow())
-    if not rows and not any(c.total for c in counts):
+    now = utcnow()
+    counts = recorded.recorded_only(db, now)
+    reasons = bounce_reasons.by_reason(db, now)
+    if not rows and not any(c.total for c in counts) and not reasons:
         raise CliError("no figures yet: run `bounce-worker recalculate` first")
     computed_at = format_instant(rows[0].computed_at) if rows else None
     if args.json:
@@ -56,7 +60,11 @@ def run_stats(args: argparse.Namespace) -> int:
             for r in rows
         ]
         out = {"computed_at": computed_at, "rows": figures}
-        print(json.dumps(out | {"recorded_only": recorded.as_json(counts)}, indent=2))
+        out |= {
+            "recorded_only": recorded.as_json(counts),
+            "bounce_reasons": bounce_reasons.as_json(reasons),
+        }
+        print(json.dumps(out, indent=2))
         return 0
     console = output_console()  # piped: as wide as the rows need
     if rows:
@@ -76,4 +84,11 @@ def run_stats(args: argparse.Namespace) -> int:
     for c in counts:
         kept.add_row(c.reason, f"{c.total:,}", f"{c.last_24h:,}")
     console.print(kept)
+    if reasons:
+        fine = Table("reason", "category", title="Bounces applied per fine reason, live")
+        fine.add_column("total", justify="right")
+        fine.add_column("last 24 h", justify="right")
+        for f in reasons:
+            fine.add_row(f.detail, f.category, f"{f.total:,}", f"{f.last_24h:,}")
+        console.print(fine)
     return 0

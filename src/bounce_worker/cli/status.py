@@ -55,7 +55,7 @@ def run_status(args: argparse.Namespace) -> int:
     console.print(f" - {verdict.reason}" if verdict.reason else "", end="")
     console.print(f" until {verdict.blocked_until}" if verdict.blocked_until else "")
     if verdict.transitions:
-        table = Table("when", "scope", "from", "to", "reason", "diagnostic / note")
+        table = Table("when", "scope", "from", "to", "reason", "detail", "diagnostic / note")
         for t in verdict.transitions:
             table.add_row(
                 t["occurred_at"],
@@ -63,6 +63,7 @@ def run_status(args: argparse.Namespace) -> int:
                 t["from"],
                 t["to"],
                 t["reason"],
+                t["detail"] or "",
                 _cut(t["diagnostic"] or t["note"] or "", console),
             )
         console.print(table)

@@ -136,6 +136,9 @@ class TransitionRow(Base):
     diagnostic: Mapped[str | None] = mapped_column(Text)  # the MTA's text
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The classifier's fine reason of a bounce (domain/rules/reasons.py REASONS, e.g.
+    # user_unknown); NULL for other feedback, operator changes and rows before migration 0009.
+    detail: Mapped[str | None] = mapped_column(String(32))
 
 
 class ProcessedEventRow(Base):
