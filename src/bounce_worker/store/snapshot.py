@@ -36,7 +36,15 @@ def snapshot(engine: Engine, *, clock: bool = False) -> Snapshot:
             (
                 key[t.entry_id],
                 t.id,
-                (t.from_state, t.to_state, t.reason, t.event_id, t.diagnostic, t.occurred_at),
+                (
+                    t.from_state,
+                    t.to_state,
+                    t.reason,
+                    t.event_id,
+                    t.diagnostic,
+                    t.occurred_at,
+                    t.detail,
+                ),
             )
             for t in s.scalars(select(TransitionRow))
         )
