@@ -4,9 +4,11 @@
 # Build wheels in a throwaway stage, so the runtime image carries no build tools or caches.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md celeryconfig.py ./
+COPY pyproject.toml README.md celeryconfig.py requirements.lock ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The dependencies at the versions CI tested (requirements.lock), then the project alone.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
