@@ -9,10 +9,13 @@ from sqlalchemy import create_engine
 
 from bounce_worker.importcheck import ChunkChecker
 from bounce_worker.lookup import Batch, Found, Hit
+from bounce_worker.store.models import Base
 
 
 def test_report_text_is_csv_writers() -> None:
-    check = ChunkChecker(create_engine("sqlite://"), "email", None, "acme", None)
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)  # the lookup reads the (empty) entries table at start
+    check = ChunkChecker(engine, "email", None, "acme", None)
     cells = [
         "a@b.org",
         "Plain.Name+tag@Example.org",
