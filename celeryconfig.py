@@ -8,7 +8,7 @@ after its transaction committed (acks_late); a worker killed mid-task leaves it 
 from celery.schedules import crontab
 
 from bounce_worker.config import settings
-from bounce_worker.limits import DEFAULT_TIME_LIMIT, TASK_TIME_LIMITS
+from bounce_worker.limits import DEFAULT_TIME_LIMIT, TASK_TIME_LIMITS, capped
 
 _s = settings()
 
@@ -32,11 +32,15 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 # Time limits of every task, declared in one table (bounce_worker/limits.py): the soft limit
 # raises inside the task, the hard one kills its pool process. The worker refuses to start
 # when BOUNCE_WORKER_VISIBILITY_TIMEOUT does not exceed the longest hard limit (celery_app.py).
-task_soft_time_limit = DEFAULT_TIME_LIMIT.soft
-task_time_limit = DEFAULT_TIME_LIMIT.hard
+# BOUNCE_WORKER_TASK_TIME_LIMIT_CAP lowers them all for a short visibility timeout.
+_default_limit = capped(DEFAULT_TIME_LIMIT, _s.task_time_limit_cap)
+task_soft_time_limit = _default_limit.soft
+task_time_limit = _default_limit.hard
 task_annotations = {
     name: {"soft_time_limit": limit.soft, "time_limit": limit.hard}
-    for name, limit in TASK_TIME_LIMITS.items()
+    for name, limit in (
+        (name, capped(limit, _s.task_time_limit_cap)) for name, limit in TASK_TIME_LIMITS.items()
+    )
 }
 
 # Redis has no real acknowledgements: kombu parks a delivered message in an "unacked" hash

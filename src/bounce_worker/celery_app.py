@@ -38,7 +38,8 @@ app.config_from_object("celeryconfig")
 def _check_time_limits(**_: Any) -> None:
     # Before any message is taken: a visibility timeout at or under a hard time limit would
     # hand a running task's message to a second worker. One line, no traceback.
-    problem = visibility_timeout_problem(settings().visibility_timeout)
+    s = settings()
+    problem = visibility_timeout_problem(s.visibility_timeout, s.task_time_limit_cap)
     if problem:
         raise SystemExit(f"bounce-worker: {problem}")
 

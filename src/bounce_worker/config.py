@@ -43,6 +43,8 @@ class Settings:
     # Nightly jobs (README "Nightly jobs"): wall-clock times in `timezone`, rows per batch.
     recalculate_at: tuple[int, int] = (3, 30)
     housekeeping_at: tuple[int, int] = (4, 0)
+    # Caps every task's hard time limit (limits.capped); 0 = the table's limits as declared.
+    task_time_limit_cap: int = 0
     job_batch_size: int = 10_000
     job_workers: int = 2  # parallel batches on PostgreSQL (database connections)
     # One-event messages a worker applies together (README "Throughput"): at most this many
@@ -226,6 +228,7 @@ def load_settings() -> Settings:
         # Seconds before Redis hands an unacknowledged message to another worker: above the
         # longest task's hard time limit (celeryconfig), so no live task is ever run twice.
         visibility_timeout=_int("VISIBILITY_TIMEOUT", 3600, minimum=1),
+        task_time_limit_cap=_int("TASK_TIME_LIMIT_CAP", 0),
         secret_key=os.environ.get(PREFIX + "SECRET_KEY") or None,
         log_format=log_format,
         recalculate_at=_clock(_get("RECALCULATE_AT", "03:30"), "RECALCULATE_AT"),
@@ -332,6 +335,9 @@ DESCRIPTIONS: dict[str, str] = {
     "BATCH_SIZE": "events per message of `publish`, and per transaction of `process`",
     "VISIBILITY_TIMEOUT": "seconds before Redis hands an unacknowledged message to another "
     "worker; a worker refuses to start unless it exceeds the longest hard time limit (1800 s)",
+    "TASK_TIME_LIMIT_CAP": "seconds: caps every task's hard time limit (soft limit kept below "
+    "it), for a broker whose visibility timeout must stay short; 0 (default) keeps the limits "
+    "of limits.py",
     "SECRET_KEY": "HMAC key for erasure (`forget`); no default, set it before forgetting anyone",
     "LOG_FORMAT": "`text`, or `json` for one JSON object per log line",
     "RECALCULATE_AT": "time of the nightly recalculation of the statistics, HH:MM",

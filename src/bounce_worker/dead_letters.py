@@ -125,7 +125,7 @@ def _replay_one(
 ) -> Counter[service.Result]:
     """One dead letter under the time limit of the task that handles its kind (limits.py):
     one that takes longer stays a dead letter, with that reason."""
-    seconds = limits.replay_time_limit(row.kind)
+    seconds = limits.replay_time_limit(row.kind, s.task_time_limit_cap)
     try:
         with limits.deadline(seconds, f"replay of dead letter {row.id}"):
             return replayer(engine, row.payload, row.source, s, now)

@@ -176,34 +176,44 @@ REPLAY_TIME_LIMITS: dict[str, str] = {
 }
 
 
-def task_time_limit(name: str) -> TimeLimit:
-    return TASK_TIME_LIMITS.get(name, DEFAULT_TIME_LIMIT)
+def capped(limit: TimeLimit, cap: int = 0) -> TimeLimit:
+    """`limit` with its hard limit at most `cap` seconds (0: no cap) and its soft limit
+    kept a sixth of the cap (at least a second) below it, so the task still gets its
+    SoftTimeLimitExceeded first (BOUNCE_WORKER_TASK_TIME_LIMIT_CAP)."""
+    if cap <= 0 or limit.hard <= cap:
+        return limit
+    return TimeLimit(max(1, min(limit.soft, cap - max(1, cap // 6))), cap)
 
 
-def replay_time_limit(kind: str) -> int:
+def task_time_limit(name: str, cap: int = 0) -> TimeLimit:
+    return capped(TASK_TIME_LIMITS.get(name, DEFAULT_TIME_LIMIT), cap)
+
+
+def replay_time_limit(kind: str, cap: int = 0) -> int:
     """Seconds one dead letter of `kind` may take to replay."""
-    return task_time_limit(REPLAY_TIME_LIMITS.get(kind, "")).soft
+    return task_time_limit(REPLAY_TIME_LIMITS.get(kind, ""), cap).soft
 
 
-def longest_hard_limit() -> tuple[int, str]:
+def longest_hard_limit(cap: int = 0) -> tuple[int, str]:
     """(seconds, task name) of the longest hard time limit of any task."""
     name = max(TASK_TIME_LIMITS, key=lambda n: TASK_TIME_LIMITS[n].hard)
-    longest = TASK_TIME_LIMITS[name].hard
-    if DEFAULT_TIME_LIMIT.hard > longest:
-        return DEFAULT_TIME_LIMIT.hard, "any task without its own limit"
+    longest = task_time_limit(name, cap).hard
+    default = capped(DEFAULT_TIME_LIMIT, cap).hard
+    if default > longest:
+        return default, "any task without its own limit"
     return longest, name
 
 
-def visibility_timeout_problem(visibility_timeout: int) -> str | None:
+def visibility_timeout_problem(visibility_timeout: int, cap: int = 0) -> str | None:
     """The one-line error when the broker's visibility timeout does not exceed every hard
     time limit (a live task's message would be handed to a second worker), else None."""
-    longest, name = longest_hard_limit()
+    longest, name = longest_hard_limit(cap)
     if visibility_timeout > longest:
         return None
     return (
         f"BOUNCE_WORKER_VISIBILITY_TIMEOUT is {visibility_timeout} s: it must exceed the "
         f"longest hard time limit, {longest} s ({name}), or a running task's message is "
-        "delivered twice"
+        "delivered twice (or cap the limits with BOUNCE_WORKER_TASK_TIME_LIMIT_CAP)"
     )
 
 

@@ -22,7 +22,8 @@ from tests.messages import publish
 def test_message_taken_by_a_worker_that_died_is_put_back(
     worker_env: Engine, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    set_env(monkeypatch, visibility_timeout="5")  # sweeps every second
+    # Sweeps every second; the tasks' hard limits capped below it, as the worker demands.
+    set_env(monkeypatch, visibility_timeout="5", task_time_limit_cap="4")
     queue = os.environ["BOUNCE_WORKER_QUEUE"]
     event = {
         "event_id": "orphan-1",

@@ -37,7 +37,8 @@ def test_kill_9_three_times_loses_nothing_and_applies_nothing_twice(
     tmp_path: Path,
 ) -> None:
     # Messages a killed worker had taken come back after the visibility timeout: short here.
-    set_env(monkeypatch, visibility_timeout="3")
+    # The tasks' hard limits capped below it, as the worker demands at start-up.
+    set_env(monkeypatch, visibility_timeout="3", task_time_limit_cap="2")
     queue = os.environ["BOUNCE_WORKER_QUEUE"]
     feed = write_feed(tmp_path / "feed.jsonl", mixed_events(EVENTS))
 

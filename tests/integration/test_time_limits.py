@@ -39,6 +39,20 @@ def test_every_task_runs_under_the_limits_of_the_table() -> None:
     assert problem and "1800 s" in problem and "\n" not in problem
 
 
+def test_a_cap_lowers_every_hard_limit_under_a_short_visibility_timeout() -> None:
+    # BOUNCE_WORKER_TASK_TIME_LIMIT_CAP: the broker-window and kill tests run with a few
+    # seconds of visibility timeout; the worker starts once every hard limit is below it.
+    assert limits.visibility_timeout_problem(5) is not None
+    assert limits.visibility_timeout_problem(5, cap=4) is None
+    for name in limits.TASK_TIME_LIMITS:
+        capped = limits.task_time_limit(name, cap=4)
+        assert capped.hard <= 4 and 1 <= capped.soft < capped.hard, name
+    assert limits.task_time_limit("bounce_worker.ingest_webhook", cap=600) == (
+        limits.TASK_TIME_LIMITS["bounce_worker.ingest_webhook"]
+    )
+    assert limits.replay_time_limit("event", cap=60) < 60
+
+
 def test_a_replay_over_its_time_limit_stays_a_dead_letter(
     env: dict[str, str], sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -84,6 +98,6 @@ def test_worker_refuses_a_visibility_timeout_under_the_longest_hard_limit(
     assert lines == [
         "bounce-worker: BOUNCE_WORKER_VISIBILITY_TIMEOUT is 1000 s: it must exceed the longest "
         "hard time limit, 1800 s (bounce_worker.process_event), or a running task's message "
-        "is delivered twice"
+        "is delivered twice (or cap the limits with BOUNCE_WORKER_TASK_TIME_LIMIT_CAP)"
     ]
     assert "Traceback" not in proc.stderr
