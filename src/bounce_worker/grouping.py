@@ -99,9 +99,11 @@ class EventGroups(Batches):  # type: ignore[misc]
             )
         started = time.monotonic()
 
-        def on_accepted(pid: int, _time_accepted: float) -> None:
+        def on_accepted(_pid: int, _time_accepted: float) -> None:
+            # No pid field: Celery's event dispatcher adds its own, and a second one raised
+            # TypeError (seen with --pool solo), losing the group's events.
             for req in requests:
-                req.send_event("task-started", pid=pid)
+                req.send_event("task-started")
 
         def on_return(results: list[str] | None) -> None:
             if results is None:  # apply_group raised after all: a bug in this module

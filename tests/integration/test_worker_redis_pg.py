@@ -76,3 +76,27 @@ def test_worker_on_redis_writes_transitions_to_postgresql(
     }
     assert dead.payload == b"{broken"  # stored exactly as received
     assert dead.reason.startswith("not valid JSON")
+
+
+def test_grouped_single_events_on_the_solo_pool_with_task_events(
+    worker_env: Engine, tmp_path: Path
+) -> None:
+    # process_event messages are grouped (grouping.EventGroups), which sends a task-started
+    # event per message; with the solo pool and events on, an extra pid field raised
+    # TypeError and the group never ran.
+    worker = Worker(extra_args=["--pool", "solo", "-E"], concurrency=1).start()
+    try:
+        feed = tmp_path / "feed.jsonl"
+        events = [
+            {"event_id": f"solo-{i}", "type": "bounce", "status": "5.1.1",
+             "recipient": f"solo{i}@example.org", "occurred_at": "2026-11-22T10:00:00Z"}
+            for i in range(5)
+        ]  # fmt: skip
+        feed.write_text("".join(json.dumps(e) + "\n" for e in events))
+        published = run_cli("publish", "--batch-size", "1", str(feed))
+        assert published.returncode == 0, published.stderr
+        wait_until(lambda: count(worker_env, ProcessedEventRow) == 5)
+        assert count(worker_env, DeadLetterRow) == 0
+        assert "TypeError" not in worker.log.read_text(errors="replace")
+    finally:
+        worker.stop()
