@@ -5,7 +5,6 @@ gateways' documentation), signed as each gateway signs them. Forged ones change 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,13 +13,11 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import redis
-from prometheus_client import CollectorRegistry
-from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, text
 
 from bounce_worker import api
 from tests.conftest import Worker, set_env, wait_until
+from tests.integration import webhook_observe
 from tests.integration.http_server import Server
 from tests.integration.sms_signing import (
     basic,
@@ -57,26 +54,6 @@ def sms(worker_env: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     server = Server().start()
     yield {"url": server.url, "engine": worker_env, "prom": prom}
     server.stop()
-
-
-def _queued() -> int:
-    return int(
-        redis.Redis.from_url(os.environ["BOUNCE_WORKER_BROKER_URL"]).llen(
-            os.environ["BOUNCE_WORKER_QUEUE"]
-        )
-    )
-
-
-def _refusals(prom: Path) -> dict[tuple[str, str], float]:
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, str(prom))
-    out = {}
-    for family in registry.collect():
-        if family.name == "bounce_worker_webhook_refusals":
-            for s in family.samples:
-                if s.name.endswith("_total"):
-                    out[(s.labels["provider"], s.labels["reason"])] = s.value
-    return out
 
 
 def _state(engine: Engine, phone: str, org: str | None = None) -> tuple[str, str | None]:
@@ -308,8 +285,8 @@ def test_bad_signatures_change_nothing(sms: dict) -> None:
         r = httpx.request(method, f"{url}/webhooks/{path}", content=body, headers=headers)
         assert r.status_code == status, (path, headers, r.text)
         assert "error" in r.json() and "\n" not in r.json()["error"]
-    assert _queued() == 0
-    refusals = _refusals(prom)
+    assert webhook_observe.queued() == 0
+    refusals = webhook_observe.refusals(prom)
     assert sum(v for (p, _), v in refusals.items() if p == "twilio") == 4
     assert sum(v for (p, _), v in refusals.items() if p == "vonage") == 6
     assert sum(v for (p, _), v in refusals.items() if p == "infobip") == 2
@@ -320,7 +297,7 @@ def test_bad_signatures_change_nothing(sms: dict) -> None:
         assert conn.execute(text("SELECT count(*) FROM transitions")).scalar_one() == 0
     # The same report, signed right, is accepted: the refusals were the signatures' doing.
     assert httpx.post(twilio_url, content=good_body, headers=good_headers).status_code == 200
-    assert _queued() == 1
+    assert webhook_observe.queued() == 1
     # A real worker drains the queue: only that one report left an entry and a history row.
     worker = Worker().start()
     try:
@@ -343,6 +320,6 @@ def test_unconfigured_gateway_is_closed(
             r = httpx.post(f"{server.url}/webhooks/{path}", content=b"a=b")
             assert r.status_code == 403, r.text
             assert "not configured" in r.json()["error"]
-        assert _queued() == 0
+        assert webhook_observe.queued() == 0
     finally:
         server.stop()

@@ -5,7 +5,6 @@ one is refused with a one-line reason, counted, and queues nothing."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -15,12 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
-from prometheus_client import CollectorRegistry
-from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, text
 
 from tests.conftest import Worker, set_env, wait_until
+from tests.integration import webhook_observe
 from tests.integration.http_server import Server
 from tests.integration.webhook_signing import (
     SendGridSigner,
@@ -96,26 +93,6 @@ def intake(worker_env: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     sns.server.shutdown()
 
 
-def _queued() -> int:
-    return int(
-        redis.Redis.from_url(os.environ["BOUNCE_WORKER_BROKER_URL"]).llen(
-            os.environ["BOUNCE_WORKER_QUEUE"]
-        )
-    )
-
-
-def _refusals(prom: Path) -> dict[tuple[str, str], float]:
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, str(prom))
-    out = {}
-    for family in registry.collect():
-        if family.name == "bounce_worker_webhook_refusals":
-            for s in family.samples:
-                if s.name.endswith("_total"):
-                    out[(s.labels["provider"], s.labels["reason"])] = s.value
-    return out
-
-
 def test_signed_webhooks_reach_the_worker_and_block(intake: dict) -> None:
     url, engine = intake["server"].url, intake["engine"]
     sns, signer, sendgrid = intake["sns"], intake["signer"], intake["sendgrid"]
@@ -154,7 +131,7 @@ def test_signed_webhooks_reach_the_worker_and_block(intake: dict) -> None:
     for provider, content, headers in posts:
         r = httpx.post(f"{url}/webhooks/{provider}", content=content, headers=headers)
         assert r.status_code == 202, (provider, r.text)
-    assert _queued() == 4
+    assert webhook_observe.queued() == 4
 
     worker = Worker().start()
     try:
@@ -261,8 +238,8 @@ def test_forged_stale_and_replayed_webhooks_queue_nothing(intake: dict) -> None:
         if reason:
             error = r.json()["error"]
             assert reason in error and "\n" not in error, (provider, error)
-    assert _queued() == 1  # only the first use of the Mailgun token
-    refusals = _refusals(intake["prom"])
+    assert webhook_observe.queued() == 1  # only the first use of the Mailgun token
+    refusals = webhook_observe.refusals(intake["prom"])
     assert refusals[("mailgun", "replayed")] == 1
     assert refusals[("mailgun", "stale")] == 1
     assert refusals[("ses", "cert_url")] == 1
@@ -280,7 +257,7 @@ def test_forged_stale_and_replayed_webhooks_queue_nothing(intake: dict) -> None:
                 conn.rollback()
                 return {tuple(r) for r in found}
 
-            wait_until(lambda: _queued() == 0 and rows() == {("replayed@example.org", "blocked")})
+            wait_until(lambda: webhook_observe.queued() == 0 and rows() == {("replayed@example.org", "blocked")})
             history = conn.execute(text("SELECT count(*) FROM transitions")).scalar_one()
             assert history == 1
     finally:
@@ -296,6 +273,6 @@ def test_an_unconfigured_provider_is_closed(worker_env: Engine) -> None:
         )
         assert r.status_code == 403
         assert "BOUNCE_WORKER_MAILGUN_SIGNING_KEY" in r.json()["error"]
-        assert _queued() == 0
+        assert webhook_observe.queued() == 0
     finally:
         server.stop()
