@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N mails (smoke run)")
     parser.add_argument("--repeat", type=int, default=7, help="timing runs, best kept")
     parser.add_argument("--misses", action="store_true", help="list rows we disagree on")
-    parser.add_argument("--families", action="store_true", help="LOFO category % per family")
+    parser.add_argument("--families", action="store_true", help="LOFO category %% per family")
     args = parser.parse_args(argv)
     report = score(args.email_dir, args.manifest, args.limit, args.repeat)
     print("\n".join(report.lines()))
