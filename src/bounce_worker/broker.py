@@ -62,6 +62,15 @@ return 0
 
 
 class ReliableQoS(kredis.QoS):  # type: ignore[misc]
+    def append(self, message: Any, delivery_tag: Any) -> None:
+        super().append(message, delivery_tag)  # now in "unacked", body and all
+        self.channel.taken()
+        # Redis keeps the envelope (restores and rejects read it back from "unacked"), so the
+        # worker need not hold its text for the task's whole run: for a raw mail that is
+        # base64 in JSON in base64, 1.8 times the mail (the task has the decoded body).
+        if isinstance(getattr(message, "_raw", None), dict):
+            message._raw.pop("body", None)
+
     def restore_visible(self, *args: Any, **kwargs: Any) -> None:
         super().restore_visible(*args, **kwargs)
         self.channel.restore_orphans()
@@ -71,6 +80,7 @@ class ReliableChannel(kredis.Channel):  # type: ignore[misc]
     QoS = ReliableQoS
     _moving: str | None = None  # the queue of the BLMOVE in flight, None for a plain BRPOP
     _seen: frozenset[bytes] = frozenset()
+    _taking: tuple[str, bytes] | None = None  # (queue, item) moved, not yet in "unacked"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,13 +137,32 @@ class ReliableChannel(kredis.Channel):  # type: ignore[misc]
                 if not _dead_letter_envelope(item, queue, exc):
                     return True  # left in inflight: restore_orphans gives it back later
             else:
-                self.connection._deliver(payload, queue)  # now in "unacked"
+                # The item leaves inflight as soon as kombu has recorded it in "unacked"
+                # (ReliableQoS.append calls taken()), before the task runs: on the solo pool
+                # the task runs inside _deliver, and this frame must not hold the item (1.8
+                # times a raw mail) meanwhile.
+                self._taking, item = (queue, item), b""
+                self.connection._deliver(payload, queue)
+                self.taken()  # a consumer without acknowledgements records nothing
+                return True
             with self.conn_or_acquire() as client:
                 client.lrem(self._key(inflight(queue)), 1, item)
             return True
         finally:
+            # Raised before "unacked" had it: it stays in inflight, restore_orphans gives
+            # it back to the queue.
+            self._taking = None
             self._in_poll = None
             self._flush_brpop_reauth()
+
+    def taken(self) -> None:
+        """The item being delivered is in "unacked" now: remove it from inflight."""
+        if self._taking is None:
+            return
+        queue, item = self._taking
+        self._taking = None
+        with self.conn_or_acquire() as client:
+            client.lrem(self._key(inflight(queue)), 1, item)
 
     def restore_orphans(self) -> None:
         """Put back what a dead worker had moved but never recorded (see module doc)."""
