@@ -11,9 +11,9 @@ How (two round trips on PostgreSQL, see store/writer_pg.py): the event ids are c
 and the entries they act on are created or locked, together, in one lock order for every
 writer (store/keys.py); then the pure policy (`policy.decide`) runs per event, in memory,
 on those entries; then every changed entry, transition and delivery fact goes with the
-COMMIT. Claiming and locking together means locking for events not yet known to be new:
-when some turn out to be duplicates (a redelivery; rare), the transaction is rolled back
-and redone for the new ones only, so a duplicate never creates an entry.
+COMMIT. Claiming and locking together means asking before knowing which events are new:
+the store creates an entry only for an event whose id it claimed, so a duplicate (a
+redelivery) never creates one; it may lock a key a duplicate names, which changes nothing.
 
 The result is what applying the same events one by one, each in its own transaction,
 would give; tests/reference.py is that one-by-one reference, kept in the tests only, and
@@ -46,6 +46,8 @@ from bounce_worker.store.writer import (
     DeadLetter,
     EntryRecord,
     EventStore,
+    Wanted,
+    dead_letter_row,
     open_store,
     state_of,
     to_entry,
@@ -111,11 +113,21 @@ def write(
     replay_of = _replaying.get()
     with open_store(engine, durable=durable) as store:
         results = _apply(store, events, policy, now, task_ids) if events else []
-        dead_ids = store.add_dead_letters(dead_letters, now, replay_of) if dead_letters else []
+        dead_ids = [_file(store, letter, now, replay_of) for letter in dead_letters]
         store.commit()
     for dead_id, letter in zip(dead_ids, dead_letters, strict=True):
         log_dead_letter(dead_id, letter.kind, letter.source, letter.reason)
     return results, dead_ids
+
+
+def _file(store: EventStore, letter: DeadLetter, now: datetime, replay_of: int | None) -> int:
+    """Store a dead letter, or during a replay re-file the reason on the one replayed;
+    its id."""
+    row = dead_letter_row(letter, now)
+    if replay_of is None:
+        return store.add_dead_letter(row)
+    store.refile(replay_of, row["reason"])
+    return replay_of
 
 
 def log_dead_letter(dead_id: int, kind: str, source: str | None, reason: str) -> None:
@@ -139,23 +151,17 @@ def _apply(
     ordered = sorted(events, key=lambda e: e.occurred_at)  # stable: ties keep given order
     payloads = {e.event_id: event_json(e) for e in reversed(ordered)}  # the first copy's
     plans = {id(e): _plan(e) for e in ordered}
-    wanted = set(payloads)
-    while True:
-        firsts = _first_copies(ordered, wanted)
-        creates: dict[EntryKey, str] = {}
-        touches: set[EntryKey] = set()
-        for event in firsts:
-            outcome, keys, create = plans[id(event)]
-            if create:
-                creates.setdefault(keys[0], event.recipient)  # displayed as first given
-            else:
-                touches.update(keys)
-        claims = sorted((i, payloads[i]) for i in wanted)
-        claimed = store.claim_and_lock(claims, creates, touches, now)
-        if claimed.event_ids == wanted:
-            break
-        store.restart()  # some were duplicates: redo for the new ones only (module doc)
-        wanted = claimed.event_ids
+    firsts = _first_copies(ordered)
+    creates: list[tuple[str, EntryKey, str]] = []
+    touches: set[EntryKey] = set()
+    for event in firsts:
+        outcome, keys, create = plans[id(event)]
+        if create:
+            creates.append((event.event_id, keys[0], event.recipient))
+        else:
+            touches.update(keys)
+    claimed = store.claim_and_lock(Wanted(sorted(payloads.items()), creates, touches, now))
+    firsts = [e for e in firsts if e.event_id in claimed.event_ids]  # the rest: duplicates
 
     deliveries: dict[DeliveryKey, tuple[datetime, datetime]] = {}
     # Entries created by this batch exist, for a delivery or an opt-in, only from the
@@ -220,13 +226,12 @@ def entry_keys(event: Event, outcome: Outcome) -> tuple[list[EntryKey], bool]:
     return [EntryKey(channel, address, Scope.ORGANIZATION, org)], True
 
 
-def _first_copies(ordered: Sequence[Event], wanted: set[str]) -> list[Event]:
-    """The events to apply: the first copy of each wanted id (a second copy inside the
-    batch is a duplicate), in order."""
+def _first_copies(ordered: Sequence[Event]) -> list[Event]:
+    """The first copy of each id, in order (a second copy inside the batch is a duplicate)."""
     seen: set[str] = set()
     firsts = []
     for event in ordered:
-        if event.event_id in wanted and event.event_id not in seen:
+        if event.event_id not in seen:
             seen.add(event.event_id)
             firsts.append(event)
     return firsts

@@ -4,8 +4,8 @@ writer_sqlite.py (the embedded default). `open_store(engine)` gives the one for 
 
 A batch is one transaction, always in this order of calls:
 
-    claim_and_lock -> (restart, when some events were duplicates) -> record_transition ...
-    -> write_back -> add_dead_letters -> commit
+    claim_and_lock -> record_transition ... -> write_back -> add_dead_letter / refile ...
+    -> commit
 
 Lock order, the same for every writer of events (the worker, `process`, ingestion,
 replay): first a transaction-scoped advisory lock per entry key, in ascending order of
@@ -63,6 +63,21 @@ class EntryRecord:
         return EntryKey(*(getattr(self, n) for n in KEY_NAMES))
 
 
+class Wanted(NamedTuple):
+    """What a batch asks `claim_and_lock` for.
+
+    `claims`: (event_id, payload) of every distinct id, sorted. `creates`: (event_id, key,
+    display address) of each suppressing event, in the order applied; a key is created only
+    for an event whose id this call claims (a duplicate never creates an entry), with the
+    display address of the first such event. `touches`: the keys a delivery or an opt-in
+    acts on, locked when they exist."""
+
+    claims: Sequence[tuple[str, str]]
+    creates: Sequence[tuple[str, EntryKey, str]]
+    touches: set[EntryKey]
+    now: datetime
+
+
 @dataclass
 class Claimed:
     """What `claim_and_lock` got: the event ids that were new, the locked entries by key
@@ -76,19 +91,9 @@ class Claimed:
 class EventStore(Protocol):
     def __enter__(self) -> EventStore: ...
     def __exit__(self, *exc: object) -> None: ...
-    def claim_and_lock(
-        self,
-        claims: Sequence[tuple[str, str]],
-        creates: Mapping[EntryKey, str],
-        touches: set[EntryKey],
-        now: datetime,
-    ) -> Claimed:
-        """Claim the (event_id, payload)s, create the `creates` keys (key -> display
-        address) if new, lock them and the existing `touches` keys."""
-        ...
-
-    def restart(self) -> None:
-        """Roll back what this transaction did; the next call begins a new one."""
+    def claim_and_lock(self, wanted: Wanted) -> Claimed:
+        """Claim the ids, create the keys of the claimed events' `creates` if new, lock
+        them and the existing `touches` keys (store.writer.Wanted)."""
         ...
 
     def record_transition(self, **fields: Any) -> None:
@@ -99,10 +104,12 @@ class EventStore(Protocol):
         """The entries the policy changed, the delivery facts, the transitions collected."""
         ...
 
-    def add_dead_letters(
-        self, letters: Sequence[DeadLetter], now: datetime, replay_of: int | None
-    ) -> list[int]:
-        """Store them (or, during a replay, re-file the reason on `replay_of`); their ids."""
+    def add_dead_letter(self, row: Mapping[str, Any]) -> int:
+        """Store one dead letter (`dead_letter_row`'s values); its id."""
+        ...
+
+    def refile(self, dead_letter_id: int, reason: str) -> None:
+        """A dead letter replayed failed again: its reason becomes `reason`."""
         ...
 
     def commit(self) -> None: ...
@@ -134,18 +141,18 @@ def dead_letter_row(letter: DeadLetter, now: datetime) -> dict[str, Any]:
     }
 
 
-def new_entry(key: EntryKey, display: str, now: datetime) -> dict[str, Any]:
-    """The row a new key starts as: active, no counters (policy.Entry's defaults)."""
-    return {
-        **key_dict(key),
-        "display_address": display,
-        **{n: _plain(v) for n, v in dataclasses.asdict(Entry()).items()},
-        "updated_at": now,
-    }
-
-
 def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, State) else value
+
+
+# policy.Entry's defaults as column values (immutable: strings, numbers, None), made once:
+# dataclasses.asdict per new entry cost more than the SQL that stores it.
+_NEW_STATE = {n: _plain(getattr(Entry(), n)) for n in POLICY_COLUMNS}
+
+
+def new_entry(key: EntryKey, display: str, now: datetime) -> dict[str, Any]:
+    """The row a new key starts as: active, no counters (policy.Entry's defaults)."""
+    return {**key_dict(key), "display_address": display, **_NEW_STATE, "updated_at": now}
 
 
 def to_entry(row: Any) -> Entry:
@@ -171,6 +178,6 @@ def record_from(values: Mapping[str, Any]) -> EntryRecord:
         **{
             n: v.astimezone(UTC) if isinstance(v, datetime) else v
             for n, v in values.items()
-            if n != "inserted"
+            if n not in ("inserted", "event_id")  # writer_pg's flags, not columns
         }
     )

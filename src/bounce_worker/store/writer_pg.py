@@ -9,8 +9,10 @@ a new 5,000-parameter statement per batch, which psycopg re-parses every time, a
 psycopg's Python array dumper escapes every string with a regex.) The column lists and
 their types are read from the table definitions (models.py).
 
-Round trip 1 (psycopg pipeline mode): BEGIN, the claim of the event ids, the key locks,
-the create-or-lock of the entries. Round trip 2: every write and the COMMIT.
+Round trip 1 (psycopg pipeline mode): BEGIN, the key locks, the claim of the event ids
+with the create-or-lock of the entries of the events it claimed (one statement: a
+duplicate creates nothing), the lock of the other entries. Round trip 2: every write and
+the COMMIT.
 
 Deadlocks: a batch creates some entries (upsert) and only locks others (a delivery, an
 opt-in); two statements cannot take row locks in one global order. So each transaction
@@ -25,7 +27,6 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -39,10 +40,9 @@ from bounce_worker.store.writer import (
     STATE_COLUMNS,
     TRANSITION_COLUMNS,
     Claimed,
-    DeadLetter,
     DeliveryFacts,
     EntryRecord,
-    dead_letter_row,
+    Wanted,
     new_entry,
     record_from,
 )
@@ -69,24 +69,35 @@ _DELIVERY = [c.name for c in DELIVERIES.c]
 TRANSITIONS: Table = TransitionRow.__table__  # type: ignore[assignment]
 
 SQL = {
-    "claim": f"""
-        INSERT INTO processed_events (event_id, processed_at, payload)
-        SELECT r.event_id, %(now)s, r.payload
-        FROM json_to_recordset(CAST(%(rows)s AS json))
-            AS r({_record(PROCESSED, ["event_id", "payload"])})
-        ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
     # A function scan returns the array's elements in order: the locks follow it.
     "key_locks": f"""
         SELECT count(pg_advisory_xact_lock({LOCK_CLASS}, k::int))
         FROM json_array_elements_text(CAST(%(rows)s AS json)) AS k""",
-    # Create-or-lock in one statement: ON CONFLICT DO UPDATE locks an existing row as
-    # FOR UPDATE would, and RETURNING gives every row, new (xmax = 0) or not.
-    "upsert": f"""
-        INSERT INTO entries AS e ({_names(_NEW)})
-        SELECT {_names(_NEW, "r.")}
-        FROM json_to_recordset(CAST(%(rows)s AS json)) AS r({_record(ENTRIES, _NEW)})
-        ON CONFLICT ({_KEYS}) DO UPDATE SET display_address = e.display_address
-        RETURNING {_names(_ALL, "e.")}, e.xmax = 0 AS inserted""",
+    # The claim, and create-or-lock of the keys the claimed events create, in one statement
+    # (its CTEs see one snapshot, so the second reads the first's RETURNING, not the table).
+    # ON CONFLICT DO UPDATE locks an existing row as FOR UPDATE would, and RETURNING gives
+    # every row, new (xmax = 0) or not; a key keeps the display address of its first event
+    # (`n`, the order applied). The result: the claimed ids (entry columns NULL), then rows.
+    "claim_create": f"""
+        WITH claimed AS (
+            INSERT INTO processed_events (event_id, processed_at, payload)
+            SELECT r.event_id, %(now)s, r.payload
+            FROM json_to_recordset(CAST(%(claims)s AS json))
+                AS r({_record(PROCESSED, ["event_id", "payload"])})
+            ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+        ), created AS (
+            INSERT INTO entries AS e ({_names(_NEW)})
+            SELECT DISTINCT ON ({_KEYS}) {_names(_NEW)}
+            FROM json_to_recordset(CAST(%(creates)s AS json))
+                AS r({_record(ENTRIES, _NEW)}, event_id text, n int)
+            WHERE r.event_id IN (SELECT event_id FROM claimed)
+            ORDER BY {_KEYS}, n
+            ON CONFLICT ({_KEYS}) DO UPDATE SET display_address = e.display_address
+            RETURNING {_names(_ALL, "e.")}, e.xmax = 0 AS inserted
+        )
+        SELECT event_id, {", ".join(f"NULL AS {n}" for n in _ALL)}, NULL AS inserted
+        FROM claimed
+        UNION ALL SELECT NULL, * FROM created""",
     # Probed through the unique key's leading columns (channel, address, scope). Without
     # table statistics (a fresh database, autovacuum off) the planner otherwise took the
     # (organization, channel, state) index, where every global entry has organization '',
@@ -138,12 +149,7 @@ class PgEventStore:
         self.pending: dict[str, list[dict[str, Any]]] = {}
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         try:
             self.conn.rollback()  # sends nothing after a commit
         except psycopg.Error:
@@ -155,41 +161,37 @@ class PgEventStore:
                 self.pooled.invalidate()
             self.pooled.close()
 
-    def claim_and_lock(
-        self,
-        claims: Sequence[tuple[str, str]],
-        creates: Mapping[EntryKey, str],
-        touches: set[EntryKey],
-        now: datetime,
-    ) -> Claimed:
+    def claim_and_lock(self, wanted: Wanted) -> Claimed:
         """store.writer.EventStore.claim_and_lock, in one round trip."""
-        rest = sorted(touches.difference(creates))
-        locks = sorted({lock_id(k) for k in (*creates, *touches)})
+        claims, creates, touches, now = wanted
+        keys = {k for _, k, _ in creates}.union(touches)
         with self.conn.pipeline():  # BEGIN and everything below: one round trip
-            claim = self._sql(
-                "claim", rows=[{"event_id": i, "payload": p} for i, p in claims], now=now
-            )
-            if locks:
-                self._sql("key_locks", rows=locks)
-            found = []
-            if creates:
-                new = [new_entry(k, creates[k], now) for k in sorted(creates)]
-                found.append(self._sql("upsert", rows=new, now=now))
-            if rest:
-                found.append(self._sql("lock", rows=[key_dict(k) for k in rest]))
-            claimed = Claimed({r["event_id"] for r in claim.fetchall()})
+            if keys:
+                self._sql("key_locks", rows=sorted({lock_id(k) for k in keys}))
+            found = [
+                self._sql(
+                    "claim_create",
+                    claims=[{"event_id": i, "payload": p} for i, p in claims],
+                    creates=[
+                        new_entry(k, display, now) | {"event_id": i, "n": n}
+                        for n, (i, k, display) in enumerate(creates)
+                    ],
+                    now=now,
+                )
+            ]
+            if touches:  # a key also created above is returned twice: the same values
+                found.append(self._sql("lock", rows=[key_dict(k) for k in sorted(touches)]))
+            claimed = Claimed(set())
             for cursor in found:
                 for values in cursor.fetchall():
+                    if values.get("event_id") is not None:
+                        claimed.event_ids.add(values["event_id"])
+                        continue
                     record = record_from(values)
                     claimed.rows[record.key()] = record
                     if values["inserted"]:
                         claimed.created.add(record.key())
         return claimed
-
-    def restart(self) -> None:
-        """Roll back what this transaction did; the next statement begins a new one."""
-        self.conn.rollback()
-        self.transitions = []
 
     def record_transition(self, **fields: Any) -> None:
         self.transitions.append(fields)  # written by write_back, with the entries
@@ -206,21 +208,13 @@ class PgEventStore:
         }
         self.transitions = []
 
-    def add_dead_letters(
-        self, letters: Sequence[DeadLetter], now: datetime, replay_of: int | None
-    ) -> list[int]:
-        """One statement each (rare: no fast path); their ids."""
-        rows = [dead_letter_row(letter, now) for letter in letters]
-        if replay_of is not None:
-            for row in rows:
-                self.conn.execute(SQL["refile"], {"id": replay_of, "reason": row["reason"]})
-            return [replay_of] * len(rows)
-        return [
-            self.conn.execute(  # type: ignore[index]
-                SQL["dead_letter"], row | {"payload": base64.b64encode(row["payload"]).decode()}
-            ).fetchone()[0]
-            for row in rows
-        ]
+    def add_dead_letter(self, row: Mapping[str, Any]) -> int:
+        """One statement each (rare: no fast path)."""
+        payload = base64.b64encode(row["payload"]).decode()
+        return self.conn.execute(SQL["dead_letter"], {**row, "payload": payload}).fetchone()[0]  # type: ignore[index]
+
+    def refile(self, dead_letter_id: int, reason: str) -> None:
+        self.conn.execute(SQL["refile"], {"id": dead_letter_id, "reason": reason})
 
     def commit(self) -> None:
         with self.conn.pipeline():  # the writes and COMMIT: one round trip

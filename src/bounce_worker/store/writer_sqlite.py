@@ -6,12 +6,12 @@ trips to save, and one writer at a time already (BEGIN IMMEDIATE, db.py), so no 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as upsert
 
+from bounce_worker.store import writer
 from bounce_worker.store.keys import KEY_NAMES, EntryKey, key_dict
 from bounce_worker.store.models import (
     DeadLetterRow,
@@ -20,16 +20,7 @@ from bounce_worker.store.models import (
     ProcessedEventRow,
     TransitionRow,
 )
-from bounce_worker.store.writer import (
-    STATE_COLUMNS,
-    Claimed,
-    DeadLetter,
-    DeliveryFacts,
-    EntryRecord,
-    dead_letter_row,
-    new_entry,
-    record_from,
-)
+from bounce_worker.store.writer import STATE_COLUMNS, Claimed, DeliveryFacts, EntryRecord, Wanted
 
 ENTRIES: Table = EntryRow.__table__  # type: ignore[assignment]
 DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[assignment]
@@ -48,6 +39,7 @@ _DELIVER = _DELIVER.on_conflict_do_update(
     where=DELIVERIES.c.last_delivered_at < _DELIVER.excluded.last_delivered_at,
 )
 _DEAD = insert(DEAD).returning(DEAD.c.id)
+_REFILE = update(DEAD).where(DEAD.c.id == bindparam("_id"))
 
 
 class SqliteEventStore:
@@ -65,29 +57,23 @@ class SqliteEventStore:
     def __exit__(self, *exc: object) -> None:
         self.conn.close()  # rolls back whatever was not committed
 
-    def claim_and_lock(
-        self,
-        claims: Sequence[tuple[str, str]],
-        creates: Mapping[EntryKey, str],
-        touches: set[EntryKey],
-        now: datetime,
-    ) -> Claimed:
+    def claim_and_lock(self, wanted: Wanted) -> Claimed:
+        claims, creates, touches, now = wanted
         params = [{"event_id": i, "payload": p, "processed_at": now} for i, p in claims]
         claimed = Claimed(set(self.conn.execute(_CLAIM, params).scalars()) if params else set())
-        if creates:
-            new = [new_entry(k, creates[k], now) for k in sorted(creates)]
-            claimed.created.update(EntryKey(*r) for r in self.conn.execute(_CREATE, new))
-        for part in _chunks(sorted(touches.union(creates))):
+        new: dict[EntryKey, dict[str, Any]] = {}
+        for event_id, key, display in creates:  # a claimed event's; the first one's display
+            if event_id in claimed.event_ids and key not in new:
+                new[key] = writer.new_entry(key, display, now)
+        if new:
+            rows = [new[k] for k in sorted(new)]
+            claimed.created.update(EntryKey(*r) for r in self.conn.execute(_CREATE, rows))
+        for part in _chunks(sorted(touches.union(new))):
             stmt = select(*ENTRIES.c).where(_KEY.in_([tuple(key_dict(k).values()) for k in part]))
             for values in self.conn.execute(stmt):
-                record = record_from(values._mapping)
+                record = writer.record_from(values._mapping)
                 claimed.rows[record.key()] = record
         return claimed
-
-    def restart(self) -> None:
-        self.tx.rollback()
-        self.tx = self.conn.begin()
-        self.transitions = []
 
     def record_transition(self, **fields: Any) -> None:
         self.transitions.append(fields)  # written by write_back, with the entries
@@ -104,16 +90,11 @@ class SqliteEventStore:
             self.conn.execute(insert(TRANSITIONS), self.transitions)
         self.transitions = []
 
-    def add_dead_letters(
-        self, letters: Sequence[DeadLetter], now: datetime, replay_of: int | None
-    ) -> list[int]:
-        rows = [dead_letter_row(letter, now) for letter in letters]
-        if replay_of is not None:
-            for row in rows:
-                refile = update(DEAD).where(DEAD.c.id == replay_of)
-                self.conn.execute(refile, {"reason": row["reason"]})
-            return [replay_of] * len(rows)
-        return [self.conn.execute(_DEAD, row).scalar_one() for row in rows]
+    def add_dead_letter(self, row: Mapping[str, Any]) -> int:
+        return int(self.conn.execute(_DEAD, row).scalar_one())
+
+    def refile(self, dead_letter_id: int, reason: str) -> None:
+        self.conn.execute(_REFILE, {"_id": dead_letter_id, "reason": reason})
 
     def commit(self) -> None:
         self.tx.commit()
