@@ -366,3 +366,54 @@ def test_observed_wordings_are_marked_as_such():
     observed = [w for w in every if w.observed]
     assert observed and len(observed) < len(every)
     assert all(w.source.startswith(("common wording", "observed")) for w in observed)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category", "detail"),
+    [
+        # Providers' reason codes decide over the SMTP code beside them (their published tables)
+        (
+            "5.1.1",
+            550,
+            "550 5.1.1 RCP-P1 http://postmaster.facebook.com/response_codes",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            "5.1.1",
+            550,
+            "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes",
+            POLICY,
+            "filtered",
+        ),
+        ("4.7.1", 450, "450 4.7.1 CON-T3 too many new connections", SOFT, "rate_limited"),
+        (
+            "5.0.0",
+            550,
+            "550 This IP has sent too many to too many recipients this hour. IB607",
+            SOFT,
+            "rate_limited",
+        ),
+        (
+            "5.0.0",
+            554,
+            "554 This IP has been temporarily blocked for attempting to mail too "
+            "many invalid recipients. IB112",
+            POLICY,
+            "blocked",
+        ),
+        ("5.7.1", 554, "554 5.7.1 AUP#I-1350 too many messages", SOFT, "rate_limited"),
+        ("5.7.1", 554, "554 5.7.1 AUP#O-1530 message larger than 20MB", SOFT, "message_too_big"),
+        (
+            "5.7.1",
+            550,
+            "550 5.7.1 Mailbox is full, see https://mail.i.ua/err/4/",
+            FULL,
+            "mailbox_full",
+        ),
+        ("5.7.1", 550, "550 5.7.1 see https://mail.i.ua/err/2/", HARD, "user_unknown"),
+    ],
+)
+def test_provider_codes(status, code, diagnostic, category, detail):
+    outcome = classify_bounce(status, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)

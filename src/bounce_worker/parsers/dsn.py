@@ -28,7 +28,9 @@ from bounce_worker.parsers.mta_text import Failure, failures_from_text, smtp_com
 
 DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 # Action -> event type; relayed/expanded mean the message went on, which is no feedback.
-_ACTIONS = {"failed": "bounce", "delayed": "bounce", "delivered": "delivered"}
+# "expired" is no RFC 3464 action, but SendGrid's DSNs write it for a message given up after
+# its retries (Sisimai's Lhost::SendGrid reads it so): a failure, the delivery time expired.
+_ACTIONS = {"failed": "bounce", "delayed": "bounce", "delivered": "delivered", "expired": "bounce"}
 
 
 def parse_dsn(ctx: MailContext) -> list[Event]:
@@ -114,6 +116,18 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
             # (5.x.x), but the mailbox was never said not to exist. SPEC 3: 4.x.x is never
             # hard; the reason stays, the category is a soft bounce.
             status = said
+        if event_type == "bounce" and diagnostic and _vague(status):
+            # The server's reply names no condition (Google's "550 #5.1.0 Address rejected."):
+            # the report's own words for this recipient ("Your message wasn't delivered to x
+            # because the address couldn't be found") may say which.
+            if text_failures is None:
+                text_failures = {f.recipient.lower(): f for f in _text_failures(ctx)}
+            text = text_failures.get(recipient.lower())
+            if text is not None and text.diagnostic and text.diagnostic not in diagnostic:
+                diagnostic = f"{diagnostic} {text.diagnostic}"
+        if action[:1] == ["expired"] and (status is None or _generic(status)):
+            # RFC 3463 X.4.7 "delivery time expired", in the class the server gave (5 if none)
+            status = f"{status[0] if status else '5'}.4.7"
         if status is None:
             status = "4.0.0" if event_type == "bounce" and action[:1] == ["delayed"] else None
         if event_type == "bounce" and diagnostic and _needs_command(status, diagnostic):
@@ -209,6 +223,12 @@ def _valid(address: str) -> bool:
 def _transient(diagnostic: str | None) -> bool:
     code = first_reply_code(diagnostic)
     return code is not None and code // 100 == 4
+
+
+def _vague(status: str | None) -> bool:
+    """No status, X.0.0 or X.1.0: nothing said, or "something about the address" without
+    which condition (a system or network area, X.3.0 or X.4.0, already says whose problem)."""
+    return status is None or status.split(".")[1:] in (["0", "0"], ["1", "0"])
 
 
 def _generic(status: str | None) -> bool:

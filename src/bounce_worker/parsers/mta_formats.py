@@ -36,6 +36,13 @@ COPIED_HEADER_LINE = re.compile(
 )
 
 
+# Apache James (AbstractNotify.java: "Error message below:", then "Message details:") and
+# the gateways built on it (Verizon's vtext.com) name the failed recipient only in the
+# details block after the error, beside the original's size and line count ("RCPT TO: x",
+# "Size (in bytes): 512"): the reason is the text before that block.
+DETAILS_BLOCK = re.compile(r"^message details:[ \t]*$", re.MULTILINE)
+
+
 def copy_start(text: str) -> tuple[int, int] | None:
     """(start, end) of the line where the copy of the original message begins, or None.
 

@@ -29,6 +29,7 @@ from bounce_worker.parsers._common import (
 )
 from bounce_worker.parsers.context import MailContext
 from bounce_worker.parsers.mta_formats import (
+    DETAILS_BLOCK,
     GROUP_DOMAINS,
     GROUP_REFUSAL,
     copy_start,
@@ -193,6 +194,7 @@ def failures_from_text(
         found = [(a, o) for a, o in found if a.lower() in expanded or a.lower() not in originals]
     out = []
     low = report.lower() if len(found) > 1 else ""
+    details = DETAILS_BLOCK.search(report.lower()) if "etails:" in report else None
     for _i, (address, offset) in enumerate(found):
         # A recipient's paragraph ends where a line names another recipient (reports that
         # repeat the list, e.g. in two languages, must not lend one the other's reason).
@@ -204,6 +206,11 @@ def failures_from_text(
                     end = pos
         if end < len(report):
             end = report.rfind("\n", 0, end) + 1 or end
+        if details is not None and offset > details.start():
+            # Named in an Apache James details block: the error is the text above it.
+            named = expanded.get(address.lower(), address) if expanded else address
+            out.append(_failure(named, segment(report, 0, details.start())))
+            continue
         diag = segment(report, offset, end)
         if not STATUS_RE.search(diag) and first_reply_code(diag) is None and len(found) == 1:
             # A reason paragraph above the recipient list: the whole report explains it.
@@ -276,11 +283,26 @@ def _named_by_domain(ctx: MailContext, text: str) -> list[str]:
     if ctx.original is None:
         return []
     report = report_text(text).lower()
-    return [
-        a
-        for a in mime.addresses(mime.header(ctx.original, "To"))
-        if re.search(rf"(?<![\w.-]){re.escape(a.rpartition('@')[2].lower())}(?![\w-])", report)
-    ]
+    # The recipient's own mail system reporting (Verizon's MMS gateway, "sysadmin@vma.vzwpix.
+    # com" about "5555550100@vzwpix.com", names the number only in the returned copy): its
+    # domain is the recipient's. Never the original sender's own domain, where the sender's
+    # outgoing server would be reporting about a list address.
+    reporter = _domain(mime.addresses(mime.header(ctx.msg, "From")))
+    sender = _domain(mime.addresses(mime.header(ctx.original, "From")))
+    named = []
+    for a in mime.addresses(mime.header(ctx.original, "To")):
+        domain = a.rpartition("@")[2].lower()
+        if re.search(rf"(?<![\w.-]){re.escape(domain)}(?![\w-])", report) or (
+            reporter
+            and domain != sender
+            and (reporter == domain or reporter.endswith("." + domain))
+        ):
+            named.append(a)
+    return named
+
+
+def _domain(addresses: list[str]) -> str:
+    return addresses[0].rpartition("@")[2].lower() if addresses else ""
 
 
 def _format_notes(ctx: MailContext, failure: Failure) -> Failure:

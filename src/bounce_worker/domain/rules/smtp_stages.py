@@ -16,9 +16,12 @@ import re
 # Postfix smtpd(8) prefixes every refusal of its recipient restrictions, which answer RCPT
 # TO, with "Recipient address rejected:".
 # qmail-remote.c reports a refusal at RCPT TO as "<host> does not like recipient.".
+# Gmail's old text bounces end the remote reply with "(state N)", its SMTP client's state
+# when refused: 14 at RCPT TO; 6 (MAIL FROM) and 13 (EHLO) before it; 15, 17 and 18 after
+# DATA (the states as tabled with their commands in Sisimai's Lhost::Google).
 RCPT_STAGE = re.compile(
     r"(?:in reply to|after|>>>|did not like our) ?rcpt to|recipient address rejected|"
-    r"does not like recipient"
+    r"does not like recipient|\(state 14\)"
 )
 # Postfix "(in reply to MAIL FROM command)", "(in reply to EHLO/HELO command)", "host x
 # refused to talk to me" (Postfix smtp(8)); Exim "after initial connection", "after EHLO",
@@ -28,14 +31,14 @@ SENDER_STAGE = re.compile(
     r"in reply to (?:mail from|ehlo|helo)|>>> mail from|refused to talk to me|greeting|"
     # qmail-remote.c: "Connected to <host> but sender was rejected." / "but my name was
     # rejected." (MAIL FROM / HELO)
-    r"but (?:sender|my name) was rejected"
+    r"but (?:sender|my name) was rejected|\(state (?:6|13)\)"
 )
 # Postfix "(in reply to end of DATA command)"; Exim "after end of data", "after DATA";
 # Sendmail ">>> DATA"; Courier "SMTP command: DATA"; McAfee-style filtering gateways.
 # qmail-remote.c: "<host> failed after I sent the message." (the reply to the data).
 DATA_STAGE = re.compile(
     r"(?:in reply to|after) (?:end of |final )?data|>>> data|smtp command:? data|command data|"
-    r"filtering gateway|failed after i sent the message"
+    r"filtering gateway|failed after i sent the message|\(state 1[578]\)"
 )
 # RFC 7504 (SMTP 521/556) and RFC 7505 (null MX) wording, and Sendmail's report of a null MX
 # ("550 5.7.27 Host does not accept mail"): the domain takes no mail at all, whatever code.

@@ -38,6 +38,99 @@ def _w(*pairs: tuple[str, str]) -> tuple[Wording, ...]:
 
 GROUPS: tuple[WordingGroup, ...] = (
     # ---- texts that decide whatever code the server attached ----------------------------
+    # Providers' own reason codes, written into their replies beside a catch-all SMTP code
+    # (Facebook "550 5.1.1 RCP-P2", GoDaddy "... IB504", Spectrum "AUP#I-1350", i.ua
+    # "mail.i.ua/err/4"): each code names one condition in the provider's published table,
+    # so it decides before any wording. (The codes that say "no such account" are in
+    # `recipient_not_in_directory`, the blocks and refusals in the policy groups below.)
+    WordingGroup(
+        name="provider_code_recipient_refuses",
+        stage=OVERRIDES_CODE,
+        detail="filtered",
+        wordings=_w(
+            (
+                r"\brcp-p[23]\b",
+                "Facebook postmaster response codes: RCP-P2 recipient's preferences, RCP-P3 "
+                "privacy settings (as tabled in Sisimai Rhost::Facebook)",
+            ),
+            (r"\.i\.ua/err/10\b", "i.ua mail.i.ua/err/10: not in the address management list"),
+        ),
+    ),
+    WordingGroup(
+        name="provider_code_mailbox_disabled",
+        stage=OVERRIDES_CODE,
+        detail="suspended",
+        wordings=_w(
+            (r"\brcp-t4\b", "Facebook RCP-T4: recipient address currently deactivated"),
+            (r"\.i\.ua/err/3\b", "i.ua mail.i.ua/err/3: mailbox unused for more than 3 months"),
+        ),
+    ),
+    WordingGroup(
+        name="provider_code_mailbox_full",
+        stage=OVERRIDES_CODE,
+        detail="mailbox_full",
+        wordings=_w(
+            (r"\.i\.ua/err/4\b", "i.ua mail.i.ua/err/4: mailbox is full"),
+            (r"account storage limit", "GoDaddy bounceback help: 'Account storage limit'"),
+        ),
+    ),
+    WordingGroup(
+        name="provider_code_message_too_big",
+        stage=OVERRIDES_CODE,
+        detail="message_too_big",
+        wordings=_w(
+            (r"\b(?:msg-p1|int-p2)\b", "Facebook MSG-P1/INT-P2: exceeds the maximum size"),
+            (r"aup#[a-z-]*1530\b", "Spectrum email error codes: AUP#1530 larger than 20MB"),
+        ),
+    ),
+    WordingGroup(
+        name="provider_code_rate_limited",
+        stage=OVERRIDES_CODE,
+        detail="rate_limited",
+        wordings=_w(
+            (
+                r"\b(?:con-t[1-4]|msg-t1)\b",
+                "Facebook CON-T1..T4 (too many connections), MSG-T1 (too many recipients)",
+            ),
+            (
+                r"\bib(?:007|101|504|510|605|607)\b",
+                "GoDaddy bounceback codes: IB007/IB605 too many sessions or recipients, IB101 "
+                "high volume, IB504/IB510/IB607 messages or recipients per hour or session",
+            ),
+            (
+                r"aup#[a-z-]*(?:1[34]\d\d|15[458]0)\b",
+                "Spectrum AUP#1300-1490 connection and message limits, 1540/1550/1580 too many "
+                "in a session, recipients per message or in a short time",
+            ),
+            (r"\.i\.ua/err/5\b", "i.ua mail.i.ua/err/5: letter sending limit exceeded"),
+        ),
+    ),
+    WordingGroup(
+        name="provider_code_not_compliant",
+        stage=OVERRIDES_CODE,
+        detail="not_compliant",
+        wordings=_w(
+            (r"\bmsg-p3\b", "Facebook MSG-P3: a header field present more than once"),
+            (r"\bib50[12]\b", "GoDaddy IB501/IB502: blank or IP-address From: not allowed"),
+        ),
+    ),
+    WordingGroup(
+        name="provider_code_system_error",
+        stage=OVERRIDES_CODE,
+        detail="system_error",
+        wordings=_w(
+            (r"\b(?:rcp-t1|int-t\d)\b", "Facebook RCP-T1, INT-Tx: internal system issue"),
+            (r"aup#[a-z-]*1090\b", "Spectrum AUP#1090: cannot be processed, try later"),
+        ),
+    ),
+    WordingGroup(
+        name="provider_code_network_error",
+        stage=OVERRIDES_CODE,
+        detail="network_error",
+        wordings=_w(
+            (r"aup#[a-z-]*1260\b", "Spectrum AUP#1260: IPv6 not processed, connect over IPv4"),
+        ),
+    ),
     WordingGroup(
         name="system_storage_full",  # the receiving *system* is full, not the mailbox
         stage=OVERRIDES_CODE,
@@ -170,6 +263,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"(?:does not|doesn't) (?:accept|want) (?:e-?)?mails? from",
                 "common wording ('The recipient does not accept mail from this sender')",
             ),
+            (
+                r"mail delivery failed\.{3} ?user unknown",
+                "BIGLOBE's reception filter notice 'Mail Delivery Failed... User unknown' (the "
+                "format as Sisimai Lhost::Biglobe reads it: filtered)",
+            ),
             # au (KDDI): its reception filter answers "User unknown" with no address at all
             (r"550 : user unknown", "observed: au/EZweb reception filter"),
         ),
@@ -268,6 +366,25 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"doesn't have an? .{1,40}account", "Yahoo 554 'This user doesn't have an account'"),
             (r"not our customer", "Comcast 550 5.1.1 'Not our Customer'"),
             (r"no such user!", "Yandex 550 5.7.1 'No such user!' (the mailbox does not exist)"),
+            (
+                r"\b(?:rcp-p1|int-p[134])\b",
+                "Facebook RCP-P1, INT-P1/P3/P4: the recipient (or group) address does not exist",
+            ),
+            (r"\.i\.ua/err/2\b", "i.ua mail.i.ua/err/2: user is not found"),
+            (
+                r"no valid recipients for this mm\b",
+                "Verizon MMS gateway 'Error: No valid recipients for this MM' (Sisimai "
+                "Lhost::Verizon: the number does not exist)",
+            ),
+            (
+                r"because the address couldn't be found",
+                "Gmail/Google Workspace NDR '** Address not found ** Your message wasn't "
+                "delivered to x because the address couldn't be found'",
+            ),
+            (
+                r"recipient not found|account does not exist",
+                "GoDaddy bounceback help: '550 Recipient not found', 'Account does not exist'",
+            ),
         ),
     ),
     WordingGroup(
@@ -374,6 +491,7 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=WHEN_CODE_IS_WEAK,
         detail="virus_detected",
         wordings=_w(
+            (r"\b(?:pol-p5|ib705)\b", "Facebook POL-P5; GoDaddy IB705 (virus)"),
             (r"virus", "common wording (amavis, ClamAV)"),
             (r"malware", "common wording"),
             (r"potential security issue", "Gmail 552 5.7.0 content presents a security issue"),
@@ -384,6 +502,7 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=WHEN_CODE_IS_WEAK,
         detail="spam_detected",
         wordings=_w(
+            (r"\b(?:pol-p[67]|ib212)\b", "Facebook POL-P6/P7; GoDaddy IB212 (judged spam)"),
             # (Spamhaus and SpamCop are IP blocklists: "sender_blocked" below)
             (r"spam(?!haus|cop)", "Gmail 5.7.1 'likely unsolicited mail'; Yandex 554 5.7.1"),
             (r"unsolicited", "Gmail 550 5.7.1"),
@@ -395,6 +514,16 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=WHEN_CODE_IS_WEAK,
         detail="blocked",
         wordings=_w(
+            (
+                r"\b(?:pol-p[1-4]|pol-t[1-3])\b",
+                "Facebook POL-P1..P4, POL-T1..T3: the sending server's IP is not accepted",
+            ),
+            (
+                r"\bib1(?:0[3-6]|1[0-3])\b",
+                "GoDaddy bounceback codes IB103-IB106 (CSI, Spamhaus lists), IB110-IB113 "
+                "(IP blocked for spam or invalid recipients)",
+            ),
+            (r"\.i\.ua/err/[79]\b", "i.ua mail.i.ua/err/7 (bad HELO), /err/9 (IP blacklisted)"),
             (r"blacklist", "common wording"),
             (r"blocklist", "Spamhaus/MS365 5.7.606-649"),
             (r"block ?list", "common wording"),
@@ -574,8 +703,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"user missing home directory", "Exim/Sendmail local delivery: the user has no home"),
             (r"mail drop defined", "Courier 'no such mail drop defined'"),
             (
-                r"unable to deliver message to .{1,80}\(and other recipients in the same domain\)",
-                "observed: InterScan MSS, its one wording for a refused recipient",
+                r"unable to deliver message to <[^<>\s]+@[^<>\s]+>",
+                "Trend Micro InterScan MSS / TREND VISION ONE: its one wording for a refused "
+                "recipient, 'Unable to deliver message to <x> (and other recipients in the same "
+                "domain).' (as Sisimai Lhost::TrendMicro reads it: user unknown)",
             ),
         ),
     ),

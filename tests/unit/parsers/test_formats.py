@@ -1,0 +1,71 @@
+"""Bounce formats absent from the labeled dev corpus, one small synthetic mail each.
+
+Each fixture in fixtures/formats/ was written from the format's documented markers (the MTA's
+source or a parser library's description of where the recipient, the reply and the copy of
+the original are), with placeholder addresses; none is copied from a test collection. The
+test checks that the generic parsers find the failed recipient and the reason in each.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bounce_worker.domain.classify import Category, classify
+from bounce_worker.parsers import parse_message
+from tests.unit.parsers.conftest import RECEIVED_AT, fixture_bytes
+
+HARD, FULL, SOFT, POLICY = (
+    Category.HARD_BOUNCE,
+    Category.MAILBOX_FULL,
+    Category.SOFT_BOUNCE,
+    Category.POLICY,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "recipient", "category", "detail"),
+    [
+        # Apache James AbstractNotify: "Error message below:" ... "Message details: RCPT TO:"
+        ("apachejames.eml", "kijitora@example.org", HARD, "user_unknown"),
+        # Verizon vtext.com (James-based; "Size (in bytes): 512" is no reply code)
+        ("verizon_vtext.eml", "5555551234@vtext.com", HARD, "user_unknown"),
+        # Verizon MMS gateway: the number is named only in the returned copy
+        ("verizon_vzwpix.eml", "0000000000@vzwpix.com", HARD, "user_unknown"),
+        # BIGLOBE: "The following addresses had delivery problems" / "Non-delivered information"
+        ("biglobe_full.eml", "taro@kijitora.biglobe.ne.jp", FULL, "mailbox_full"),
+        ("biglobe_filtered.eml", "taro@kijitora.biglobe.ne.jp", POLICY, "filtered"),
+        # A DSN inside a returned message/rfc822 (no multipart/report around it)
+        ("x5.eml", "kijitora@example.jp", HARD, "user_unknown"),
+        # SendGrid DSNs: Diagnostic-Code without a type; "Action: expired"
+        ("sendgrid.eml", "kijitora@example.jp", HARD, "user_unknown"),
+        ("sendgrid_expired.eml", "neko@example.jp", SOFT, "network_error"),
+        ("aol.eml", "kijitora@example.invalid", HARD, "host_unknown"),
+        # Facebook: its response code decides, whatever the 5.1.1 beside it
+        ("facebook.eml", "kijitora@facebook.com", POLICY, "filtered"),
+        # Google Workspace: the vague reply, and the report's "address couldn't be found"
+        ("gsuite.eml", "kijitora@example.org", HARD, "user_unknown"),
+        # Gmail's old text bounce: "(state 14)" is RCPT TO, "(state 17)" after DATA
+        ("google_state14.eml", "userunknown@example.jp", HARD, "user_unknown"),
+        ("google_state17.eml", "filtered@example.jp", POLICY, "filtered"),
+        ("google_dns.eml", "hostunknown@example.invalid", HARD, "host_unknown"),
+        ("google_mailboxfull.eml", "mailboxfull@example.jp", FULL, "mailbox_full"),
+        ("office365.eml", "kijitora@example.com", HARD, "user_unknown"),
+        ("messagelabs.eml", "kijitora@example.com", HARD, "user_unknown"),
+        # Trend Micro InterScan MSS: the SMTP transcript, or only "Unable to deliver message to"
+        ("trendmicro.eml", "kijitora@example.co.jp", HARD, "user_unknown"),
+        ("trendmicro_domain.eml", "neko@example.jp", HARD, "user_unknown"),
+        # MailMarshal: "Could not be delivered because of" / "The following recipients were
+        # affected:" (the original sender in "From:" and "Original Sender:" is not one)
+        ("mailmarshal.eml", "dummyuser@blabla.example.com", HARD, "user_unknown"),
+        # Mimecast "-- address" lines; 5.4.1 "Recipient address rejected: Access denied"
+        ("mimecast.eml", "sabineko@neko.example.org", HARD, "user_unknown"),
+        # Deutsche Telekom / Smail 3 banners
+        ("deutschetelekom.eml", "example@t-online.de", FULL, "mailbox_full"),
+        ("smail3.eml", "kijitora@neko.nyaan.example.com", HARD, "host_unknown"),
+    ],
+)
+def test_format(name: str, recipient: str, category: Category, detail: str) -> None:
+    (event,) = parse_message(fixture_bytes(f"formats/{name}"), received_at=RECEIVED_AT)
+    assert event.recipient == recipient
+    outcome = classify(event)
+    assert (outcome.category, outcome.detail) == (category, detail)
