@@ -116,10 +116,11 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
             # (5.x.x), but the mailbox was never said not to exist. SPEC 3: 4.x.x is never
             # hard; the reason stays, the category is a soft bounce.
             status = said
-        if event_type == "bounce" and diagnostic and _vague(status):
+        if event_type == "bounce" and diagnostic and _vague(status) and _terse(diagnostic):
             # The server's reply names no condition (Google's "550 #5.1.0 Address rejected."):
             # the report's own words for this recipient ("Your message wasn't delivered to x
-            # because the address couldn't be found") may say which.
+            # because the address couldn't be found") may say which. (Only for a few words of
+            # reply: reading the prose costs as much as the rest of the DSN.)
             if text_failures is None:
                 text_failures = {f.recipient.lower(): f for f in _text_failures(ctx)}
             text = text_failures.get(recipient.lower())
@@ -223,6 +224,11 @@ def _valid(address: str) -> bool:
 def _transient(diagnostic: str | None) -> bool:
     code = first_reply_code(diagnostic)
     return code is not None and code // 100 == 4
+
+
+def _terse(diagnostic: str) -> bool:
+    """A reply of a few words: a code and a verdict, no reason given."""
+    return diagnostic.count(" ") < 6
 
 
 def _vague(status: str | None) -> bool:

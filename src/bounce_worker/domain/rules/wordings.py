@@ -79,7 +79,8 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=OVERRIDES_CODE,
         detail="message_too_big",
         wordings=_w(
-            (r"\b(?:msg-p1|int-p2)\b", "Facebook MSG-P1/INT-P2: exceeds the maximum size"),
+            (r"\bmsg-p1\b", "Facebook MSG-P1: exceeds the maximum size"),
+            (r"\bint-p2\b", "Facebook INT-P2: exceeds the maximum size"),
             (r"aup#[a-z-]*1530\b", "Spectrum email error codes: AUP#1530 larger than 20MB"),
         ),
     ),
@@ -89,11 +90,15 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="rate_limited",
         wordings=_w(
             (
-                r"\b(?:con-t[1-4]|msg-t1)\b",
-                "Facebook CON-T1..T4 (too many connections), MSG-T1 (too many recipients)",
+                r"\bcon-t[1-4]\b",
+                "Facebook CON-T1..T4 (too many connections)",
             ),
             (
-                r"\bib(?:007|101|504|510|605|607)\b",
+                r"\bmsg-t1\b",
+                "Facebook MSG-T1 (too many recipients)",
+            ),
+            (
+                r" ib(?:007|101|504|510|605|607)\b",
                 "GoDaddy bounceback codes: IB007/IB605 too many sessions or recipients, IB101 "
                 "high volume, IB504/IB510/IB607 messages or recipients per hour or session",
             ),
@@ -111,7 +116,7 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="not_compliant",
         wordings=_w(
             (r"\bmsg-p3\b", "Facebook MSG-P3: a header field present more than once"),
-            (r"\bib50[12]\b", "GoDaddy IB501/IB502: blank or IP-address From: not allowed"),
+            (r" ib50[12]\b", "GoDaddy IB501/IB502: blank or IP-address From: not allowed"),
         ),
     ),
     WordingGroup(
@@ -119,7 +124,8 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=OVERRIDES_CODE,
         detail="system_error",
         wordings=_w(
-            (r"\b(?:rcp-t1|int-t\d)\b", "Facebook RCP-T1, INT-Tx: internal system issue"),
+            (r"\brcp-t1\b", "Facebook RCP-T1: internal system issue"),
+            (r"\bint-t\d\b", "Facebook INT-Tx: internal system issue"),
             (r"aup#[a-z-]*1090\b", "Spectrum AUP#1090: cannot be processed, try later"),
         ),
     ),
@@ -367,8 +373,12 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"not our customer", "Comcast 550 5.1.1 'Not our Customer'"),
             (r"no such user!", "Yandex 550 5.7.1 'No such user!' (the mailbox does not exist)"),
             (
-                r"\b(?:rcp-p1|int-p[134])\b",
-                "Facebook RCP-P1, INT-P1/P3/P4: the recipient (or group) address does not exist",
+                r"\brcp-p1\b",
+                "Facebook RCP-P1: the recipient address does not exist",
+            ),
+            (
+                r"\bint-p[134]\b",
+                "Facebook INT-P1/P3/P4: the recipient (or group) address does not exist",
             ),
             (r"\.i\.ua/err/2\b", "i.ua mail.i.ua/err/2: user is not found"),
             (
@@ -380,10 +390,6 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"because the address couldn't be found",
                 "Gmail/Google Workspace NDR '** Address not found ** Your message wasn't "
                 "delivered to x because the address couldn't be found'",
-            ),
-            (
-                r"recipient not found|account does not exist",
-                "GoDaddy bounceback help: '550 Recipient not found', 'Account does not exist'",
             ),
         ),
     ),
@@ -491,7 +497,8 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=WHEN_CODE_IS_WEAK,
         detail="virus_detected",
         wordings=_w(
-            (r"\b(?:pol-p5|ib705)\b", "Facebook POL-P5; GoDaddy IB705 (virus)"),
+            (r"\bpol-p5\b", "Facebook POL-P5 (virus)"),
+            (r" ib705\b", "GoDaddy IB705 (virus)"),
             (r"virus", "common wording (amavis, ClamAV)"),
             (r"malware", "common wording"),
             (r"potential security issue", "Gmail 552 5.7.0 content presents a security issue"),
@@ -502,7 +509,8 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=WHEN_CODE_IS_WEAK,
         detail="spam_detected",
         wordings=_w(
-            (r"\b(?:pol-p[67]|ib212)\b", "Facebook POL-P6/P7; GoDaddy IB212 (judged spam)"),
+            (r"\bpol-p[67]\b", "Facebook POL-P6/P7 (blocked URL, abuse policies)"),
+            (r" ib212\b", "GoDaddy IB212 (content judged to be spam)"),
             # (Spamhaus and SpamCop are IP blocklists: "sender_blocked" below)
             (r"spam(?!haus|cop)", "Gmail 5.7.1 'likely unsolicited mail'; Yandex 554 5.7.1"),
             (r"unsolicited", "Gmail 550 5.7.1"),
@@ -515,11 +523,11 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="blocked",
         wordings=_w(
             (
-                r"\b(?:pol-p[1-4]|pol-t[1-3])\b",
+                r"\bpol-(?:p[1-4]|t[1-3])\b",
                 "Facebook POL-P1..P4, POL-T1..T3: the sending server's IP is not accepted",
             ),
             (
-                r"\bib1(?:0[3-6]|1[0-3])\b",
+                r" ib1(?:0[3-6]|1[0-3])\b",
                 "GoDaddy bounceback codes IB103-IB106 (CSI, Spamhaus lists), IB110-IB113 "
                 "(IP blocked for spam or invalid recipients)",
             ),
