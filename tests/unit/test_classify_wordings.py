@@ -352,6 +352,53 @@ HARD, FULL, SOFT, POLICY = (
         ),
         # the same user-unknown text with a transient code stays soft (SPEC 3)
         ("4.0.0", 450, "450 4.0.0 Utilisateur inconnu", SOFT, "user_unknown"),
+        # Google Workspace "Gmail SMTP errors and codes": a receiving-rate limit, also sent
+        # with 5.2.1 (which alone would mean a disabled mailbox)
+        (
+            "5.2.1",
+            550,
+            "550-5.2.1 The user you are trying to contact is receiving mail at a rate that "
+            "prevents additional messages from being delivered.",
+            SOFT,
+            "rate_limited",
+        ),
+        (
+            "4.2.1",
+            450,
+            "450-4.2.1 The user you are trying to contact is receiving email at a rate that "
+            "prevents additional messages from being delivered. Please resend your message "
+            "at a later time.",
+            SOFT,
+            "rate_limited",
+        ),
+        # Exim transports/smtp.c and routers/dnslookup.c (text bounce: no code, 5.0.0)
+        ("5.0.0", None, "all host address lookups failed permanently", HARD, "host_unknown"),
+        (
+            "5.0.0",
+            None,
+            "kim@example.org an MX or SRV record indicated no SMTP service",
+            HARD,
+            "no_mail_accepted",
+        ),
+        # RFC 5321 4.2.2 reply texts of basic codes with no enhanced code
+        (
+            None,
+            553,
+            "553 Requested action not taken: mailbox name not allowed",
+            HARD,
+            "bad_address",
+        ),
+        (
+            None,
+            452,
+            "452 Requested action not taken: insufficient system storage",
+            SOFT,
+            "system_full",
+        ),
+        (None, 452, "452 Requested action not taken", SOFT, "system_full"),
+        (None, 451, "451 Requested action aborted", SOFT, "system_error"),
+        ("5.0.0", 552, "552 Requested mail action aborted", FULL, "mailbox_full"),
+        (None, 550, "550 Requested action not taken", SOFT, "undefined"),
     ],
 )
 def test_documented_wordings(status, code, diagnostic, category, detail):

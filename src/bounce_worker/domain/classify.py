@@ -21,8 +21,9 @@ strongest first:
 4. The wordings that decide for generic codes (stage `when_code_is_weak`): X.0.0, X.y.0, the
    HINTS codes, 4.x.x address codes, no code at all. A mailbox reason on a transient (4.x.x)
    failure is a soft bounce that keeps its reason.
-5. What the code alone hints (HINTS), a bare 552 (RFC 5321 "exceeded storage allocation"),
-   else an undefined soft bounce.
+5. What the code alone hints (HINTS), a basic reply code's RFC 5321 text (REPLY_CODE_HINTS:
+   552 "exceeded storage allocation", 452 "insufficient system storage", 421/451), else an
+   undefined soft bounce.
 
 Patterns run on the lower-cased ASCII diagnostic (case-insensitive regexes with long
 alternations are several times slower), and a rule whose required literal is absent from the
@@ -277,8 +278,9 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     hint = _codes.HINTS.get(key) or _codes.DECIDES_WHEN_PERMANENT.get(key)  # type: ignore[arg-type]
     if hint is not None:
         return outcome_for(hint, permanent=permanent)
-    if subject in (None, 0) and smtp_code == 552:
-        return outcome_for("mailbox_full")  # RFC 5321 552 "exceeded storage allocation"
+    if subject in (None, 0) and smtp_code in _codes.REPLY_CODE_HINTS:
+        # RFC 5321's text of a basic reply code (552 "exceeded storage allocation", ...)
+        return outcome_for(_codes.REPLY_CODE_HINTS[smtp_code])
     return SOFT_BOUNCE
 
 

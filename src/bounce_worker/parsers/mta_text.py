@@ -52,7 +52,11 @@ _NOT_RECIPIENT_LOCAL = frozenset({"mailer-daemon", "mailer_daemon", "noreply", "
 DELAY_TEXT = re.compile(
     # (Sendmail's delay notice is titled "Warning: could not send message for past 4 hours";
     # a bare "Warning:" also titles final failures, "Warning: ... User unknown!")
-    r"will (?:be )?retr(?:y|ied)|still trying|delayed|not yet been delivered|try again|"
+    # (Not the advice "check the address and try again" of a final failure (Gmail's and
+    # Outlook's reports), nor qmail-send's "I'm not going to try again; this message has been
+    # in the queue too long" (qmail-send.c), which says the failure is final.)
+    r"will (?:be )?retr(?:y|ied)|still trying|delayed|not yet been delivered|"
+    r"(?<!not going to )(?<!and )try again|"
     r"warning: could not send|warning message only|"
     r"temporar(?:y|ily)|deferred"  # run on lower-cased text
 )

@@ -63,3 +63,32 @@ def test_report_without_any_code_is_a_permanent_failure_unless_it_says_delay():
     (event,) = parse_message(delayed, received_at=RECEIVED_AT)
     assert event.status == "4.0.0"
     assert classify(event).category is Category.SOFT_BOUNCE
+
+
+def test_final_reports_that_say_try_again_only_as_advice_stay_permanent():
+    # qmail-send.c: "I'm not going to try again; this message has been in the queue too
+    # long." ends a permanent failure; Gmail's "** Domain not found **" report advises "Check
+    # for typos or unnecessary spaces and try again." Neither is a delay notice.
+    qmail = (
+        b"From: MAILER-DAEMON@mx.example\nTo: bounces@sender.example\n"
+        b"Subject: failure notice\nMessage-ID: <q1@mx.example>\n\n"
+        b"Hi. This is the qmail-send program at mx.example.\n"
+        b"I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+        b"This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+        b"<kim@example.org>:\n"
+        b"I'm not going to try again; this message has been in the queue too long.\n"
+    )
+    (event,) = parse_message(qmail, received_at=RECEIVED_AT)
+    assert (event.recipient, event.status) == ("kim@example.org", "5.0.0")
+    assert classify(event).detail == "expired"
+    gmail = (
+        b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"
+        b"To: bounces@sender.example\nSubject: Delivery Status Notification (Failure)\n"
+        b"Message-ID: <g1@mx.example>\n\n** Domain not found **\n\n"
+        b"Your message wasn't delivered to kim@example.invalid because the domain "
+        b"example.invalid couldn't be found. Check for typos or unnecessary spaces and try "
+        b"again.\n"
+    )
+    (event,) = parse_message(gmail, received_at=RECEIVED_AT)
+    assert event.status == "5.0.0"
+    assert classify(event).category is Category.HARD_BOUNCE

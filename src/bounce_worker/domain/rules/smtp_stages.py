@@ -42,7 +42,11 @@ DATA_STAGE = re.compile(
 )
 # RFC 7504 (SMTP 521/556) and RFC 7505 (null MX) wording, and Sendmail's report of a null MX
 # ("550 5.7.27 Host does not accept mail"): the domain takes no mail at all, whatever code.
-NO_MAIL_ACCEPTED = re.compile(r"(?:host|domain)(?:/domain)? does not accept (?:e-?)?mail")
+# Exim's dnslookup router on a null MX (routers/dnslookup.c): "an MX or SRV record indicated
+# no SMTP service".
+NO_MAIL_ACCEPTED = re.compile(
+    r"(?:host|domain)(?:/domain)? does not accept (?:e-?)?mail|record indicated no smtp service"
+)
 # RFC 7504: reply 521 "Host does not accept mail" and 556 "Domain does not accept mail".
 # Refusing a recipient at RCPT TO with them, the server says no address there can work.
 NO_MAIL_REPLY_CODES = frozenset({521, 556})

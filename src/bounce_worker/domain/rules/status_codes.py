@@ -88,3 +88,15 @@ POLICY_DETAILS: dict[tuple[int, int], str] = {
     (7, 28): "blocked",  # IANA X.7.28 mail flood detected
     (7, 29): "auth_failure",  # RFC 8617 X.7.29 ARC validation failure
 }
+
+# A basic SMTP reply code (RFC 5321 4.2.2-4.2.3) with no enhanced code, or only X.0.0, and no
+# telling text: what the RFC's reply text says. 550, 553 and 554 name no condition (RFC 5321:
+# 550 "mailbox unavailable (e.g., mailbox not found, no access, or command rejected for policy
+# reasons)"), so they are left undefined; 521/556 (RFC 7504) are read with the command
+# refused, in classify.
+REPLY_CODE_HINTS: dict[int, str] = {
+    421: "system_error",  # RFC 5321 421 service not available, closing transmission channel
+    451: "system_error",  # RFC 5321 451 requested action aborted: local error in processing
+    452: "system_full",  # RFC 5321 452 requested action not taken: insufficient system storage
+    552: "mailbox_full",  # RFC 5321 552 requested mail action aborted: exceeded storage allocation
+}

@@ -330,6 +330,13 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"sending (?:quota|limit)", "Gmail 550 5.4.5 'Daily user sending limit exceeded'"),
             (r"submission quota", "MS365 NDR 5.2.2 'Submission quota exceeded' (the sender's)"),
             (r"receiving mail too quickly", "Gmail 450 4.2.1"),
+            (
+                # (sent with 5.2.1 too, which alone would read "mailbox disabled")
+                r"receiving (?:e-?)?mail at a rate that prevents",
+                "Google Workspace 'Gmail SMTP errors and codes': 450 4.2.1 / 550 5.2.1 'The user "
+                "you are trying to contact is receiving mail at a rate that prevents additional "
+                "messages from being delivered'",
+            ),
             (r"receive limit", "MS365 5.2.121/5.2.122 per-hour message receive limit"),
             (r"\brp-00[1-3]\b", "Outlook.com postmaster: RP-001..003 (too many messages)"),
             (r"throttl", "common wording"),
@@ -402,6 +409,17 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="host_unknown",
         wordings=_w(
             (r"account or domain may not exist", "cPanel exim.conf failure text"),
+        ),
+    ),
+    WordingGroup(
+        # RFC 5321 4.2.2 reply 553 "Requested action not taken: mailbox name not allowed (e.g.,
+        # mailbox syntax incorrect)": the address itself cannot be delivered to. Before the
+        # policy groups, whose "not allowed" it contains.
+        name="mailbox_name_not_allowed",
+        stage=WHEN_CODE_IS_WEAK,
+        detail="bad_address",
+        wordings=_w(
+            (r"mailbox name not allowed", "RFC 5321 4.2.2 reply 553 text"),
         ),
     ),
     WordingGroup(
@@ -620,6 +638,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "qmail 'I couldn't find any host named (#5.1.2)'; Gmail 553 5.1.2",
             ),
             (r"unrouteable mail domain", "Exim"),
+            (
+                r"host address lookups failed permanently",
+                "Exim transports/smtp.c 'all host address lookups failed permanently'",
+            ),
             (
                 r"mx records point to non-?existent hosts",
                 "Exim 'all relevant MX records point to non-existent hosts'",
