@@ -380,6 +380,55 @@ HARD, FULL, SOFT, POLICY = (
             HARD,
             "no_mail_accepted",
         ),
+        # MTA sources: Courier module.esmtp/esmtpclient.c, DragonFly dma (net.c, dma.c),
+        # Ipswitch IMail, HCL Domino router
+        ("5.0.0", None, "<kim@example.org>: <<< No such domain.", HARD, "host_unknown"),
+        ("4.0.0", None, "<kim@example.org>: <<< DNS lookup failed.", SOFT, "network_error"),
+        (
+            "5.0.0",
+            None,
+            "There was an error delivering your mail to <kim@example.org>. DNS lookup failure: "
+            "host example.org not found",
+            HARD,
+            "host_unknown",
+        ),
+        (
+            "5.0.0",
+            None,
+            "Could not deliver for the last 432000 seconds. Giving up.",
+            SOFT,
+            "expired",
+        ),
+        ("5.0.0", None, "Unknown host: kim@example.org", HARD, "host_unknown"),
+        ("5.0.0", None, "Cannot route mail to user (kim@example.org)", POLICY, "filtered"),
+        # providers' published texts: GoDaddy bounceback codes, Gmail's 'Send mail as' NDR,
+        # GMX postmaster error messages (c=rdns)
+        (
+            "5.2.0",
+            550,
+            "550 5.2.0 <me@sender.example> From: Domain is invalid. Please provide a valid "
+            "From: IB506",
+            POLICY,
+            "sender_rejected",
+        ),
+        (
+            "5.0.0",
+            None,
+            "** Message not delivered ** You're sending this from a different address or alias "
+            "using the 'Send mail as' feature. The settings for your 'Send mail as' account are "
+            "misconfigured or out of date.",
+            POLICY,
+            "sender_rejected",
+        ),
+        (
+            None,
+            554,
+            "554-gmx.net (mxgmx104) Nemesis ESMTP Service not available 554-No SMTP service "
+            "554-Bad DNS PTR resource record. 554 For explanation visit "
+            "https://postmaster.gmx.net/en/case?c=rdns",
+            POLICY,
+            "require_ptr",
+        ),
         # RFC 5321 4.2.2 reply texts of basic codes with no enhanced code
         (
             None,

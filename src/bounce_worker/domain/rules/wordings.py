@@ -252,6 +252,17 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"verify (?:the )?sender|sender (?:address )?verification",
                 "Postfix reject_unverified_sender / Exim callouts: 'unable to verify sender'",
             ),
+            (
+                r" ib506\b",
+                "GoDaddy bounceback codes: '550 From: Domain is invalid. Please provide a valid "
+                "From: IB506'",
+            ),
+            (
+                # our own account's settings, whatever the code of the failed relay
+                r"customfromdenied|'send mail as' (?:feature|account)",
+                "Gmail NDR for a misconfigured 'Send mail as' address "
+                "(support.google.com/mail/?p=CustomFromDenied)",
+            ),
         ),
     ),
     WordingGroup(
@@ -264,6 +275,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"blocked by the recipient", "common wording"),
             (r"only accepting mail from", "common wording (allow-list mailboxes)"),
             (r"rejected due to user rules", "common wording"),
+            (
+                r"cannot route mail to user",
+                "HCL/IBM Domino router 'Cannot route mail to user' (as Sisimai Lhost::Domino "
+                "reads it: filtered)",
+            ),
             (r"message filtered", "common wording"),
             (
                 r"(?:does not|doesn't) (?:accept|want) (?:e-?)?mails? from",
@@ -502,7 +518,11 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=WHEN_CODE_IS_WEAK,
         detail="require_ptr",
         wordings=_w(
-            (r"ptr record", "Gmail 550 5.7.25 'does not have a PTR record'"),
+            (
+                r"ptr (?:resource )?record",
+                "Gmail 550 5.7.25 'does not have a PTR record'; GMX postmaster error messages "
+                "(c=rdns) 'Bad DNS PTR resource record'",
+            ),
             (r"reverse dns", "common wording"),
             (r"rdns\b", "common wording"),
             (r"ip name lookup", "Postfix reject_unknown_client_hostname"),
@@ -620,12 +640,19 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="host_unknown",
         wordings=_w(
             (r"host unknown", "Sendmail 'Host unknown (Name server: host not found)'"),
-            (r"unknown host", "common wording"),
+            (r"unknown host", "Ipswitch IMail 'Unknown host: <address>'"),
             (r"host (?:or domain name )?not found", "Postfix 'Host or domain name not found'"),
-            (r"host \S+ not found", "Postfix 'Name service error ... Host x not found'"),
+            (
+                r"host \S+ not found",
+                "Postfix 'Name service error ... Host x not found'; DragonFly dma net.c 'DNS "
+                "lookup failure: host %s not found'",
+            ),
             (r"name service error", "Postfix/Sendmail name service errors"),
             (r"domain (?:name )?(?:not found|is not reachable|does not exist)", "common"),
-            (r"no such domain", "common wording"),
+            (
+                r"no such domain",
+                "Courier module.esmtp/esmtpclient.c hard_error 'No such domain.'",
+            ),
             (r"domain.{0,20}unknown", "common wording"),
             (r"illegal (?:host|domain)", "Sendmail"),
             (r"no mx", "common wording"),
@@ -753,6 +780,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "Sendmail 'Cannot send message for 5 days'",
             ),
             (r"in the queue too long", "qmail 'this message has been in the queue too long'"),
+            (
+                r"could not deliver for the last \d+ seconds",
+                "DragonFly dma dma.c 'Could not deliver for the last %d seconds. Giving up.'",
+            ),
             (r"delivery time expired", "RFC 3463 X.4.7"),
             (r"have been failing for a long time", "Exim 'all hosts ... failing for a long time'"),
             (
@@ -785,6 +816,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"no route to host", "POSIX EHOSTUNREACH"),
             (r"network is unreachable", "POSIX ENETUNREACH"),
             (r"establish an smtp connection", "qmail (#4.4.1)"),
+            (
+                r"dns lookup failed",
+                "Courier module.esmtp/esmtpclient.c soft_error 'DNS lookup failed.'",
+            ),
             (r"network error on destination", "OpenSMTPD 'Network error on destination MXs'"),
         ),
     ),
