@@ -401,6 +401,22 @@ HARD, FULL, SOFT, POLICY = (
         ),
         ("5.0.0", None, "Unknown host: kim@example.org", HARD, "host_unknown"),
         ("5.0.0", None, "Cannot route mail to user (kim@example.org)", POLICY, "filtered"),
+        ("5.0.0", None, "Message has exceeded maximum hop count", SOFT, "routing_loop"),
+        # Exchange DSN codes: 5.4.4 with a looping MX is a DNS error, not an unknown host
+        (
+            "5.4.4",
+            554,
+            "554 5.4.4 SMTPSEND.DNS.MxLoopback; DNS config error",
+            SOFT,
+            "routing_loop",
+        ),
+        (
+            "5.4.4",
+            554,
+            "554 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain",
+            HARD,
+            "host_unknown",
+        ),
         # providers' published texts: GoDaddy bounceback codes, Gmail's 'Send mail as' NDR,
         # GMX postmaster error messages (c=rdns)
         (

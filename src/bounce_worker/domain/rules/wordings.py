@@ -802,6 +802,16 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"hop count exceeded", "MS365 5.4.14"),
             (r"(?:mail|routing) loop", "RFC 3463 X.4.6"),
             (r"message is looping", "qmail (#5.4.6)"),
+            (
+                r"exceeded (?:the )?maximum hop count",
+                "Lotus Notes / Domino router 'Message has exceeded maximum hop count'",
+            ),
+            (
+                # (5.4.4, which alone reads as a domain without mail host: this domain's MX
+                # points back at the sending server, a DNS configuration error)
+                r"mxloopback",
+                "Exchange DSN '554 5.4.4 SMTPSEND.DNS.MxLoopback'",
+            ),
         ),
     ),
     WordingGroup(
