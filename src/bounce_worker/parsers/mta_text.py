@@ -287,6 +287,11 @@ def _named_by_domain(ctx: MailContext, text: str) -> list[str]:
     if ctx.original is None:
         return []
     report = report_text(text).lower()
+    if "delivery report unavailable" in report:
+        # Postfix bounce(8) when the recipients' bounce log is gone (bounce_notify_util.c:
+        # "--- Delivery report unavailable ---"): the notice names nobody, and the message it
+        # returns is the one that failed, so its recipients are the failures.
+        return mime.addresses(mime.header(ctx.original, "To"))
     # The recipient's own mail system reporting (Verizon's MMS gateway, "sysadmin@vma.vzwpix.
     # com" about "5555550100@vzwpix.com", names the number only in the returned copy): its
     # domain is the recipient's. Never the original sender's own domain, where the sender's

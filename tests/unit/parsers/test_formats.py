@@ -62,6 +62,11 @@ HARD, FULL, SOFT, POLICY = (
         # Deutsche Telekom / Smail 3 banners
         ("deutschetelekom.eml", "example@t-online.de", FULL, "mailbox_full"),
         ("smail3.eml", "kijitora@neko.nyaan.example.com", HARD, "host_unknown"),
+        # Postfix bounce(8) without its log (bounce_notify_util.c "--- Delivery report
+        # unavailable ---"): the returned message's recipient; smtpd(8)'s postmaster notice
+        # "SMTP server: errors from" (smtpd_chat.c): the RCPT TO of its transcript
+        ("postfix_report_unavailable.eml", "kim@example.net", SOFT, "undefined"),
+        ("postfix_smtpd_notice.eml", "kim@example.net", HARD, "user_unknown"),
     ],
 )
 def test_format(name: str, recipient: str, category: Category, detail: str) -> None:
