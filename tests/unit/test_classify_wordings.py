@@ -402,6 +402,16 @@ HARD, FULL, SOFT, POLICY = (
         ("5.0.0", None, "Unknown host: kim@example.org", HARD, "host_unknown"),
         ("5.0.0", None, "Cannot route mail to user (kim@example.org)", POLICY, "filtered"),
         ("5.0.0", None, "Message has exceeded maximum hop count", SOFT, "routing_loop"),
+        # au/EZweb's own notices
+        ("4.0.0", None, "The user(s) account is temporarily limited.", FULL, "suspended"),
+        (
+            "5.0.0",
+            None,
+            "Your message was not delivered within 0 days and 1 hours. Remote host is not "
+            "responding.",
+            SOFT,
+            "expired",
+        ),
         # Exchange DSN codes: 5.4.4 with a looping MX is a DNS error, not an unknown host
         (
             "5.4.4",

@@ -226,6 +226,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "RFC 3463 X.2.1 'mailbox disabled'; Yahoo 'temporarily deactivated'",
             ),
             (r"disabled (?:recipient|account|mailbox|user)", "RFC 7372 X.7.13 name"),
+            (
+                r"account is temporarily limited",
+                "au/EZweb notice 'The user(s) account is temporarily limited.' (the recipient's "
+                "contract restricted, as Sisimai Lhost::EZweb reads it: suspend)",
+            ),
             (r"inactive (?:account|user|mailbox)", "common wording"),
             (r"(?:account|mailbox) (?:is )?not active", "common wording"),
             (r"has been disabled", "common wording"),
@@ -780,6 +785,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "Sendmail 'Cannot send message for 5 days'",
             ),
             (r"in the queue too long", "qmail 'this message has been in the queue too long'"),
+            (
+                r"not delivered within \d+ days?",
+                "au/EZweb notice 'Your message was not delivered within N days and N hours.'",
+            ),
             (
                 r"could not deliver for the last \d+ seconds",
                 "DragonFly dma dma.c 'Could not deliver for the last %d seconds. Giving up.'",
