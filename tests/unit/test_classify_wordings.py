@@ -402,7 +402,21 @@ HARD, FULL, SOFT, POLICY = (
         ("5.0.0", None, "Unknown host: kim@example.org", HARD, "host_unknown"),
         ("5.0.0", None, "Cannot route mail to user (kim@example.org)", POLICY, "filtered"),
         ("5.0.0", None, "Message has exceeded maximum hop count", SOFT, "routing_loop"),
-        # au/EZweb's own notices
+        # au/EZweb's and au by KDDI's own notices
+        (
+            "5.0.0",
+            None,
+            "Could not be delivered to: <kim@example.org> As the remote domain doesnt exist.",
+            HARD,
+            "host_unknown",
+        ),
+        (
+            "5.0.0",
+            None,
+            "Could not be delivered to: <kim@example.org> Due to the following SMTP relay error.",
+            POLICY,
+            "relay_denied",
+        ),
         ("4.0.0", None, "The user(s) account is temporarily limited.", FULL, "suspended"),
         (
             "5.0.0",

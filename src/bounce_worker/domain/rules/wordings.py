@@ -456,6 +456,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"mail relay denied", "Gmail 550 5.7.0"),
             (
+                r"following smtp relay error",
+                "au by KDDI notice 'Due to the following SMTP relay error' (as Sisimai "
+                "Lhost::KDDI reads it: norelaying)",
+            ),
+            (
                 r"allowed rcpthosts",
                 "qmail-smtpd 553 'that domain isn't in my list of allowed rcpthosts (#5.7.1)'",
             ),
@@ -654,6 +659,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"name service error", "Postfix/Sendmail name service errors"),
             (r"domain (?:name )?(?:not found|is not reachable|does not exist)", "common"),
+            (
+                r"remote domain doesn'?t exist",
+                "au by KDDI notice 'As the remote domain doesnt exist.'",
+            ),
             (
                 r"no such domain",
                 "Courier module.esmtp/esmtpclient.c hard_error 'No such domain.'",
