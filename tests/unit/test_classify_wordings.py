@@ -402,6 +402,21 @@ HARD, FULL, SOFT, POLICY = (
         ("5.0.0", None, "Unknown host: kim@example.org", HARD, "host_unknown"),
         ("5.0.0", None, "Cannot route mail to user (kim@example.org)", POLICY, "filtered"),
         ("5.0.0", None, "Message has exceeded maximum hop count", SOFT, "routing_loop"),
+        # Gmail's own report texts
+        (
+            "5.0.0",
+            None,
+            "DNS Error: DNS server returned answer with no data for example.org",
+            HARD,
+            "host_unknown",
+        ),
+        (
+            "5.0.0",
+            500,
+            "500 Remote server does not support SMTP Authenticated Relay (state 12).",
+            POLICY,
+            "relay_denied",
+        ),
         # au/EZweb's and au by KDDI's own notices
         (
             "5.0.0",

@@ -456,6 +456,12 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"mail relay denied", "Gmail 550 5.7.0"),
             (
+                r"\(state 12\)",
+                "Gmail's old text bounces: '(state 12)', its SMTP client refused relaying "
+                "('does not support SMTP Authenticated Relay'; the states as tabled in Sisimai "
+                "Lhost::Gmail)",
+            ),
+            (
                 r"following smtp relay error",
                 "au by KDDI notice 'Due to the following SMTP relay error' (as Sisimai "
                 "Lhost::KDDI reads it: norelaying)",
@@ -673,6 +679,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"null mx", "RFC 7505"),
             (r"name or service not known", "glibc EAI_NONAME as quoted by MTAs"),
             (r"nxdomain", "DNS RCODE 3 (RFC 1035)"),
+            (
+                r"dns server returned answer with no data",
+                "Gmail NDR 'DNS Error: DNS server returned answer with no data' (no MX or "
+                "address record; as Sisimai Lhost::Gmail reads it: hostunknown)",
+            ),
             (r"nonexistent ?domain", "MS365 5.4.4 SMTPSEND.DNS.NonExistentDomain"),
             (
                 r"find (?:any host|the recipient domain)",
