@@ -248,6 +248,7 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
             return outcome_for("filtered", policy=True)
     if permanent and (
         _stages.NO_MAIL_ACCEPTED.search(text)
+        or _stages.NO_SMTP_SERVICE in text
         or (smtp_code in _stages.NO_MAIL_REPLY_CODES and _stages.RCPT_STAGE.search(text))
     ):
         return outcome_for("no_mail_accepted")

@@ -44,9 +44,8 @@ DATA_STAGE = re.compile(
 # ("550 5.7.27 Host does not accept mail"): the domain takes no mail at all, whatever code.
 # Exim's dnslookup router on a null MX (routers/dnslookup.c): "an MX or SRV record indicated
 # no SMTP service".
-NO_MAIL_ACCEPTED = re.compile(
-    r"(?:host|domain)(?:/domain)? does not accept (?:e-?)?mail|record indicated no smtp service"
-)
+NO_MAIL_ACCEPTED = re.compile(r"(?:host|domain)(?:/domain)? does not accept (?:e-?)?mail")
+NO_SMTP_SERVICE = "record indicated no smtp service"  # a plain substring test
 # RFC 7504: reply 521 "Host does not accept mail" and 556 "Domain does not accept mail".
 # Refusing a recipient at RCPT TO with them, the server says no address there can work.
 NO_MAIL_REPLY_CODES = frozenset({521, 556})
