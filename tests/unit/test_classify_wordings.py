@@ -402,6 +402,42 @@ HARD, FULL, SOFT, POLICY = (
         ("5.0.0", None, "Unknown host: kim@example.org", HARD, "host_unknown"),
         ("5.0.0", None, "Cannot route mail to user (kim@example.org)", POLICY, "filtered"),
         ("5.0.0", None, "Message has exceeded maximum hop count", SOFT, "routing_loop"),
+        # Tencent QQ Mail help pages (service.mail.qq.com), Apple iCloud (HT204137), Orange
+        # and La Poste's bilingual replies, Cox's email error codes
+        ("5.0.0", 550, "550 Ip frequency limited [Blocked IP 192.0.2.1]", SOFT, "rate_limited"),
+        ("5.0.0", 550, "550 Mailbox unavailable or access denied", SOFT, "rate_limited"),
+        ("5.0.0", 550, "550 kim@example.org is a deactivated mailbox", FULL, "suspended"),
+        ("5.0.0", 550, "550 Suspected bounce attacks", POLICY, "blocked"),
+        ("5.0.0", 550, "550 Mail content denied", POLICY, "spam_detected"),
+        ("5.0.0", 550, "550 Mail is rejected by recipients", POLICY, "filtered"),
+        (
+            "4.7.1",
+            421,
+            "421 4.7.1 Messages to kim@icloud.example deferred due to excessive volume. Try "
+            "again later",
+            SOFT,
+            "rate_limited",
+        ),
+        (
+            "5.5.0",
+            550,
+            "550 5.5.0 Le compte du destinataire est bloque. The recipient account isblocked. "
+            "LPN007_426",
+            FULL,
+            "suspended",
+        ),
+        (
+            "5.0.0",
+            550,
+            "550 Boite du destinataire archivee. Archived recipient.",
+            FULL,
+            "suspended",
+        ),
+        ("5.0.0", 421, "421 Too many sessions. AUP#CXCNCT", SOFT, "rate_limited"),
+        ("5.0.0", 554, "554 Connection refused. AUP#CXBL", POLICY, "blocked"),
+        ("5.0.0", 554, "554 rejected. AUP#CXDNS", POLICY, "require_ptr"),
+        ("5.0.0", 554, "554 rejected. AUP#CXSNDR", POLICY, "auth_failure"),
+        ("5.0.0", 554, "554 rejected. AUP#URLBL011", POLICY, "spam_detected"),
         # Gmail's own report texts
         (
             "5.0.0",

@@ -227,6 +227,20 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"disabled (?:recipient|account|mailbox|user)", "RFC 7372 X.7.13 name"),
             (
+                r"deactivated mailbox",
+                "Tencent QQ Mail help (service.mail.qq.com, no=1000742): 'is a deactivated "
+                "mailbox' (as Sisimai Rhost::Tencent reads it: suspend)",
+            ),
+            (
+                r"recipient account is ?blocked|compte du destinataire est bloque",
+                "Orange/La Poste 'Le compte du destinataire est bloque. The recipient account is "
+                "blocked' (LPN007_426)",
+            ),
+            (
+                r"archived recipient|destinataire archivee",
+                "Orange/La Poste 'Boite du destinataire archivee. Archived recipient.'",
+            ),
+            (
                 r"account is temporarily limited",
                 "au/EZweb notice 'The user(s) account is temporarily limited.' (the recipient's "
                 "contract restricted, as Sisimai Lhost::EZweb reads it: suspend)",
@@ -282,6 +296,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"blocked by the recipient", "common wording"),
             (r"only accepting mail from", "common wording (allow-list mailboxes)"),
             (r"rejected due to user rules", "common wording"),
+            (
+                r"mail is rejected by recipients",
+                "Tencent QQ Mail help (service.mail.qq.com/detail/122/92): 'mail is rejected by "
+                "recipients'",
+            ),
             (
                 r"cannot route mail to user",
                 "HCL/IBM Domino router 'Cannot route mail to user' (as Sisimai Lhost::Domino "
@@ -344,7 +363,27 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "RFC 5321 452 'too many recipients'; Postfix anvil; Exim",
             ),
             (r"rate limit(?!.{0,60}reputation)", "Gmail 421 4.7.0 'rate limited'"),
-            (r"frequency limit", "common wording"),
+            (
+                r"frequency limit",
+                "Tencent QQ Mail help (service.mail.qq.com/detail/122/172-175): 'Ip/Domain/Sender/"
+                "Connection frequency limited'",
+            ),
+            (
+                r"mailbox unavailable or access deni",
+                "Tencent QQ Mail help (service.mail.qq.com/detail/122/166): 'Mailbox unavailable "
+                "or access denied', a receiving limit (as Sisimai Rhost::Tencent reads it: "
+                "speeding)",
+            ),
+            (
+                r"deferred due to excessive volume",
+                "Apple iCloud Mail (support.apple.com HT204137): '421 4.7.1 Messages to x deferred "
+                "due to excessive volume'",
+            ),
+            (
+                r"aup#cx(?:cnct|mxrt)\b",
+                "Cox email error codes: AUP#CXCNCT concurrent connections, AUP#CXMXRT too many "
+                "recipients / messages",
+            ),
             (
                 # (Gmail 421 4.7.28 "unusual rate of unsolicited mail" is IP reputation)
                 r"rate of(?! unsolicited| spam)",
@@ -518,6 +557,7 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="auth_failure",
         wordings=_w(
             (r"dmarc", "Gmail 5.7.26; Yahoo; RFC 7489"),
+            (r"aup#cxsndr\b", "Cox email error codes: AUP#CXSNDR (SPF/DomainKeys/DKIM failed)"),
             (r"spf\b", "Gmail 5.7.23/5.7.27; RFC 7208"),
             (r"dkim", "Gmail 5.7.26; RFC 6376"),
             (r"authenticat", "Gmail 5.7.26 'unauthenticated'; RFC 4954"),
@@ -536,6 +576,7 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=WHEN_CODE_IS_WEAK,
         detail="require_ptr",
         wordings=_w(
+            (r"aup#cxdns\b", "Cox email error codes: AUP#CXDNS (reverse DNS of the IP fails)"),
             (
                 r"ptr (?:resource )?record",
                 "Gmail 550 5.7.25 'does not have a PTR record'; GMX postmaster error messages "
@@ -571,6 +612,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"spam(?!haus|cop)", "Gmail 5.7.1 'likely unsolicited mail'; Yandex 554 5.7.1"),
             (r"unsolicited", "Gmail 550 5.7.1"),
             (r"junk ?mail", "common wording"),
+            (r"aup#urlbl\d+\b", "Cox email error codes: AUP#URLBLnnn (a URL in the body listed)"),
+            (
+                r"mail content denied",
+                "Tencent QQ Mail help (service.mail.qq.com/detail/122/171): 'mail content denied'",
+            ),
         ),
     ),
     WordingGroup(
@@ -588,6 +634,16 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "(IP blocked for spam or invalid recipients)",
             ),
             (r"\.i\.ua/err/[79]\b", "i.ua mail.i.ua/err/7 (bad HELO), /err/9 (IP blacklisted)"),
+            (
+                r"aup#(?:cxbl|cdrbl|ipbl\d+)\b",
+                "Cox email error codes: AUP#CXBL, AUP#CDRBL, AUP#IPBLnnnn (sending IP blocked or "
+                "listed)",
+            ),
+            (
+                r"suspected (?:spam ip|bounce attack)",
+                "Tencent QQ Mail help (service.mail.qq.com/detail/122/57, /66): 'suspected bounce "
+                "attacks', 'suspected spam ip'",
+            ),
             (r"blacklist", "common wording"),
             (r"blocklist", "Spamhaus/MS365 5.7.606-649"),
             (r"block ?list", "common wording"),
@@ -749,7 +805,6 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"not (?:a )?(?:valid|known) (?:user|recipient|mailbox)", "Courier; Domino"),
             (r"not an active (?:address|account|mailbox|user)", "common wording"),
-            (r"deactivated mailbox", "common wording ('is a deactivated mailbox')"),
             (r"no mail ?box", "qmail 'no mailbox here by that name'; 'No mail box available'"),
             (r"addressee unknown", "Sendmail"),
             (
