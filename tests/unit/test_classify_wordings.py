@@ -438,6 +438,22 @@ HARD, FULL, SOFT, POLICY = (
         ("5.0.0", 554, "554 rejected. AUP#CXDNS", POLICY, "require_ptr"),
         ("5.0.0", 554, "554 rejected. AUP#CXSNDR", POLICY, "auth_failure"),
         ("5.0.0", 554, "554 rejected. AUP#URLBL011", POLICY, "spam_detected"),
+        # Microsoft 365 NDR reference: limits, not policy refusals, whatever the 5.7.x code
+        (
+            "5.7.705",
+            550,
+            "550 5.7.705 Access denied, tenant has exceeded threshold",
+            SOFT,
+            "rate_limited",
+        ),
+        (
+            "5.7.508",
+            550,
+            "550 5.7.508 Access denied, [192.0.2.1] has exceeded permitted limits within "
+            "192.0.2.0/24 range",
+            SOFT,
+            "rate_limited",
+        ),
         # Gmail's own report texts
         (
             "5.0.0",

@@ -400,6 +400,15 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "messages from being delivered'",
             ),
             (r"receive limit", "MS365 5.2.121/5.2.122 per-hour message receive limit"),
+            (
+                r"tenant has exceeded threshold",
+                "MS365 NDR 5.7.700-5.7.750 'Access denied, tenant has exceeded threshold'",
+            ),
+            (
+                r"exceeded permitted limits",
+                "MS365 NDR 5.7.508 'Access denied, [IP] has exceeded permitted limits within "
+                "$range range'",
+            ),
             (r"\brp-00[1-3]\b", "Outlook.com postmaster: RP-001..003 (too many messages)"),
             (r"throttl", "common wording"),
             (r"gr[ae]y-?list", "Postgrey/greylisting 450 4.2.0 'Greylisted'"),
