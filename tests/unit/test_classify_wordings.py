@@ -454,6 +454,50 @@ HARD, FULL, SOFT, POLICY = (
             SOFT,
             "rate_limited",
         ),
+        # Google Workspace SMTP error reference: a 5.7.x/4.7.x code with a text that names a
+        # format, TLS, relay-limit or temporary condition is no policy refusal
+        (
+            "5.7.1",
+            550,
+            "550 5.7.1 Messages missing a valid Message-ID: header are not accepted.",
+            SOFT,
+            "not_compliant",
+        ),
+        (
+            "5.7.1",
+            550,
+            "550 5.7.1 Encoded-word syntax is not permitted in message header Subject.",
+            SOFT,
+            "not_compliant",
+        ),
+        (
+            "5.7.0",
+            530,
+            "530 5.7.0 Must issue a STARTTLS command first.",
+            SOFT,
+            "tls_required",
+        ),
+        (
+            "4.7.0",
+            421,
+            "421 4.7.0 TLS required for RCPT domain, closing connection.",
+            SOFT,
+            "tls_required",
+        ),
+        (
+            "5.7.1",
+            550,
+            "550 5.7.1 Daily SMTP relay limit exceeded for user.",
+            SOFT,
+            "rate_limited",
+        ),
+        (
+            "4.7.0",
+            421,
+            "421 4.7.0 Temporary System Problem. Try again later.",
+            SOFT,
+            "system_error",
+        ),
         # Gmail's own report texts
         (
             "5.0.0",

@@ -7,7 +7,8 @@ strongest first:
 
 1. Wordings that decide whatever code the server attached (stage `overrides_code`): a full
    system or mailbox, a disabled mailbox, the recipient's own filter, our message's size or
-   format, a rate limit. Servers send these with any code (qmail's "over quota (#5.1.1)").
+   format, a rate limit, a TLS requirement or a receiver's temporary fault (Gmail's 4.7.0/5.7.0
+   texts). Servers send these with any code (qmail's "over quota (#5.1.1)").
    One exception: a "disabled" wording does not override a permanent X.1.x address code,
    which says more (the address is bad, e.g. "5.1.1 ... deactivated").
 2. The SMTP stage the server refused at (`rules.smtp_stages`). A refusal after connect, EHLO

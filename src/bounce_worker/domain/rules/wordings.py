@@ -351,6 +351,21 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"multiple addresses in from", "Gmail"),
             (r"headers? (?:is |are )?(?:not valid|malformed|invalid)", "Gmail; MS365"),
             (r"message is malformed", "Gmail 554 5.6.0 'Mail message is malformed'"),
+            (
+                r"missing a valid (?:address in the from|message-id)",
+                "Google Workspace SMTP error reference 550 5.7.1 'Messages missing a valid "
+                "address in the From: header / a valid Message-ID: header are not accepted'",
+            ),
+            (
+                r"unicode character in a disallowed header",
+                "Google Workspace SMTP error reference 550 5.7.1 'The message contains a unicode "
+                "character in a disallowed header'",
+            ),
+            (
+                r"encoded-word syntax is not permitted",
+                "Google Workspace SMTP error reference 550 5.7.1 'Encoded-word syntax is not "
+                "permitted in message header'",
+            ),
         ),
     ),
     WordingGroup(
@@ -393,6 +408,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"submission quota", "MS365 NDR 5.2.2 'Submission quota exceeded' (the sender's)"),
             (r"receiving mail too quickly", "Gmail 450 4.2.1"),
             (
+                r"smtp relay (?:sending )?limit exceeded",
+                "Google Workspace SMTP relay errors: 'Daily/Peak SMTP relay limit exceeded for "
+                "user/customer' (550 5.4.5, 550 5.7.1, 450 4.2.1)",
+            ),
+            (
                 # (sent with 5.2.1 too, which alone would read "mailbox disabled")
                 r"receiving (?:e-?)?mail at a rate that prevents",
                 "Google Workspace 'Gmail SMTP errors and codes': 450 4.2.1 / 550 5.2.1 'The user "
@@ -412,6 +432,42 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"\brp-00[1-3]\b", "Outlook.com postmaster: RP-001..003 (too many messages)"),
             (r"throttl", "common wording"),
             (r"gr[ae]y-?list", "Postgrey/greylisting 450 4.2.0 'Greylisted'"),
+        ),
+    ),
+    WordingGroup(
+        # The receiver requires TLS (RFC 3207, RFC 8689): a transport condition, though sent
+        # with 5.7.0/4.7.0, which alone would read as a policy refusal.
+        name="tls_required_by_receiver",
+        stage=OVERRIDES_CODE,
+        detail="tls_required",
+        wordings=_w(
+            (
+                r"must issue a starttls command first",
+                "RFC 3207 section 4 reply '530 5.7.0 Must issue a STARTTLS command first'; "
+                "Google Workspace SMTP error reference",
+            ),
+            (
+                r"tls required for rcpt domain",
+                "Google Workspace SMTP error reference '421 4.7.0 TLS required for RCPT domain'",
+            ),
+            (
+                r"senders to use tls/ssl",
+                "Google Workspace SMTP error reference 4.7.29/5.7.29 'Gmail requires all bulk "
+                "email senders to use TLS/SSL for SMTP connections'",
+            ),
+        ),
+    ),
+    WordingGroup(
+        # A temporary fault of the receiving system, though sent with 4.7.0.
+        name="receiver_temporary_problem",
+        stage=OVERRIDES_CODE,
+        detail="system_error",
+        wordings=_w(
+            (
+                r"temporary system problem",
+                "Google Workspace SMTP error reference '421 4.3.0 / 4.7.0 Temporary System "
+                "Problem. Try again later'",
+            ),
         ),
     ),
     # ---- texts that decide when the code is generic --------------------------------------
