@@ -454,6 +454,23 @@ HARD, FULL, SOFT, POLICY = (
             SOFT,
             "rate_limited",
         ),
+        # Exchange / Microsoft 365 NDR reference
+        (
+            "5.7.13",
+            550,
+            "550 5.7.13 RESOLVER.RST.SenderNotAuthenticatedForPublicFolder; sender was not "
+            "authenticated for public folder",
+            POLICY,
+            "sender_rejected",
+        ),
+        ("5.7.505", 550, "550 5.7.505 Access denied, banned recipient", FULL, "suspended"),
+        (
+            "5.1.4",
+            550,
+            "550 5.1.4 Recipient address reserved by RFC 2606",
+            HARD,
+            "bad_address",
+        ),
         # Google Workspace SMTP error reference: a 5.7.x/4.7.x code with a text that names a
         # format, TLS, relay-limit or temporary condition is no policy refusal
         (

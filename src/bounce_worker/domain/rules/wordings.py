@@ -237,6 +237,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "blocked' (LPN007_426)",
             ),
             (
+                r"access denied, banned recipient",
+                "MS365 NDR 5.7.505 'Access denied, banned recipient'",
+            ),
+            (
                 r"archived recipient|destinataire archivee",
                 "Orange/La Poste 'Boite du destinataire archivee. Archived recipient.'",
             ),
@@ -270,6 +274,13 @@ GROUPS: tuple[WordingGroup, ...] = (
             (
                 r"verify (?:the )?sender|sender (?:address )?verification",
                 "Postfix reject_unverified_sender / Exim callouts: 'unable to verify sender'",
+            ),
+            (
+                # (Microsoft reuses 5.7.13, RFC 7372's "user account disabled", for a public
+                # folder's refusal of unauthenticated senders)
+                r"sender (?:was )?not authenticated (?:by|for)",
+                "MS365 NDR 5.7.12 'Sender was not authenticated by organization', 5.7.13/5.7.133-"
+                "5.7.136 'Sender (was) not authenticated for group/mailbox/public folder'",
             ),
             (
                 r" ib506\b",
@@ -547,6 +558,11 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="bad_address",
         wordings=_w(
             (r"mailbox name not allowed", "RFC 5321 4.2.2 reply 553 text"),
+            (
+                r"reserved by rfc ?2606|single label domains not accepted",
+                "Exchange NDR 5.1.4/5.1.5 'Recipient address reserved by RFC 2606', 5.1.6 "
+                "'Recipient addresses in single label domains not accepted'",
+            ),
         ),
     ),
     WordingGroup(
