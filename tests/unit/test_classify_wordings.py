@@ -454,6 +454,23 @@ HARD, FULL, SOFT, POLICY = (
             SOFT,
             "rate_limited",
         ),
+        # 1&1 / GMX reports name the SMTP command: "after RCPT command", "for TEXT command"
+        (
+            "5.7.1",
+            550,
+            "SMTP error from remote server after RCPT command: host: mx.example.org "
+            "550 5.7.1 <kim@example.org>... User unknown",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            "5.0.0",
+            550,
+            "SMTP error from remote server for TEXT command, host: mx.example.org reason: 550 "
+            "User unknown",
+            POLICY,
+            "filtered",
+        ),
         # Exchange / Microsoft 365 NDR reference
         (
             "5.7.13",

@@ -19,9 +19,11 @@ import re
 # Gmail's old text bounces end the remote reply with "(state N)", its SMTP client's state
 # when refused: 14 at RCPT TO; 6 (MAIL FROM) and 13 (EHLO) before it; 15, 17 and 18 after
 # DATA (the states as tabled with their commands in Sisimai's Lhost::Google).
+# 1&1 and GMX (mail.com) reports: "SMTP error from remote server after RCPT command:", and
+# "... for TEXT command" for the reply to the message text (DATA).
 RCPT_STAGE = re.compile(
     r"(?:in reply to|after|>>>|did not like our) ?rcpt to|recipient address rejected|"
-    r"does not like recipient|\(state 14\)"
+    r"does not like recipient|\(state 14\)|after rcpt command"
 )
 # Postfix "(in reply to MAIL FROM command)", "(in reply to EHLO/HELO command)", "host x
 # refused to talk to me" (Postfix smtp(8)); Exim "after initial connection", "after EHLO",
@@ -38,7 +40,7 @@ SENDER_STAGE = re.compile(
 # qmail-remote.c: "<host> failed after I sent the message." (the reply to the data).
 DATA_STAGE = re.compile(
     r"(?:in reply to|after) (?:end of |final )?data|>>> data|smtp command:? data|command data|"
-    r"filtering gateway|failed after i sent the message|\(state 1[578]\)"
+    r"filtering gateway|failed after i sent the message|\(state 1[578]\)|for text command"
 )
 # RFC 7504 (SMTP 521/556) and RFC 7505 (null MX) wording, and Sendmail's report of a null MX
 # ("550 5.7.27 Host does not accept mail"): the domain takes no mail at all, whatever code.
