@@ -167,10 +167,16 @@ class Part:
         return raw
 
     def text(self) -> str:
-        """The body as text, up to `max_text_bytes` of it."""
+        """The body as text, up to `max_text_bytes` of it, with LF line ends.
+
+        Mail on the wire (SMTP, LMTP, RFC 5322 section 2.1) ends lines with CRLF; the text
+        parsers read lines split at LF, so a CRLF mail's text is normalized once here."""
         if self._text is None:
             cap = limits.active().max_text_bytes
-            self._text = decode_bytes(self.decoded(cap)[:cap], self.params.get("charset"))
+            text = decode_bytes(self.decoded(cap)[:cap], self.params.get("charset"))
+            if "\r" in text:
+                text = text.replace("\r\n", "\n")
+            self._text = text
         return self._text
 
     def walk(self) -> list[Part]:

@@ -92,3 +92,25 @@ def test_final_reports_that_say_try_again_only_as_advice_stay_permanent():
     (event,) = parse_message(gmail, received_at=RECEIVED_AT)
     assert event.status == "5.0.0"
     assert classify(event).category is Category.HARD_BOUNCE
+
+
+def test_a_crlf_mail_reads_as_its_lf_copy():
+    # RFC 5321/5322 line ends are CRLF (mail taken from SMTP or LMTP keeps them); the text
+    # parsers split lines at LF, so the decoded text is normalized once. An SES notification
+    # by e-mail whose long JSON line a relay broke with "!", a line end and a space only
+    # decodes when that line end is LF.
+    body = fixture_bytes("ses_bounce_sns.json")
+    cut = body.index(b"bounceSubType")
+    body = body[:cut] + b"!\n " + body[cut:]
+    lf = (
+        b"From: no-reply@sns.amazonaws.com\nTo: bounces@sender.example\n"
+        b"Subject: AWS Notification Message\nMessage-ID: <s1@sns.example>\n\n" + body
+    )
+    crlf = lf.replace(b"\n", b"\r\n")
+
+    def read(raw: bytes) -> list[tuple]:
+        events = parse_message(raw, received_at=RECEIVED_AT)
+        return [(e.recipient, e.status, e.diagnostic) for e in events]
+
+    assert read(crlf) == read(lf)
+    assert [r for r, _, _ in read(crlf)] == ["jane@example.com", "richard@example.com"]
