@@ -471,6 +471,22 @@ HARD, FULL, SOFT, POLICY = (
             POLICY,
             "filtered",
         ),
+        (
+            "5.7.1",
+            550,
+            "SMTP Server <mx.example.org> rejected recipient <kim@example.org> (Error following "
+            "RCPT command). It responded as follows: [550 5.7.1 User unknown]",
+            HARD,
+            "user_unknown",
+        ),
+        # fml mailing list manager notices
+        (
+            "5.0.0",
+            None,
+            "NOT MEMBER article from <me@sender.example>",
+            POLICY,
+            "not_member",
+        ),
         # Exchange / Microsoft 365 NDR reference
         (
             "5.7.13",

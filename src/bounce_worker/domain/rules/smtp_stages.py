@@ -20,10 +20,11 @@ import re
 # when refused: 14 at RCPT TO; 6 (MAIL FROM) and 13 (EHLO) before it; 15, 17 and 18 after
 # DATA (the states as tabled with their commands in Sisimai's Lhost::Google).
 # 1&1 and GMX (mail.com) reports: "SMTP error from remote server after RCPT command:", and
-# "... for TEXT command" for the reply to the message text (DATA).
+# "... for TEXT command" for the reply to the message text (DATA); "SMTP Server <x> rejected
+# recipient <y> (Error following RCPT command)" (the format Sisimai names Lhost::X6).
 RCPT_STAGE = re.compile(
     r"(?:in reply to|after|>>>|did not like our) ?rcpt to|recipient address rejected|"
-    r"does not like recipient|\(state 14\)|after rcpt command"
+    r"does not like recipient|\(state 14\)|after rcpt command|error following rcpt command"
 )
 # Postfix "(in reply to MAIL FROM command)", "(in reply to EHLO/HELO command)", "host x
 # refused to talk to me" (Postfix smtp(8)); Exim "after initial connection", "after EHLO",

@@ -232,7 +232,12 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "mailbox' (as Sisimai Rhost::Tencent reads it: suspend)",
             ),
             (
-                r"recipient account is ?blocked|compte du destinataire est bloque",
+                r"recipient account is ?blocked",
+                "Orange/La Poste 'Le compte du destinataire est bloque. The recipient account is "
+                "blocked' (LPN007_426)",
+            ),
+            (
+                r"compte du destinataire est bloque",
                 "Orange/La Poste 'Le compte du destinataire est bloque. The recipient account is "
                 "blocked' (LPN007_426)",
             ),
@@ -241,7 +246,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "MS365 NDR 5.7.505 'Access denied, banned recipient'",
             ),
             (
-                r"archived recipient|destinataire archivee",
+                r"archived recipient",
+                "Orange/La Poste 'Boite du destinataire archivee. Archived recipient.'",
+            ),
+            (
+                r"destinataire archivee",
                 "Orange/La Poste 'Boite du destinataire archivee. Archived recipient.'",
             ),
             (
@@ -559,7 +568,12 @@ GROUPS: tuple[WordingGroup, ...] = (
         wordings=_w(
             (r"mailbox name not allowed", "RFC 5321 4.2.2 reply 553 text"),
             (
-                r"reserved by rfc ?2606|single label domains not accepted",
+                r"reserved by rfc ?2606",
+                "Exchange NDR 5.1.4/5.1.5 'Recipient address reserved by RFC 2606', 5.1.6 "
+                "'Recipient addresses in single label domains not accepted'",
+            ),
+            (
+                r"single label domains not accepted",
                 "Exchange NDR 5.1.4/5.1.5 'Recipient address reserved by RFC 2606', 5.1.6 "
                 "'Recipient addresses in single label domains not accepted'",
             ),
@@ -628,6 +642,9 @@ GROUPS: tuple[WordingGroup, ...] = (
         wordings=_w(
             (r"permission to post", "Google Groups"),
             (r"not a member", "mailing list managers"),
+            (r"not member article from", "fml (fml.org) notice 'NOT MEMBER article from <x>'"),
+            (r"reject mail from", "fml (fml.org) notice 'reject mail from <x>'"),
+            (r"reject spammers", "fml (fml.org) notice 'reject spammers:'"),
             (r"members only", "mailing list managers"),
             (r"not in (?:the )?allowed.senders", "MS365 5.7.124 sender not in allowed-senders"),
         ),
