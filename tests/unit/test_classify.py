@@ -271,3 +271,32 @@ def test_transition_reason_follows_the_category():
     assert classify_bounce("5.2.1", 550, "account disabled").reason == "mailbox_disabled"
     assert classify_bounce("5.2.2", 552, "full").reason == "mailbox_full"
     assert classify_bounce("5.7.1", 554, "spam").reason == "policy_rejection"
+
+
+def test_the_literal_prefilter_never_skips_a_matching_rule():
+    # The classifier skips a rule whose required literal (or every one of its alternative
+    # literals) is absent, and takes a pure-literal rule as matched on the literal alone: it
+    # must pick the same group as running every regex in order would.
+    from bounce_worker.domain import classify as c
+
+    rules = [*c.OVERRIDING_RULES, *c.WEAK_CODE_RULES]
+    texts = []
+    for _regex, literal, _, alternatives, _ in rules:
+        for piece in (literal, *alternatives):
+            if piece:
+                texts.append(f"550 5.0.0 <kim@example.org>: {piece} (in reply to RCPT TO)")
+    texts += [
+        "550 5.1.1 the account is disabled",
+        "554 invalid helo name",
+        "550 unknown address kim@example.org",
+        "452 4.2.2 mailbox over quota",
+        "421 4.7.0 tls required for rcpt domain",
+    ]
+
+    def naive(text: str, rules: list) -> object:
+        return next((r[2] for r in rules if r[0].search(text)), None)
+
+    for text in texts:
+        low = text.lower()
+        for table in (c.OVERRIDING_RULES, c.WEAK_CODE_RULES):
+            assert c._first_group(low, table) is naive(low, table), text

@@ -28,7 +28,8 @@ strongest first:
 
 Patterns run on the lower-cased ASCII diagnostic (case-insensitive regexes with long
 alternations are several times slower), and a rule whose required literal is absent from the
-text is skipped without running its regex.
+text is skipped without running its regex (for an alternation: when none of its branches'
+literals is there); a rule that is a plain literal matches on the substring test alone.
 """
 
 from __future__ import annotations
@@ -123,7 +124,21 @@ def outcome_for(detail: str, *, permanent: bool = True, policy: bool = False) ->
 
 
 # -- compiled wording rules ---------------------------------------------------------------
-_Rule = tuple[re.Pattern[str], str, WordingGroup]  # regex, required literal, its group
+# regex, required literal, its group, alternative literals (one of which every match
+# contains, when there is no single one), whether the pattern is that literal alone
+_Rule = tuple[re.Pattern[str], str, WordingGroup, tuple[str, ...], bool]
+
+
+def _literal_run(items: Iterable[tuple[object, object]]) -> str:
+    """The longest run of plain characters at the top level of a parsed pattern."""
+    best = run = ""
+    for op, arg in items:
+        if op is re._constants.LITERAL:  # type: ignore[attr-defined]
+            run += chr(arg)  # type: ignore[arg-type]
+            best = max(best, run, key=len)
+        else:
+            run = ""
+    return best
 
 
 def _required_literal(pattern: re.Pattern[str]) -> str:
@@ -134,14 +149,29 @@ def _required_literal(pattern: re.Pattern[str]) -> str:
     runs count (nothing inside groups, alternations or optional parts), so skipping is
     always safe.
     """
-    best = run = ""
-    for op, arg in re._parser.parse(pattern.pattern):  # type: ignore[attr-defined]
-        if op is re._constants.LITERAL:  # type: ignore[attr-defined]
-            run += chr(arg)
-            best = max(best, run, key=len)
-        else:
-            run = ""
+    best = _literal_run(re._parser.parse(pattern.pattern))  # type: ignore[attr-defined]
     return best if len(best) >= 3 else ""
+
+
+def _alternative_literals(pattern: re.Pattern[str]) -> tuple[str, ...]:
+    """For a pattern with no single required literal: literals one of which every match
+    contains, from a top-level alternation ("a|b|c") or a mandatory group of alternatives
+    ("(?:account|mailbox) is disabled"), each branch with a plain run of 3+ characters;
+    () when there are none (the regex then runs on every text)."""
+    constants = re._constants  # type: ignore[attr-defined]
+    parsed = re._parser.parse(pattern.pattern)  # type: ignore[attr-defined]
+    candidates = []
+    for op, arg in parsed:  # (a non-capturing group's alternation sits at the top level)
+        if op is constants.SUBPATTERN:
+            inner = list(arg[-1])
+            if len(inner) == 1 and inner[0][0] is constants.BRANCH:
+                op, arg = inner[0]
+        if op is constants.BRANCH:
+            runs = tuple(_literal_run(branch) for branch in arg[1])
+            if all(len(r) >= 3 for r in runs):
+                candidates.append(runs)
+    # the most selective: the alternation whose shortest literal is the longest
+    return max(candidates, key=lambda runs: min(map(len, runs)), default=())
 
 
 def _compile(groups: list[WordingGroup]) -> list[_Rule]:
@@ -149,7 +179,10 @@ def _compile(groups: list[WordingGroup]) -> list[_Rule]:
     for group in groups:
         for wording in group.wordings:
             regex = re.compile(wording.pattern, re.DOTALL)
-            rules.append((regex, _required_literal(regex), group))
+            literal = _required_literal(regex)
+            alternatives = () if literal else _alternative_literals(regex)
+            exact = bool(literal) and literal == wording.pattern
+            rules.append((regex, literal, group, alternatives, exact))
     return rules
 
 
@@ -181,7 +214,7 @@ def matching_wordings(diagnostic: str | None) -> set[str]:
     text = _prepare(diagnostic)
     return {
         regex.pattern
-        for regex, literal, _ in (*OVERRIDING_RULES, *WEAK_CODE_RULES)
+        for regex, literal, *_ in (*OVERRIDING_RULES, *WEAK_CODE_RULES)
         if (not literal or literal in text) and regex.search(text)
     }
 
@@ -306,9 +339,18 @@ def _policy_detail(text: str, key: tuple[int, int] | None, default: str) -> str:
 
 
 def _first_group(text: str, rules: list[_Rule]) -> WordingGroup | None:
-    for regex, literal, group in rules:
-        if literal and literal not in text:
-            continue
+    for regex, literal, group, alternatives, exact in rules:
+        if literal:
+            if literal not in text:
+                continue
+            if exact:  # the pattern is its literal: found
+                return group
+        elif alternatives:
+            for alternative in alternatives:
+                if alternative in text:
+                    break
+            else:
+                continue
         if regex.search(text):
             return group
     return None

@@ -60,6 +60,26 @@ DELAY_TEXT = re.compile(
     r"warning: could not send|warning message only|"
     r"temporar(?:y|ily)|deferred"  # run on lower-cased text
 )
+# A literal each alternative of DELAY_TEXT contains: the regex (several times slower than a
+# substring scan, its look-behinds defeat the engine's prefix scan) runs only when one is in
+# the text.
+_DELAY_LITERALS = (
+    "retr",
+    "still trying",
+    "delayed",
+    "not yet been delivered",
+    "try again",
+    "warning",
+    "temporar",
+    "deferred",
+)
+
+
+def is_delay_notice(text: str) -> bool:
+    """Whether a report's (lower-cased) text says delivery is only delayed."""
+    return any(w in text for w in _DELAY_LITERALS) and DELAY_TEXT.search(text) is not None
+
+
 _STATUS_FIELD = re.compile(r"^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re.M)
 
 
@@ -263,7 +283,7 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
     if not any(f.status or f.smtp_code for f in failures):
         # A report that quotes no code at all: a non-delivery report is a final failure
         # (RFC 3464: Action failed goes with 5.x.x) unless it says it is only a delay.
-        status = "4.0.0" if DELAY_TEXT.search(text[:3000].lower()) else "5.0.0"
+        status = "4.0.0" if is_delay_notice(text[:3000].lower()) else "5.0.0"
         failures = [Failure(f.recipient, f.diagnostic, status, None) for f in failures]
     return [
         ctx.event(
