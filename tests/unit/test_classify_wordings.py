@@ -479,6 +479,28 @@ HARD, FULL, SOFT, POLICY = (
             HARD,
             "user_unknown",
         ),
+        # Japanese router and carrier texts, read through their English equivalents
+        (
+            "5.0.0",
+            None,
+            "------- Failure Reasons -------- ディレクトリのリストにありません kim@example.jp",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            "5.0.0",
+            None,
+            "User kim (kim@example.jp) は Domino ディレクトリには見つかりません",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            "5.0.0",
+            None,
+            "送信先のメールボックスが一杯のため、送信できませんでした。",
+            FULL,
+            "mailbox_full",
+        ),
         # fml mailing list manager notices
         (
             "5.0.0",

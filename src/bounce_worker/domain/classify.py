@@ -45,7 +45,7 @@ from bounce_worker.domain.rules import OVERRIDES_CODE, WHEN_CODE_IS_WEAK, Wordin
 from bounce_worker.domain.rules import reasons as _reasons
 from bounce_worker.domain.rules import smtp_stages as _stages
 from bounce_worker.domain.rules import status_codes as _codes
-from bounce_worker.domain.rules.wordings import GROUPS
+from bounce_worker.domain.rules.wordings import GROUPS, NON_ASCII_EQUIVALENTS
 
 
 class Category(StrEnum):
@@ -203,7 +203,11 @@ def _prepare(diagnostic: str | None) -> str:
     if "(remote-mta:" in text:
         text = _REMOTE_MTA.sub("", text)
     if not text.isascii():
-        # Every pattern is ASCII; matching on a narrow string is faster.
+        # Every pattern is ASCII; matching on a narrow string is faster. A documented
+        # non-ASCII wording is kept as its English equivalent.
+        for phrase, (english, _) in NON_ASCII_EQUIVALENTS.items():
+            if phrase in text:
+                text = f"{text} {english}"
         text = text.encode("ascii", "ignore").decode("ascii")
     return text
 

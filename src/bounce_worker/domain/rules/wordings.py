@@ -1071,3 +1071,25 @@ GROUPS: tuple[WordingGroup, ...] = (
         ),
     ),
 )
+
+# Non-ASCII wordings. Patterns run on the ASCII-only text (non-ASCII characters are dropped,
+# which keeps every regex on a narrow string); a diagnostic that contains one of these
+# phrases gets its English equivalent appended first, in the words of the groups above.
+# phrase -> (English equivalent, source)
+NON_ASCII_EQUIVALENTS: dict[str, tuple[str, str]] = {
+    "ディレクトリのリストにありません": (
+        "user not listed in directory",
+        "Lotus Notes router, Japanese: 'User not listed in public Name & Address Book' (the "
+        "Japanese text as Sisimai Lhost::Notes reads it: userunknown)",
+    ),
+    "ディレクトリには見つかりません": (
+        "user not listed in domino directory",
+        "HCL/IBM Domino router, Japanese: 'not listed in Domino Directory' (as Sisimai "
+        "Lhost::Domino reads it: userunknown)",
+    ),
+    "メールボックスが一杯": (
+        "mailbox is full",
+        "au one net (KDDI) notice '送信先のメールボックスが一杯のため、送信できませんでした' (the "
+        "recipient's mailbox is full)",
+    ),
+}
