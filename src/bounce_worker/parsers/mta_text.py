@@ -236,11 +236,43 @@ def failures_from_text(
             out.append(_failure(named, segment(report, 0, details.start())))
             continue
         diag = segment(report, offset, end)
-        if not STATUS_RE.search(diag) and first_reply_code(diag) is None and len(found) == 1:
-            # A reason paragraph above the recipient list: the whole report explains it.
-            diag = segment(report, 0, len(report))
+        if not STATUS_RE.search(diag) and first_reply_code(diag) is None:
+            if len(found) == 1:
+                # A reason paragraph above the recipient list: the whole report explains it.
+                diag = segment(report, 0, len(report))
+            else:
+                # Named again further down with the server's reply (Exchange's "Diagnostic
+                # information for administrators": the address, then "Remote Server returned
+                # '550 5.1.1 ...'" or "#550 5.1.1 ... ##"): that paragraph has the codes.
+                later = _coded_paragraph(report, low, address, offset, found)
+                if later:
+                    diag = f"{diag}\n{later}"
         out.append(_failure(expanded.get(address.lower(), address) if expanded else address, diag))
     return out
+
+
+def _coded_paragraph(
+    report: str, low: str, address: str, offset: int, found: list[tuple[str, int]]
+) -> str | None:
+    """The first later paragraph naming `address` that quotes a status or reply code."""
+    key = address.lower()
+    pos = low.find(key, offset + len(key))
+    for _ in range(3):  # a report names a recipient a few times at most
+        if pos < 0:
+            return None
+        end = len(report)
+        for other, _at in found:
+            if other is not address:
+                at = low.find(other.lower(), pos)
+                if 0 <= at < end:
+                    end = at
+        if end < len(report):
+            end = report.rfind("\n", 0, end) + 1 or end
+        paragraph = segment(report, pos, end)
+        if STATUS_RE.search(paragraph) or first_reply_code(paragraph) is not None:
+            return paragraph
+        pos = low.find(key, pos + len(key))
+    return None
 
 
 def _failure(recipient: str, diag: str) -> Failure:

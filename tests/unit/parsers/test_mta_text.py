@@ -114,3 +114,16 @@ def test_a_crlf_mail_reads_as_its_lf_copy():
 
     assert read(crlf) == read(lf)
     assert [r for r, _, _ in read(crlf)] == ["jane@example.com", "richard@example.com"]
+
+
+def test_exchange_admin_section_gives_each_recipient_its_own_reply():
+    # Exchange 2010+ NDR text: a user-facing paragraph per recipient ("Your message wasn't
+    # delivered because the recipient's email provider rejected it."), then "Diagnostic
+    # information for administrators" naming each again with "Remote Server returned
+    # '<reply>'": the reply belongs to that recipient, not the first paragraph's words.
+    raw = fixture_bytes("formats/exchange2010_two_recipients.eml")
+    kim, bob = parse_message(raw, received_at=RECEIVED_AT)
+    assert (kim.recipient, kim.status, kim.smtp_code) == ("kim@example.net", "5.1.1", 550)
+    assert (bob.recipient, bob.status, bob.smtp_code) == ("bob@example.com", "5.2.2", 552)
+    assert classify(kim).category is Category.HARD_BOUNCE
+    assert classify(bob).category is Category.MAILBOX_FULL
