@@ -127,3 +127,12 @@ def test_exchange_admin_section_gives_each_recipient_its_own_reply():
     assert (bob.recipient, bob.status, bob.smtp_code) == ("bob@example.com", "5.2.2", 552)
     assert classify(kim).category is Category.HARD_BOUNCE
     assert classify(bob).category is Category.MAILBOX_FULL
+
+
+def test_sendmail_transcript_gives_each_listed_recipient_its_reply():
+    # Sendmail without a DSN part (savemail.c): "----- The following addresses had permanent
+    # fatal errors -----" lists the addresses alone, the replies follow in the transcript.
+    raw = fixture_bytes("formats/sendmail_two_recipients.eml")
+    kim, bob = parse_message(raw, received_at=RECEIVED_AT)
+    assert (kim.recipient, kim.status, kim.smtp_code) == ("kim@example.net", "5.1.1", 550)
+    assert (bob.recipient, bob.status, bob.smtp_code) == ("bob@example.com", "5.2.2", 552)
