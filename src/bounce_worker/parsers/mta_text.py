@@ -48,6 +48,8 @@ _NOT_RECIPIENT_CONTEXT = re.compile(
 _CONTACT_LINE = re.compile(r"contact(?!ing the)|assistance|questions|write to|postmaster of")
 # "To: addr" at the start of a line quotes the original message's headers in the report.
 _QUOTED_HEADERS = frozenset({"to:", "cc:"})
+# ... and a later address of such a line ("To: a@x, b@y").
+_QUOTED_LIST = re.compile(r"[ \t]*(?:to|cc):[ \t]*(?:[^,\n]*@[^,\n]*,[ \t]*)+[<\"']?$")
 _NOT_RECIPIENT_LOCAL = frozenset({"mailer-daemon", "mailer_daemon", "noreply", "no-reply"})
 DELAY_TEXT = re.compile(
     # (Sendmail's delay notice is titled "Warning: could not send message for past 4 hours";
@@ -147,7 +149,7 @@ def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
             excluded.add(key)
             seen.pop(key, None)
             continue
-        if before.strip(" \t<\"'") in _QUOTED_HEADERS:
+        if before.strip(" \t<\"'") in _QUOTED_HEADERS or _QUOTED_LIST.match(before):
             # "To: x" / "Cc: x": the report quoting the original's headers (Exchange's
             # "Your message To: ... Subject: ... Sent: ..."). Such an address is a failure
             # only where the report names no other one.

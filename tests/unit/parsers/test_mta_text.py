@@ -136,3 +136,14 @@ def test_sendmail_transcript_gives_each_listed_recipient_its_reply():
     kim, bob = parse_message(raw, received_at=RECEIVED_AT)
     assert (kim.recipient, kim.status, kim.smtp_code) == ("kim@example.net", "5.1.1", 550)
     assert (bob.recipient, bob.status, bob.smtp_code) == ("bob@example.com", "5.2.2", 552)
+
+
+def test_every_address_of_a_quoted_to_line_is_a_quotation():
+    # Reports that quote the original's headers ("To: a, b") name a failure elsewhere; the
+    # second address of the quoted line is no more a failure than the first.
+    text = (
+        "Your message\n\n  To: kim@example.org, bob@example.net\n  Subject: hello\n\n"
+        "was not delivered to:\n\n  kim@example.org\n\nbecause:\n\n  User kim not listed in "
+        "Domino Directory\n"
+    )
+    assert [f.recipient for f in failures_from_text(text, set())] == ["kim@example.org"]
