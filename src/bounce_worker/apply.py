@@ -27,6 +27,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -100,7 +101,7 @@ def apply_events(
 
 def write(
     engine: Engine,
-    events: Sequence[Event],
+    events: Sequence[Event] | Planned,
     dead_letters: Sequence[DeadLetter],
     *,
     policy: PolicySettings | None,
@@ -109,10 +110,12 @@ def write(
     durable: bool = True,
 ) -> tuple[list[Result], list[int]]:
     """apply_events, with the ids of the dead letters stored (policy: None only when
-    there are no events; `durable`: store.writer.open_store)."""
+    there are no events; `durable`: store.writer.open_store). `events` may come planned
+    already (`plan`)."""
+    planned = events if isinstance(events, Planned) else plan(events)
     replay_of = _replaying.get()
     with open_store(engine, durable=durable) as store:
-        results = _apply(store, events, policy, now, task_ids) if events else []
+        results = _apply(store, planned, policy, now, task_ids) if planned.events else []
         dead_ids = [_file(store, letter, now, replay_of) for letter in dead_letters]
         store.commit()
     for dead_id, letter in zip(dead_ids, dead_letters, strict=True):
@@ -140,14 +143,23 @@ def log_dead_letter(dead_id: int, kind: str, source: str | None, reason: str) ->
     metrics.dead_letter(kind)
 
 
-def _apply(
-    store: EventStore,
-    events: Sequence[Event],
-    policy: PolicySettings | None,
-    now: datetime,
-    task_ids: Sequence[str] | None,
-) -> list[Result]:
-    assert policy is not None, "events need a policy"
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A batch's work that needs no database: each event's classification and entry
+    keys, the first copy of each id in the order applied, and what to ask the store for
+    (store.writer.Wanted). Pure, so `process` plans the next batch in its own thread
+    while the writer's thread waits on the database for this one."""
+
+    events: Sequence[Event]  # as given: the results follow this order
+    plans: dict[int, Plan]  # by id() of each event
+    firsts: list[Event]  # the first copy of each id, in the order applied
+    claims: list[tuple[str, str]]  # Wanted's
+    creates: list[tuple[str, EntryKey, str]]  # Wanted's
+    touches: set[EntryKey]  # Wanted's
+
+
+def plan(events: Sequence[Event]) -> Planned:
+    """What `write` works out before it opens the store (no database, no shared state)."""
     ordered = sorted(events, key=lambda e: e.occurred_at)  # stable: ties keep given order
     payloads = {e.event_id: event_json(e) for e in reversed(ordered)}  # the first copy's
     plans = {id(e): _plan(e) for e in ordered}
@@ -155,13 +167,27 @@ def _apply(
     creates: list[tuple[str, EntryKey, str]] = []
     touches: set[EntryKey] = set()
     for event in firsts:
-        outcome, keys, create = plans[id(event)]
+        _, keys, create = plans[id(event)]
         if create:
             creates.append((event.event_id, keys[0], event.recipient))
         else:
             touches.update(keys)
-    claimed = store.claim_and_lock(Wanted(sorted(payloads.items()), creates, touches, now))
-    firsts = [e for e in firsts if e.event_id in claimed.event_ids]  # the rest: duplicates
+    return Planned(events, plans, firsts, sorted(payloads.items()), creates, touches)
+
+
+def _apply(
+    store: EventStore,
+    planned: Planned,
+    policy: PolicySettings | None,
+    now: datetime,
+    task_ids: Sequence[str] | None,
+) -> list[Result]:
+    assert policy is not None, "events need a policy"
+    events, plans = planned.events, planned.plans
+    wanted = Wanted(planned.claims, planned.creates, planned.touches, now)
+    claimed = store.claim_and_lock(wanted)
+    # The first copies whose ids were new; the rest are duplicates.
+    firsts = [e for e in planned.firsts if e.event_id in claimed.event_ids]
 
     deliveries: dict[DeliveryKey, tuple[datetime, datetime]] = {}
     # Entries created by this batch exist, for a delivery or an opt-in, only from the

@@ -11,21 +11,24 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 
-from bounce_worker.apply import Result, replaying, write
+from bounce_worker.apply import Planned, Result, plan, replaying, write
 from bounce_worker.domain.events import Event, InvalidEvent
 from bounce_worker.domain.policy import PolicySettings
 from bounce_worker.store.writer import DeadLetter
 
 __all__ = [
+    "Decoded",
     "PayloadTooLarge",
     "Result",
+    "apply_decoded",
     "as_bytes",
     "dead_letter",
     "decode_event",
+    "decode_payloads",
     "process_payload",
     "process_payloads",
     "replaying",
@@ -84,7 +87,27 @@ def process_payloads(
     payload (where its dead letter says it came from) and, when each payload was a
     message of its own, its task id (for the log lines); one result per payload, in order.
     One bad payload never fails the others."""
-    results: list[Result] = [Result.DEAD_LETTERED] * len(payloads)
+    decoded = decode_payloads(payloads, sources, max_bytes=max_bytes)
+    return apply_decoded(
+        engine, decoded, policy=policy, now=now, task_ids=task_ids, durable=durable
+    )
+
+
+class Decoded(NamedTuple):
+    """Payloads decoded, validated and planned (`decode_payloads`): the database's part
+    is left, `apply_decoded`."""
+
+    count: int  # payloads
+    planned: Planned  # the valid ones' events
+    valid: list[int]  # the index of each of those events among the payloads
+    invalid: list[DeadLetter]
+
+
+def decode_payloads(
+    payloads: Sequence[Any], sources: Sequence[str | None], *, max_bytes: int | None = None
+) -> Decoded:
+    """process_payloads' work before the database: pure, so `process` does it for the
+    next batch in one thread while another writes this one."""
     events: list[Event] = []
     valid: list[int] = []
     invalid: list[DeadLetter] = []
@@ -97,10 +120,25 @@ def process_payloads(
             invalid.append(DeadLetter("event", where, as_bytes(payload)[: exc.limit], str(exc)))
         except InvalidEvent as exc:
             invalid.append(DeadLetter("event", where, as_bytes(payload), str(exc)))
+    return Decoded(len(payloads), plan(events), valid, invalid)
+
+
+def apply_decoded(
+    engine: Engine,
+    decoded: Decoded,
+    *,
+    policy: PolicySettings,
+    now: datetime,
+    task_ids: Sequence[str] | None = None,
+    durable: bool = True,
+) -> list[Result]:
+    """process_payloads' database part: one transaction; one result per payload."""
+    count, planned, valid, invalid = decoded
     ids = [task_ids[i] for i in valid] if task_ids is not None else None
     applied, _ = write(
-        engine, events, invalid, policy=policy, now=now, task_ids=ids, durable=durable
+        engine, planned, invalid, policy=policy, now=now, task_ids=ids, durable=durable
     )
+    results: list[Result] = [Result.DEAD_LETTERED] * count
     for index, result in zip(valid, applied, strict=True):
         results[index] = result
     return results
