@@ -12,16 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Engine
-from sqlalchemy.pool import SingletonThreadPool
 
 from bounce_worker.domain.addresses import (
     InvalidAddress,
@@ -31,6 +28,7 @@ from bounce_worker.domain.addresses import (
 )
 from bounce_worker.domain.targets import FORGOTTEN_PREFIX
 from bounce_worker.lookup import CHUNK, Batch, Found, Hit, Lookup
+from bounce_worker.store.thread import database_thread
 
 REPORT_COLUMNS = ["line", "address", "result", "state", "reason", "scope", "matched", "detail"]
 
@@ -39,7 +37,6 @@ Item = tuple[int, str | None, str]
 # A data row normalized: (line, the address cell, its key or None, why the row is bad).
 Read = tuple[int, str | None, str | None, str]
 Checked = tuple[str, Counter[str]]  # report rows (CSV text), counts
-Submit = Callable[[Callable[[Batch], Found], Batch], Future[Found]]  # see _fetches
 
 
 class BadFile(ValueError):
@@ -226,7 +223,7 @@ def check_file(
             progress(done)
 
     ahead: deque[tuple[list[Read], Batch, Future[Found]]] = deque()
-    with _fetches(engine) as submit:
+    with database_thread(engine) as submit:
         for items in _chain(first, chunks):
             read = check.read(items)
             batch = check.prepare(read)
@@ -239,35 +236,6 @@ def check_file(
 
 
 LOOKAHEAD = 2  # chunks whose entries may be on their way while the next one is read
-SWITCH_INTERVAL = 0.0005  # seconds; see _fetches
-
-
-@contextmanager
-def _fetches(engine: Engine) -> Iterator[Submit]:
-    """How chunks' entries are fetched: in a thread, which waits for the database (for
-    PostgreSQL's reply, for SQLite's own work: both without the GIL) while this one reads,
-    normalizes and decides on other chunks; the report still goes out in file order.
-
-    The fetching thread takes the GIL back several times per query (each reply, each
-    SQLite row), and at Python's default 5 ms switch interval each time waits for this
-    busy thread to let go: a 20 ms query took 34 ms and this thread waited on it. A 0.5 ms
-    interval, while the check runs, cut PostgreSQL's wall time by a tenth."""
-    if isinstance(engine.pool, SingletonThreadPool):  # one connection per thread (:memory:)
-        yield _run_now
-        return
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch") as pool:
-            yield pool.submit
-    finally:
-        sys.setswitchinterval(previous)
-
-
-def _run_now(fn: Callable[[Batch], Found], batch: Batch) -> Future[Found]:
-    done: Future[Found] = Future()
-    done.set_result(fn(batch))
-    return done
 
 
 def _chain(first: list[Item], rest: Iterator[list[Item]]) -> Iterator[list[Item]]:

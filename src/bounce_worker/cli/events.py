@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,6 +18,7 @@ from bounce_worker.cli.inputs import input_size, read_inputs
 from bounce_worker.cli.progress import process_progress
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
+from bounce_worker.store.thread import database_thread
 
 FILE_HELP = ".jsonl events, .eml mail, .mbox file, or - for stdin (kind sniffed if unsure)"
 
@@ -68,32 +71,26 @@ def read_lines(files: list[str]) -> Iterator[tuple[str, str]]:
 
 def run_process(args: argparse.Namespace) -> int:
     """Stream the inputs through the one writer: up to --batch-size events per transaction
-    (a mail's events together), in file order; a progress bar when stderr is a terminal."""
-    s = settings()
+    (a mail's events together), in file order; a progress bar when stderr is a terminal.
+    This thread reads, decodes and plans the next batches while another writes the
+    current one (store/thread.py): the two halves of the work overlap."""
     eng = engine()
-    size = getattr(args, "batch_size", None) or s.batch_size  # the demo passes files only
+    size = getattr(args, "batch_size", None) or settings().batch_size  # demo: files only
     counts: Counter[service.Result] = Counter()
-    batch = _Batch(eng, counts)
-    with process_progress(input_size(args.files)) as advance:
-        for item in read_inputs(args.files):
-            if item.kind == "event":
-                if batch.add(item.data, item.source) >= size:
-                    advance(*batch.flush())
-                continue
-            advance(*batch.flush())  # file order: the events before this mail first
-            assert isinstance(item.data, bytes)
-            counts += ingest.ingest_raw(
-                eng,
-                item.data,
-                source=item.source,
-                policy=s.policy,
-                now=utcnow(),
-                max_bytes=s.max_message_bytes,
-                intake=s.intake,
-                limits=s.mail_limits,
-            )
-            advance(1, len(item.data))
-        advance(*batch.flush())
+    ahead: deque[Future[Done]] = deque()
+    with process_progress(input_size(args.files)) as advance, database_thread(eng) as submit:
+
+        def finish(written: Future[Done]) -> None:
+            results, events, nbytes = written.result()
+            counts.update(results)
+            advance(events, nbytes)
+
+        for step in _steps(eng, args.files, size):
+            ahead.append(submit(*step))
+            if len(ahead) > LOOKAHEAD:
+                finish(ahead.popleft())
+        while ahead:
+            finish(ahead.popleft())
     R = service.Result
     ignored = f", ignored {counts[R.IGNORED]} auto-replies" if counts[R.IGNORED] else ""
     print(
@@ -103,33 +100,51 @@ def run_process(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Batch:
-    """The event lines read and not yet applied; `flush` applies them in one transaction."""
+LOOKAHEAD = 2  # batches decoded and planned while an earlier one is being written
+Done = tuple[Counter[service.Result], int, int]  # results, events, bytes of input
 
-    def __init__(self, eng: Engine, counts: Counter[service.Result]) -> None:
-        self.eng, self.counts = eng, counts
-        self.payloads: list[str | bytes] = []
-        self.sources: list[str | None] = []
 
-    def add(self, payload: str | bytes, source: str) -> int:
-        self.payloads.append(payload)
-        self.sources.append(source)
-        return len(self.payloads)
+def _steps(eng: Engine, files: list[str], size: int) -> Iterator[tuple[Any, ...]]:
+    """`process`'s database work, in file order, as (function, *args) for the writing
+    thread: each batch of event lines decoded and planned here (service.decode_payloads),
+    each mail as read (parsed there, in its turn)."""
+    decode = partial(service.decode_payloads, max_bytes=settings().max_message_bytes)
+    payloads: list[str | bytes] = []
+    sources: list[str | None] = []
+    for item in read_inputs(files):
+        if item.kind == "event":
+            payloads.append(item.data)
+            sources.append(item.source)
+        if payloads and (item.kind != "event" or len(payloads) >= size):
+            yield _events, eng, payloads, decode(payloads, sources)
+            payloads, sources = [], []
+        if item.kind != "event":
+            yield _mail, eng, item.data, item.source
+    if payloads:
+        yield _events, eng, payloads, decode(payloads, sources)
 
-    def flush(self) -> tuple[int, int]:
-        """Apply what is pending; (events, bytes of input) for the progress bar."""
-        if not self.payloads:
-            return 0, 0
-        s = settings()
-        results = service.process_payloads(
-            self.eng, self.payloads, self.sources, policy=s.policy, now=utcnow(),
-            max_bytes=s.max_message_bytes, durable=False,
-        )  # fmt: skip
-        contacts.follow_payloads(self.eng, self.payloads, policy=s.policy, now=utcnow())
-        self.counts.update(results)
-        done = len(self.payloads), sum(len(p) + 1 for p in self.payloads)
-        self.payloads, self.sources = [], []
-        return done
+
+def _events(eng: Engine, payloads: list[str | bytes], decoded: service.Decoded) -> Done:
+    s = settings()
+    results = service.apply_decoded(eng, decoded, policy=s.policy, now=utcnow(), durable=False)
+    contacts.follow_payloads(eng, payloads, policy=s.policy, now=utcnow())
+    return Counter(results), len(payloads), sum(len(p) + 1 for p in payloads)
+
+
+def _mail(eng: Engine, raw: str | bytes, source: str) -> Done:
+    assert isinstance(raw, bytes)
+    s = settings()
+    counts = ingest.ingest_raw(
+        eng,
+        raw,
+        source=source,
+        policy=s.policy,
+        now=utcnow(),
+        max_bytes=s.max_message_bytes,
+        intake=s.intake,
+        limits=s.mail_limits,
+    )
+    return counts, 1, len(raw)
 
 
 def run_publish(args: argparse.Namespace) -> int:
