@@ -47,16 +47,7 @@ def _replay_event(
 def _replay_raw(
     engine: Engine, payload: bytes, source: str | None, s: Settings, now: datetime
 ) -> Counter[service.Result]:
-    return ingest.ingest_raw(
-        engine,
-        payload,
-        source=source,
-        policy=s.policy,
-        now=now,
-        max_bytes=s.max_message_bytes,
-        intake=s.intake,
-        limits=s.mail_limits,
-    )
+    return ingest.ingest_configured(engine, payload, s, source=source, now=now)
 
 
 def _replay_webhook(

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from bounce_worker import contacts
 from bounce_worker import limits as caps
 from bounce_worker.apply import Result, apply_events
-from bounce_worker.config import IntakeSettings
+from bounce_worker.config import IntakeSettings, Settings
 from bounce_worker.domain import trust
 from bounce_worker.domain.events import Event
 from bounce_worker.domain.policy import PolicySettings
@@ -27,6 +27,30 @@ from bounce_worker.parsers.sms import Owner, SmsContext, parse_sms
 from bounce_worker.service import dead_letter
 
 log = logging.getLogger("bounce_worker.ingest")
+
+
+def ingest_configured(
+    engine: Engine,
+    raw: bytes,
+    s: Settings,
+    *,
+    source: str | None,
+    now: datetime,
+    envelope: Sequence[str] = (),
+) -> Counter[Result]:
+    """`ingest_raw` under the settings' policy, size limits and intake: how the worker,
+    `process` and a replay ingest a mail."""
+    return ingest_raw(
+        engine,
+        raw,
+        source=source,
+        policy=s.policy,
+        now=now,
+        max_bytes=s.max_message_bytes,
+        intake=s.intake,
+        envelope=envelope,
+        limits=s.mail_limits,
+    )
 
 
 def ingest_raw(

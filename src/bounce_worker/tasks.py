@@ -170,16 +170,9 @@ def ingest_raw(
                 utcnow(),
             )
             return as_json_counts(results)
-        results = ingest.ingest_raw(
-            engine,
-            raw,
-            source=source,
-            policy=s.policy,
-            now=utcnow(),
-            max_bytes=s.max_message_bytes,
-            intake=s.intake,
-            envelope=[str(a) for a in envelope] if isinstance(envelope, list) else (),
-            limits=s.mail_limits,
+        recipients = [str(a) for a in envelope] if isinstance(envelope, list) else ()
+        results = ingest.ingest_configured(
+            engine, raw, s, source=source, now=utcnow(), envelope=recipients
         )
     return as_json_counts(results)
 

@@ -133,17 +133,7 @@ def _events(eng: Engine, payloads: list[str | bytes], decoded: service.Decoded) 
 
 def _mail(eng: Engine, raw: str | bytes, source: str) -> Done:
     assert isinstance(raw, bytes)
-    s = settings()
-    counts = ingest.ingest_raw(
-        eng,
-        raw,
-        source=source,
-        policy=s.policy,
-        now=utcnow(),
-        max_bytes=s.max_message_bytes,
-        intake=s.intake,
-        limits=s.mail_limits,
-    )
+    counts = ingest.ingest_configured(eng, raw, settings(), source=source, now=utcnow())
     return counts, 1, len(raw)
 
 
