@@ -9,7 +9,7 @@ import gc
 import logging
 from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
@@ -18,9 +18,10 @@ from celery.signals import (
     task_success,
     worker_init,
     worker_process_init,
+    worker_shutting_down,
 )
 
-from bounce_worker import org_policy
+from bounce_worker import org_policy, shutdown
 from bounce_worker.clock import utcnow
 from bounce_worker.config import placeholder_problem, settings
 from bounce_worker.limits import visibility_timeout_problem
@@ -47,6 +48,21 @@ if _placeholder:
 
 app = Celery("bounce_worker", include=["bounce_worker.tasks"])
 app.config_from_object("celeryconfig")
+
+
+class PoolDraining(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Tells prefork children that the worker's event loop has stopped and its pool is
+    closing: a group given back on shutdown sends its result now, read whole (shutdown.py).
+    Started after the pool, so closed (in the worker's stop, first pass, in start order)
+    right after it."""
+
+    requires = ("celery.worker.components:Pool",)
+
+    def close(self, worker: Any) -> None:
+        shutdown.draining()
+
+
+app.steps["worker"].add(PoolDraining)
 
 
 @worker_init.connect
@@ -80,6 +96,14 @@ def _check_schema(**_: Any) -> None:
             "bounce-worker: database schema is not current: run `bounce-worker db upgrade`"
         )
     upgrade(s.database_url)
+
+
+@worker_shutting_down.connect
+def _stop_retrying(**_: Any) -> None:
+    # SIGTERM, in the main process's signal handler: an event group retrying a lost database
+    # in place (here with the solo pool, in a pool child with prefork) stops waiting and
+    # gives its messages back to the queue, so the warm shutdown ends (shutdown.py).
+    shutdown.request()
 
 
 @worker_process_init.connect

@@ -12,7 +12,10 @@ The delivery guarantee stays at least once with idempotent effects: each message
 acknowledged only after its group committed. celery-batches acknowledges a group when its
 function returns, even when it raised, so `apply_group` never raises: a transient error is
 retried in place (with backoff, forever, like the other tasks), and any other error falls
-back to one event at a time, so only the event that fails is dead-lettered.
+back to one event at a time, so only the event that fails is dead-lettered. The one way
+out of a retry is the worker's warm shutdown (shutdown.py): `retrying` raises ShuttingDown
+between attempts, and the group's messages go back to the queue unacknowledged
+(`GIVEN_BACK`), to be applied by the next worker.
 
 celery-batches sends no task events and logs no result for the messages it groups;
 `EventGroups` sends the received / started / succeeded events of each one and logs its
@@ -35,6 +38,7 @@ from celery_batches.trace import apply_batches_task
 from bounce_worker import limits
 from bounce_worker.errors import TRANSIENT
 from bounce_worker.service import Result
+from bounce_worker.shutdown import ShuttingDown, pause
 
 log = logging.getLogger("bounce_worker.tasks")
 
@@ -46,13 +50,20 @@ DeadLetter = Callable[[Any, str, str], None]
 T = TypeVar("T")
 RETRY_MAX = float(limits.RETRY_BACKOFF_MAX)  # declared once, in limits.py
 
+# What a group's function returns instead of its results when the worker stopped while the
+# group waited for the database: its messages are rejected back to the queue (flush below).
+GIVEN_BACK = "given back: worker shutting down"
+
 
 def apply_group(
     apply: ApplyMany, dead_letter: DeadLetter, payloads: Sequence[Any], sources: Sequence[str]
 ) -> list[str]:
-    """Apply a group; one result per payload. Never raises (see the module doc)."""
+    """Apply a group; one result per payload. Raises only ShuttingDown (see the module doc):
+    then nothing of the group is committed or dead-lettered."""
     try:
         return [str(r) for r in retrying(lambda: apply(payloads, sources))]
+    except ShuttingDown:
+        raise
     except Exception as exc:  # not transient: a bug, in the code or with one event
         if len(payloads) > 1:
             log.error(
@@ -71,7 +82,8 @@ def apply_group(
 
 def retrying(call: Callable[[], T]) -> T:
     """`call()`, again after each transient error, waiting 1, 2, 4 ... RETRY_MAX seconds
-    (each drawn at random below: full jitter). The messages stay unacknowledged meanwhile."""
+    (each drawn at random below: full jitter). The messages stay unacknowledged meanwhile.
+    Raises ShuttingDown instead of waiting once the worker is stopping (SIGTERM)."""
     delay = float(limits.RETRY_BACKOFF_FIRST)
     while True:
         try:
@@ -79,7 +91,11 @@ def retrying(call: Callable[[], T]) -> T:
         except TRANSIENT as exc:
             wait = random.uniform(0, delay)
             log.warning("event group retry: Retry in %.1fs: %r", wait, exc)
-            time.sleep(wait)
+            try:
+                pause(wait)
+            except ShuttingDown:
+                log.warning("event group retry stopped: the worker is shutting down")
+                raise
             delay = min(delay * 2, RETRY_MAX)
 
 
@@ -105,8 +121,17 @@ class EventGroups(Batches):  # type: ignore[misc]
             for req in requests:
                 req.send_event("task-started")
 
-        def on_return(results: list[str] | None) -> None:
-            if results is None:  # apply_group raised after all: a bug in this module
+        def on_return(results: list[str] | str | None) -> None:
+            if results == GIVEN_BACK:  # stopped while the database was away: nothing applied
+                log.warning(
+                    "worker shutting down: the %d messages of an event group go back on the "
+                    "queue, unacknowledged",
+                    len(requests),
+                )
+                for req in requests:
+                    req.reject(requeue=True)
+                return
+            if not isinstance(results, list):  # apply_group raised after all: a bug here
                 log.error("event group lost its results: its messages go back on the queue")
                 for req in requests:
                     req.reject(requeue=True)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 from celery_batches import SimpleRequest
 from sqlalchemy import Engine
 
@@ -30,7 +31,8 @@ from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
 from bounce_worker.domain.events import parse_instant
 from bounce_worker.errors import TRANSIENT
-from bounce_worker.grouping import ApplyMany, DeadLetter, EventGroups, apply_group
+from bounce_worker.grouping import GIVEN_BACK, ApplyMany, DeadLetter, EventGroups, apply_group
+from bounce_worker.shutdown import ShuttingDown
 from bounce_worker.store.db import get_engine
 
 
@@ -51,13 +53,17 @@ class DatabaseTask(Task):  # type: ignore[misc]
     flush_every=settings().event_group_size,
     flush_interval=settings().event_group_wait,
 )
-def process_event(requests: list[SimpleRequest]) -> list[str]:
+def process_event(requests: list[SimpleRequest]) -> list[str] | str:
     """One event per message; the worker applies the messages it holds in groups
-    (grouping.py): one transaction per group, one result per message."""
+    (grouping.py): one transaction per group, one result per message, or GIVEN_BACK when
+    the worker stopped while the group waited for the database."""
     ids = {f"task:{r.id}": r.id for r in requests}
     payloads = [r.args[0] if r.args else r.kwargs.get("event") for r in requests]
     apply, dead_letter = _event_steps(ids)
-    return apply_group(apply, dead_letter, payloads, list(ids))
+    try:
+        return apply_group(apply, dead_letter, payloads, list(ids))
+    except ShuttingDown:
+        return GIVEN_BACK
 
 
 @app.task(base=DatabaseTask, name="bounce_worker.process_batch", bind=True)
@@ -72,7 +78,12 @@ def process_batch(self: Task, events: Any) -> dict[str, int]:
         service.dead_letter(engine, "event", source, events, "batch is not a JSON array", utcnow())
         return {str(service.Result.DEAD_LETTERED): 1}
     apply, dead_letter = _event_steps()
-    results = apply_group(apply, dead_letter, events, service.sources(source, len(events)))
+    try:
+        results = apply_group(apply, dead_letter, events, service.sources(source, len(events)))
+    except ShuttingDown:
+        # Stopped while the database was away: the message goes back on the queue (not
+        # acknowledged as a failure would be, task_acks_on_failure).
+        raise Reject("worker shutting down", requeue=True) from None
     return as_json_counts(Counter(results))
 
 

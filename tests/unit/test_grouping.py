@@ -3,21 +3,30 @@ celery-batches acknowledges a group whose function raised, so it must never rais
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 import pytest
 
-from bounce_worker import grouping
+from bounce_worker import grouping, shutdown
 from bounce_worker.service import Result
 
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     waits: list[float] = []
-    monkeypatch.setattr(grouping.time, "sleep", waits.append)
+    monkeypatch.setattr(grouping, "pause", waits.append)
     return waits
+
+
+@pytest.fixture
+def stopping() -> Iterator[None]:
+    shutdown.request()
+    yield
+    shutdown.reset()
 
 
 def test_a_transient_error_is_retried_in_place_until_it_passes(no_sleep: list[float]) -> None:
@@ -73,3 +82,42 @@ def test_storing_the_dead_letter_retries_too_when_the_database_is_away(
 
     assert grouping.apply_group(apply, dead_letter, ["x"], ["task:9"]) == ["dead_lettered"]
     assert attempts == ["task:9", "task:9"] and len(no_sleep) == 1
+
+
+def test_a_worker_shutting_down_stops_the_retries_and_applies_nothing(
+    monkeypatch: pytest.MonkeyPatch, stopping: None
+) -> None:
+    monkeypatch.setattr(grouping, "pause", shutdown.pause)  # the real one: the flag is up
+    calls: list[list[Any]] = []
+
+    def apply(payloads: Sequence[Any], sources: Sequence[str]) -> list[Result]:
+        calls.append(list(payloads))
+        raise psycopg.OperationalError("connection refused")
+
+    def dead_letter(*_: Any) -> None:
+        raise AssertionError("a group given back must not dead-letter")
+
+    with pytest.raises(shutdown.ShuttingDown):
+        grouping.apply_group(apply, dead_letter, ["a", "b"], ["task:1", "task:2"])
+    assert calls == [["a", "b"]]  # one attempt, then given back (the caller rejects it)
+
+
+def test_a_group_that_works_is_applied_even_while_the_worker_stops(stopping: None) -> None:
+    def apply(payloads: Sequence[Any], sources: Sequence[str]) -> list[Result]:
+        return [Result.APPLIED] * len(payloads)
+
+    assert grouping.apply_group(apply, lambda *_: None, ["a"], ["task:1"]) == ["applied"]
+
+
+def test_the_pause_ends_early_when_the_flag_goes_up_meanwhile() -> None:
+    started = time.monotonic()
+    shutdown.pause(0.3)  # no flag: the whole pause
+    assert time.monotonic() - started >= 0.3
+    threading.Timer(0.1, shutdown.request).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(shutdown.ShuttingDown):
+            shutdown.pause(30)
+        assert time.monotonic() - started < 0.1 + 2 * shutdown.POLL_SECONDS + 0.5
+    finally:
+        shutdown.reset()
