@@ -44,11 +44,18 @@ def check_bounce_worker(argv: list[str]) -> None:
         pytest.fail(f"bounce-worker does not accept: {argv}")
 
 
+# The console scripts and the modules that run them (pyproject's [project.scripts]).
+CELERY_COMMANDS = {"celery": "celery", "bounce-worker-celery": "bounce_worker.celery_cli"}
+
+
 def check_celery(argv: list[str]) -> None:
     """The real celery command line parses (click rejects unknown options before --help)."""
-    assert argv[:3] == ["celery", "-A", "bounce_worker.celery_app"], argv
+    assert argv[0] in CELERY_COMMANDS and argv[1:3] == ["-A", "bounce_worker.celery_app"], argv
     done = subprocess.run(
-        [sys.executable, "-m", *argv, "--help"], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", CELERY_COMMANDS[argv[0]], *argv[1:], "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert done.returncode == 0, f"{argv}: {done.stderr[-800:]}"
 
@@ -60,6 +67,31 @@ def test_every_command_names_an_entry_point_that_exists(name: str) -> None:
         check_bounce_worker(argv)
     else:
         check_celery(argv)
+
+
+def test_worker_and_beat_run_celery_without_its_plugins() -> None:
+    """Flower's command plugin pulls its app and tornado into any `celery` process; the
+    worker and beat are started without plugins, Flower with them."""
+    services = COMPOSE["services"]
+    assert command(services["worker"])[0] == "bounce-worker-celery"
+    assert command(services["beat"])[0] == "bounce-worker-celery"
+    assert command(services["flower"])[0] == "celery"
+    probe = (
+        "import sys\n"
+        "sys.argv = ['x', '-A', 'bounce_worker.celery_app', 'worker', '--help']\n"
+        "import {module} as m\n"
+        "try:\n    m.main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(n for n in ('flower', 'tornado') if n in sys.modules))"
+    )
+    for module, loaded in (
+        ("bounce_worker.celery_cli", "[]"),
+        ("celery.__main__", "['flower', 'tornado']"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", probe.format(module=module)],
+            capture_output=True, text=True, cwd=REPO, check=True,
+        )  # fmt: skip
+        assert done.stdout.strip().splitlines()[-1] == loaded, (module, done.stdout[-500:])
 
 
 def test_exactly_one_beat_and_no_embedded_beat() -> None:
