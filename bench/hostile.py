@@ -14,7 +14,8 @@ and prints, per mail, the CPU time and the peak RSS
   another), CPU time of the call, the process's peak RSS (VmHWM) and its growth during the
   call (the mail itself and the imports are in the process before the call);
 - through the worker (unless --no-worker): a real Celery worker process (`--pool solo`, so
-  the consumer and the task are one process) on Redis and PostgreSQL; each mail is
+  the consumer and the task are one process; started as compose starts it,
+  `bounce-worker-celery`) on Redis and PostgreSQL; each mail is
   published as `bounce-worker pipe` does (`ingest_raw`) and the worker's CPU time (utime +
   stime from /proc) and peak RSS (VmHWM, reset before each mail through
   /proc/PID/clear_refs) are read once its dead letter or events are in the database.
@@ -238,7 +239,7 @@ class WorkerRun:
             [
                 sys.executable,
                 "-m",
-                "celery",
+                "bounce_worker.celery_cli",  # as compose starts it: celery without plugins
                 "-A",
                 "bounce_worker.celery_app",
                 "worker",
