@@ -134,6 +134,11 @@ def kept(limit: int) -> int:
 # (Celery's autoretry) and by grouping.retrying (the event groups retry in place).
 RETRY_BACKOFF_FIRST = 1
 RETRY_BACKOFF_MAX = 300
+# A PostgreSQL connect gives up after this many seconds (libpq's connect_timeout; a
+# `connect_timeout` in the database URL wins). Without it a host that drops packets makes
+# one attempt hang for the kernel's TCP timeout (minutes), and the retry loop above, which
+# checks for a warm shutdown between attempts, would not see SIGTERM until then.
+DB_CONNECT_TIMEOUT = 10
 
 
 # -- time ------------------------------------------------------------------------------------

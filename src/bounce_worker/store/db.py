@@ -6,8 +6,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
+
+from bounce_worker.limits import DB_CONNECT_TIMEOUT
 
 
 def normalize_url(url: str) -> str:
@@ -29,10 +31,18 @@ def get_engine(url: str) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 60})
             _sqlite_setup(engine)
         else:
-            engine = create_engine(url, pool_size=5, max_overflow=5)
+            engine = create_engine(url, pool_size=5, max_overflow=5,
+                                   connect_args=connect_args(url))  # fmt: skip
             _ping_when_idle(engine)
         _ENGINES[url] = engine
     return engine
+
+
+def connect_args(url: str) -> dict[str, Any]:
+    """PostgreSQL connects time out (limits.DB_CONNECT_TIMEOUT) unless the URL says."""
+    if "connect_timeout" in make_url(url).query:
+        return {}
+    return {"connect_timeout": DB_CONNECT_TIMEOUT}
 
 
 _READERS: dict[str, Engine] = {}
@@ -48,8 +58,13 @@ def reader(engine: Engine) -> Engine:
     key = engine.url.render_as_string(hide_password=False)
     found = _READERS.get(key)
     if found is None:
-        found = create_engine(engine.url, pool_size=5, max_overflow=10,
-                              isolation_level="AUTOCOMMIT")  # fmt: skip
+        found = create_engine(
+            engine.url,
+            pool_size=5,
+            max_overflow=10,
+            isolation_level="AUTOCOMMIT",
+            connect_args=connect_args(key),
+        )
         _ping_when_idle(found)
         _READERS[key] = found
     return found
