@@ -20,10 +20,9 @@ not reach back to it.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -34,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bounce_worker.domain.addresses import address_key
 from bounce_worker.domain.classify import Category, classify
-from bounce_worker.domain.events import MAX_ID_LENGTH, Channel, Event, InvalidEvent
+from bounce_worker.domain.events import MAX_ID_LENGTH, Channel, Event
 from bounce_worker.domain.policy import PolicySettings
 from bounce_worker.domain.trust import admit
 from bounce_worker.store.models import ContactLinkRow
@@ -221,41 +220,6 @@ def follow(
         extra={"derived": len(derived)},
     )
     return Counter(results)
-
-
-def follow_payloads(
-    engine: Engine,
-    payloads: Sequence[Any],
-    *,
-    policy: PolicySettings,
-    now: datetime,
-) -> Counter[Any]:
-    """`follow` for normalized events still in their message form (the worker's path):
-    the invalid ones were dead-lettered by the writer and are skipped here."""
-    from bounce_worker.config import settings
-
-    orgs = settings().cross_channel_organizations
-    events: list[Event] = []
-    for payload in payloads:
-        data = payload
-        if isinstance(payload, bytes | str):
-            if not orgs and "contact_id" not in (
-                payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
-            ):
-                continue
-            try:
-                data = json.loads(payload)
-            except (ValueError, UnicodeDecodeError):
-                continue
-        if not isinstance(data, Mapping) or (not orgs and not data.get("contact_id")):
-            continue
-        try:
-            events.append(Event.from_dict(data))
-        except InvalidEvent:
-            continue
-    if not events:
-        return Counter()
-    return follow(engine, events, policy=policy, now=now, organizations=orgs)
 
 
 def card(

@@ -37,10 +37,9 @@ def register_replayer(kind: str, replayer: Replayer) -> None:
 def _replay_event(
     engine: Engine, payload: bytes, source: str | None, s: Settings, now: datetime
 ) -> Counter[service.Result]:
-    result = service.process_payload(
-        engine, payload, source=source, policy=s.policy, now=now, max_bytes=s.max_message_bytes
-    )
-    contacts.follow_payloads(engine, [payload], policy=s.policy, now=now)
+    decoded = service.decode_payloads([payload], [source], max_bytes=s.max_message_bytes)
+    (result,) = service.apply_decoded(engine, decoded, policy=s.policy, now=now)
+    contacts.follow(engine, decoded.events, policy=s.policy, now=now)
     return Counter({result: 1})
 
 

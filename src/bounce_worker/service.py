@@ -102,6 +102,11 @@ class Decoded(NamedTuple):
     valid: list[int]  # the index of each of those events among the payloads
     invalid: list[DeadLetter]
 
+    @property
+    def events(self) -> Sequence[Event]:
+        """The valid payloads' events, in payload order (what contacts.follow takes)."""
+        return self.planned.events
+
 
 def decode_payloads(
     payloads: Sequence[Any], sources: Sequence[str | None], *, max_bytes: int | None = None

@@ -94,17 +94,16 @@ def _event_steps(task_ids: Mapping[str, str] | None = None) -> tuple[ApplyMany, 
     engine = get_engine(s.database_url)
 
     def apply(payloads: Sequence[Any], sources: Sequence[str]) -> list[service.Result]:
-        results = service.process_payloads(
+        decoded = service.decode_payloads(payloads, sources, max_bytes=s.max_message_bytes)
+        results = service.apply_decoded(
             engine,
-            payloads,
-            sources,
+            decoded,
             policy=s.policy,
             now=utcnow(),
-            max_bytes=s.max_message_bytes,
             task_ids=[task_ids[source] for source in sources] if task_ids else None,
         )
         # Contact links and the cross-channel rule, once the events are committed.
-        contacts.follow_payloads(engine, payloads, policy=s.policy, now=utcnow())
+        contacts.follow(engine, decoded.events, policy=s.policy, now=utcnow())
         return results
 
     def dead_letter(payload: Any, source: str, reason: str) -> None:

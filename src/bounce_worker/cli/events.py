@@ -111,24 +111,28 @@ def _steps(eng: Engine, files: list[str], size: int) -> Iterator[tuple[Any, ...]
     decode = partial(service.decode_payloads, max_bytes=settings().max_message_bytes)
     payloads: list[str | bytes] = []
     sources: list[str | None] = []
+
+    def batch() -> tuple[Any, ...]:
+        return _events, eng, decode(payloads, sources), sum(len(p) + 1 for p in payloads)
+
     for item in read_inputs(files):
         if item.kind == "event":
             payloads.append(item.data)
             sources.append(item.source)
         if payloads and (item.kind != "event" or len(payloads) >= size):
-            yield _events, eng, payloads, decode(payloads, sources)
+            yield batch()
             payloads, sources = [], []
         if item.kind != "event":
             yield _mail, eng, item.data, item.source
     if payloads:
-        yield _events, eng, payloads, decode(payloads, sources)
+        yield batch()
 
 
-def _events(eng: Engine, payloads: list[str | bytes], decoded: service.Decoded) -> Done:
+def _events(eng: Engine, decoded: service.Decoded, size: int) -> Done:
     s = settings()
     results = service.apply_decoded(eng, decoded, policy=s.policy, now=utcnow(), durable=False)
-    contacts.follow_payloads(eng, payloads, policy=s.policy, now=utcnow())
-    return Counter(results), len(payloads), sum(len(p) + 1 for p in payloads)
+    contacts.follow(eng, decoded.events, policy=s.policy, now=utcnow())
+    return Counter(results), decoded.count, size
 
 
 def _mail(eng: Engine, raw: str | bytes, source: str) -> Done:
