@@ -1,8 +1,10 @@
 """Normalized events in: decode and validate payloads, then hand them to the one writer.
 
-`process_payloads` is what the worker's tasks and `bounce-worker process` call: many
-payloads, one transaction (apply.apply_events), the ones that do not decode or validate
-dead-lettered in that same transaction. A standalone dead letter (a parser's refusal,
+`process_payloads` takes many payloads to one transaction (apply.write), the ones that do
+not decode or validate dead-lettered in that same transaction. It is two halves,
+`decode_payloads` (pure) and `apply_decoded` (the database): the worker's tasks call them
+in turn, keeping the decoded events for the contact links, and `bounce-worker process`
+runs them in two threads. A standalone dead letter (a parser's refusal,
 a bug) is written by the same writer, in a transaction of its own.
 """
 
