@@ -42,6 +42,9 @@ from bounce_worker.store.uow import UnitOfWork
 log = logging.getLogger("bounce_worker.contacts")
 
 SOURCE = "cross-channel"
+# What a derived event does not carry over: the original channel's codes mean nothing on
+# the other channel.
+_NOT_CARRIED = dict.fromkeys(("gateway_code", "status", "smtp_code"))
 SPREADS = frozenset({Category.COMPLAINT, Category.UNSUBSCRIBE})
 ALL = "*"
 
@@ -175,9 +178,7 @@ def _derived(event: Event, contact: str, channel: str, display: str) -> Event:
         recipient=display,
         source=SOURCE,
         contact_id=contact,
-        gateway_code=None,
-        status=None,
-        smtp_code=None,
+        **_NOT_CARRIED,
         diagnostic=(
             f"cross-channel: {what} on {event.channel} {event.recipient} "
             f"(contact {contact}, event {event.event_id})"
