@@ -38,7 +38,7 @@ from bounce_worker.domain.policy import State
 from bounce_worker.domain.targets import FORGOTTEN_PREFIX, forgotten_matcher
 from bounce_worker.robinson import REASON, STATE, digest
 from bounce_worker.store.db import hot_reader, reader
-from bounce_worker.store.models import EntryRow
+from bounce_worker.store.models import FORGOTTEN, EntryRow
 
 CHUNK = 5000  # addresses per query: large enough to amortize a round trip, small for SQLite
 PG_CHUNK = 10_000  # on PostgreSQL: a whole API batch in one statement
@@ -294,9 +294,7 @@ class Lookup:
         if not secret:
             require_secret(self.engine, secret)
             return None
-        stmt = select(EntryRow.address).where(
-            EntryRow.channel == self.channel, EntryRow.address.startswith(FORGOTTEN_PREFIX)
-        )
+        stmt = select(EntryRow.address).where(EntryRow.channel == self.channel, FORGOTTEN)
         with self.engine.connect() as conn:
             in_use = set(conn.scalars(stmt))
         return forgotten_matcher(secret, self.channel, in_use) if in_use else None
@@ -378,7 +376,7 @@ def require_secret(bind: Engine | Connection | Session, secret: str | None) -> N
     if url not in _FORGOTTEN_HELD:
         if time.monotonic() - _FORGOTTEN_NONE_AT.get(url, -_RECHECK_SECONDS) < _RECHECK_SECONDS:
             return
-        stmt = select(EntryRow.id).where(EntryRow.address.startswith(FORGOTTEN_PREFIX)).limit(1)
+        stmt = select(EntryRow.id).where(FORGOTTEN).limit(1)  # the partial index: a probe
         if session is not None:
             held = session.execute(stmt).first() is not None
         else:

@@ -37,6 +37,9 @@ _HAS_EVENT = text("event_id IS NOT NULL")
 # History rows of feedback recorded without changing state (SPEC 7), counted by `stats`.
 # Queries use this very clause (literals, not bound parameters) so the planner uses the index.
 RECORDED_ONLY = text("reason = 'unverified' OR reason = 'unattributed'")
+# Entries kept under a keyed hash (domain.targets.FORGOTTEN_PREFIX; migration 0010): queries
+# use this very clause, so the planner takes the index that holds these rows only.
+FORGOTTEN = text("substr(address, 1, 5) = 'hmac:'")
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -87,6 +90,13 @@ class EntryRow(Base):
             sqlite_where=_TEMPORARILY_BLOCKED,
         ),
         Index("ix_entries_org_channel_state", "organization", "channel", "state"),
+        Index(
+            "ix_entries_forgotten",
+            "channel",
+            "address",
+            postgresql_where=FORGOTTEN,
+            sqlite_where=FORGOTTEN,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
