@@ -11,12 +11,15 @@ The hot path (GET /v1/check) must not pay a database read for the key either: a 
 row was read and verified is remembered as its principal for `cache_seconds`
 (BOUNCE_WORKER_API_KEY_CACHE_SECONDS, default 5). Revoking a key therefore takes effect
 within that bound in every server process (at once in the process that revoked it);
-with 0 the row is read on every request.
+with 0 the row is read on every request. Once half that time is gone the entry is
+`refresh_due`: the server reads the row again in the background (http/v1/identity.py) while
+the entry still answers, so a key in steady use never expires on the request path.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -25,6 +28,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
+from typing import NamedTuple
 
 from sqlalchemy import Engine, bindparam, select
 
@@ -185,6 +189,11 @@ class _Verified:
 _VERIFIED = _Verified()
 
 
+class Cached(NamedTuple):
+    principal: Principal
+    refresh_due: bool  # half its time is gone: read the row again (it still answers)
+
+
 class _Recent:
     """Principals of presented keys read and verified lately, by the key's SHA-256, each
     until its deadline (time.monotonic). Bounded (oldest out first); no lock needed: the
@@ -192,24 +201,32 @@ class _Recent:
 
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
-        self._seen: dict[bytes, tuple[Principal, float]] = {}
+        # fingerprint -> (principal, refresh after, deadline)
+        self._seen: dict[bytes, tuple[Principal, float, float]] = {}
 
-    def get(self, fingerprint: bytes) -> Principal | None:
+    def get(self, fingerprint: bytes) -> Cached | None:
         found = self._seen.get(fingerprint)
         if found is None:
             return None
-        if found[1] < time.monotonic():
+        now = time.monotonic()
+        if found[2] < now:
             self._seen.pop(fingerprint, None)
             return None
-        return found[0]
+        return Cached(found[0], found[1] < now)
 
     def put(self, fingerprint: bytes, principal: Principal, seconds: float) -> None:
         if len(self._seen) >= self.size:
-            self._seen.pop(next(iter(self._seen)), None)
-        self._seen[fingerprint] = (principal, time.monotonic() + seconds)
+            # (RuntimeError: changed by another thread meanwhile)
+            with contextlib.suppress(RuntimeError, StopIteration):
+                self._seen.pop(next(iter(self._seen)), None)
+        now = time.monotonic()
+        self._seen[fingerprint] = (principal, now + seconds / 2, now + seconds)
+
+    def drop(self, fingerprint: bytes) -> None:
+        self._seen.pop(fingerprint, None)
 
     def drop_key(self, key_id: str) -> None:
-        for fingerprint, (principal, _) in list(self._seen.items()):
+        for fingerprint, (principal, _, _) in list(self._seen.items()):
             if principal.key_id == key_id:
                 self._seen.pop(fingerprint, None)
 
@@ -220,14 +237,16 @@ class _Recent:
 _RECENT = _Recent()
 
 
-def _fingerprint(presented: str) -> bytes:
+def fingerprint(presented: str) -> bytes:
+    """What a presented key is remembered by (its SHA-256, never the key itself)."""
     return hashlib.sha256(presented.strip().encode()).digest()
 
 
-def recent(presented: str) -> Principal | None:
+def recent(presented: str) -> Cached | None:
     """The principal of a key this process verified less than `cache_seconds` ago, without
-    any I/O (None: not known lately; call `authenticate`)."""
-    return _RECENT.get(_fingerprint(presented))
+    any I/O, and whether it is due to be read again (None: not known lately; call
+    `authenticate`)."""
+    return _RECENT.get(fingerprint(presented))
 
 
 _BY_KEY_ID = select(
@@ -239,12 +258,15 @@ _BY_KEY_ID = select(
 ).where(ApiKeyRow.key_id == bindparam("key_id"))
 
 
-def authenticate(engine: Engine, presented: str, *, cache_seconds: float = 0) -> Principal | None:
+def authenticate(
+    engine: Engine, presented: str, *, cache_seconds: float = 0, reread: bool = False
+) -> Principal | None:
     """The principal of a presented key, or None (malformed, unknown, revoked, wrong).
-    With `cache_seconds`, a key verified that recently is not read again (see above)."""
-    fingerprint = _fingerprint(presented)
-    if cache_seconds > 0 and (known := _RECENT.get(fingerprint)) is not None:
-        return known
+    With `cache_seconds`, a key verified that recently is not read again (see above)
+    unless `reread` (the background refresh); a key found revoked or wrong is forgotten."""
+    seen_as = fingerprint(presented)
+    if cache_seconds > 0 and not reread and (known := _RECENT.get(seen_as)) is not None:
+        return known.principal
     parts = presented.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
         return None
@@ -253,12 +275,14 @@ def authenticate(engine: Engine, presented: str, *, cache_seconds: float = 0) ->
     with reader(engine).connect() as conn:
         row = conn.execute(_BY_KEY_ID, {"key_id": key_id}).first()
     if row is None or row.revoked_at is not None:
+        _RECENT.drop(seen_as)
         return None
-    if _VERIFIED.get(fingerprint) != row.secret_hash:
+    if _VERIFIED.get(seen_as) != row.secret_hash:
         if not _verify(secret, row.secret_hash):
+            _RECENT.drop(seen_as)
             return None
-        _VERIFIED.put(fingerprint, row.secret_hash)
+        _VERIFIED.put(seen_as, row.secret_hash)
     principal = Principal(key_id, row.name, Role(row.role), row.organization or None)
     if cache_seconds > 0:
-        _RECENT.put(fingerprint, principal, cache_seconds)
+        _RECENT.put(seen_as, principal, cache_seconds)
     return principal

@@ -3,7 +3,8 @@
 FastAPI's dependency solving, query validation, routing and middleware stack cost more CPU
 per call than the check's own indexed read (bench/api.py, docs/api.md "Speed"). This ASGI
 layer sits outside the app and answers the *ordinary* call itself: a key this process
-verified within BOUNCE_WORKER_API_KEY_CACHE_SECONDS, a role that may check, the usual query
+verified within BOUNCE_WORKER_API_KEY_CACHE_SECONDS (read again in the background before
+that time is out: identity.known), a role that may check, the usual query
 parameters, an address that parses. The answer is the route's own (`checks.answer`), in the
 same JSON. Anything else - no key or an unknown one, a refused role or organization, an odd
 or repeated parameter, a bad address - goes on to the FastAPI route, which authenticates,
@@ -17,10 +18,10 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bounce_worker import credentials
 from bounce_worker.domain.addresses import InvalidAddress
 from bounce_worker.domain.identity import Forbidden, acting_for
 from bounce_worker.http.v1 import checks
+from bounce_worker.http.v1.identity import known
 
 PATH = "/v1/check"
 _PARAMETERS = frozenset({"address", "channel", "list", "organization"})
@@ -56,7 +57,7 @@ def answer(scope: Scope) -> bytes | None:
             break
     if not presented:
         return None
-    who = credentials.recent(presented)
+    who = known(presented)
     if who is None or who.role not in checks.CHECKERS:
         return None
     pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)

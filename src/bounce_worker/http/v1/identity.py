@@ -6,7 +6,10 @@ the key may do."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Annotated, NoReturn
 
 from fastapi import Depends, Request
@@ -55,20 +58,84 @@ async def principal(
 ) -> Principal:
     """The key's principal; 401 without a key or with a wrong or revoked one.
 
-    async, with the key's row read on the event loop: one indexed single-row SELECT
-    (~0.2 ms), where a hop to the thread pool and back cost as much CPU as the read
-    itself (bench/api.py); and only when this process has not verified the key within
-    BOUNCE_WORKER_API_KEY_CACHE_SECONDS. Only a key not yet seen by this process pays
-    scrypt (~50 ms), once."""
+    A key this process verified within BOUNCE_WORKER_API_KEY_CACHE_SECONDS is answered from
+    memory, on the event loop. Any other is read and checked by `verify`, off the loop."""
     if creds is None:
         raise ApiError(401, "missing API key: send `Authorization: Bearer <key>`", _CHALLENGE)
-    found = credentials.authenticate(
-        engine(), creds.credentials, cache_seconds=settings().api_key_cache_seconds
-    )
+    found = known(creds.credentials)
+    if found is None:
+        found = await verify(creds.credentials)
     if found is None:
         raise ApiError(401, "invalid or revoked API key", _CHALLENGE)
     request.state.principal = found
     return found
+
+
+# Reading a key's row and, for a key new to this process, scrypt (~50 ms of CPU, on
+# purpose) run on these threads, never on the event loop: there they stalled every request
+# queued behind them (a second server process's first check of the bench's key: ~300 ms
+# with the forgotten-entries probe). hashlib.scrypt lets go of the GIL. Four at once bound
+# the memory (16 MiB each) when many unknown keys arrive together.
+_KEY_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="api-keys")
+# The presented key (its fingerprint) being verified now, and by which event loop: the
+# requests that present it meanwhile wait for the same answer (one scrypt, one read).
+_VERIFYING: dict[bytes, asyncio.Future[Principal | None]] = {}
+
+
+def known(presented: str) -> Principal | None:
+    """The principal of a key verified lately (no I/O), or None. Once half its cache time
+    is gone, the key's row is read again in the background meanwhile (`verify`), so a key
+    in steady use is never read on the request path, and a revoked one is still refused
+    within BOUNCE_WORKER_API_KEY_CACHE_SECONDS."""
+    cached = credentials.recent(presented)
+    if cached is None:
+        return None
+    if cached.refresh_due:
+        fingerprint = credentials.fingerprint(presented)
+        if fingerprint not in _VERIFYING:
+            _verifying(presented, fingerprint, reread=True)
+    return cached.principal
+
+
+async def verify(presented: str) -> Principal | None:
+    """`credentials.authenticate` on a key thread; with the key cache on, the requests that
+    present the same key meanwhile share one verification."""
+    seconds = settings().api_key_cache_seconds
+    if seconds <= 0:  # every request reads the row: nothing to share
+        loop = asyncio.get_running_loop()
+        read = partial(credentials.authenticate, engine(), presented)
+        return await loop.run_in_executor(_KEY_THREADS, read)
+    fingerprint = credentials.fingerprint(presented)
+    pending = _VERIFYING.get(fingerprint)
+    if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+        pending = _verifying(presented, fingerprint, reread=False)
+    return await asyncio.shield(pending)
+
+
+def _verifying(
+    presented: str, fingerprint: bytes, *, reread: bool
+) -> asyncio.Future[Principal | None]:
+    loop = asyncio.get_running_loop()
+    read = partial(
+        credentials.authenticate,
+        engine(),
+        presented,
+        cache_seconds=settings().api_key_cache_seconds,
+        reread=reread,
+    )
+    pending = loop.run_in_executor(_KEY_THREADS, read)
+    _VERIFYING[fingerprint] = pending
+
+    def done(future: asyncio.Future[Principal | None]) -> None:
+        if _VERIFYING.get(fingerprint) is future:
+            del _VERIFYING[fingerprint]
+        if not future.cancelled():
+            # A background refresh that failed (database away) leaves the cached entry to
+            # its deadline; after it, requests verify (and fail) themselves.
+            future.exception()
+
+    pending.add_done_callback(done)
+    return pending
 
 
 def action_of(request: Request) -> str:
