@@ -37,7 +37,7 @@ from bounce_worker.domain.effective import ROBINSON, ruling
 from bounce_worker.domain.policy import State
 from bounce_worker.domain.targets import FORGOTTEN_PREFIX, forgotten_matcher
 from bounce_worker.robinson import REASON, STATE, digest
-from bounce_worker.store.db import hot_reader, reader
+from bounce_worker.store.db import async_hot_reader, hot_reader, reader
 from bounce_worker.store.models import FORGOTTEN, EntryRow
 
 CHUNK = 5000  # addresses per query: large enough to amortize a round trip, small for SQLite
@@ -191,11 +191,33 @@ def fetch_few(engine: Engine, keys: list[tuple[str, str]]) -> list[Hit]:
     check's CPU."""
     hot = hot_reader(engine)
     sql = _FEW_SQL.get(len(keys))
-    own_channel, own_key = keys[0]  # candidate_keys: the address itself comes first
     if hot is not None and sql is not None:
-        params = [v for key in keys for v in key] + [own_channel, own_key, digest(own_key)]
-        hits = [Hit(*row[:7], row[7] and row[7].astimezone(UTC)) for row in hot.rows(sql, params)]
-        return _in_key_order(hits, keys)
+        return _few_hits(hot.rows(sql, _few_params(keys)), keys)
+    return _fetch_few_orm(engine, keys)
+
+
+async def fetch_few_async(engine: Engine, keys: list[tuple[str, str]]) -> list[Hit]:
+    """`fetch_few` awaited on the event loop (store.db.AsyncHotReader): the same statement
+    and the same hits. On SQLite it is `fetch_few` itself (a local file, no round trip)."""
+    hot = async_hot_reader(engine)
+    sql = _FEW_SQL.get(len(keys))
+    if hot is not None and sql is not None:
+        return _few_hits(await hot.rows(sql, _few_params(keys)), keys)
+    return fetch_few(engine, keys)
+
+
+def _few_params(keys: list[tuple[str, str]]) -> list[str | bytes]:
+    own_channel, own_key = keys[0]  # candidate_keys: the address itself comes first
+    return [v for key in keys for v in key] + [own_channel, own_key, digest(own_key)]
+
+
+def _few_hits(rows: list[tuple[Any, ...]], keys: list[tuple[str, str]]) -> list[Hit]:
+    hits = [Hit(*row[:7], row[7] and row[7].astimezone(UTC)) for row in rows]
+    return _in_key_order(hits, keys)
+
+
+def _fetch_few_orm(engine: Engine, keys: list[tuple[str, str]]) -> list[Hit]:
+    own_channel, own_key = keys[0]
     stmt = _FEW.get(len(keys))
     if stmt is None:
         pairs = [
