@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -36,7 +37,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -182,13 +185,13 @@ def measure(args: argparse.Namespace, base: str, key: str, server_pid: int) -> i
             answer.raise_for_status()
     port = int(base.rsplit(":", 1)[1])
     warm = argparse.Namespace(**{**vars(args), "seconds": min(2.0, args.seconds)})
-    if asyncio.run(open_loop(port, check_request, warm))["errors"]:
+    if _run(open_loop(port, check_request, warm))["errors"]:
         raise SystemExit("bench/api.py: error: the warm-up's checks failed")
     load_before = os.getloadavg()
     before = server_cpu(server_pid)
-    noop = asyncio.run(open_loop(port, lambda: b"GET /healthz HTTP/1.1\r\nHost: b\r\n\r\n", args))
+    noop = _run(open_loop(port, lambda: b"GET /healthz HTTP/1.1\r\nHost: b\r\n\r\n", args))
     between = server_cpu(server_pid)
-    check = asyncio.run(open_loop(port, check_request, args))
+    check = _run(open_loop(port, check_request, args))
     noop["cpu"] = (between - before) / noop["sent"] * 1000
     check["cpu"] = (server_cpu(server_pid) - between) / check["sent"] * 1000
     batch = batch_times(base, key, args, rng)
@@ -221,6 +224,31 @@ def measure(args: argparse.Namespace, base: str, key: str, server_pid: int) -> i
         f"batch <= 150 ms: {'met' if median <= 150 else 'NOT met'}"
     )
     return 0 if check["errors"] == 0 and noop["errors"] == 0 else 1
+
+
+def _run(coro: Coroutine[Any, Any, dict[str, float]]) -> dict[str, float]:
+    """Run one open loop on uvloop (the server's loop too: a quarter less of the
+    generator's CPU per request than asyncio's, and its median lateness 0.3 ms, not 0.7:
+    asyncio rounds each wait up to the millisecond), with the generator's
+    garbage collector off meanwhile (its pauses, up to 15 ms with 10,000 tasks alive, made
+    it late; this process's, not the server's)."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(coro)
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # uvicorn[standard] brings it; asyncio's loop otherwise
+        return None
+    return uvloop.new_event_loop
 
 
 async def open_loop(port: int, make: object, args: argparse.Namespace) -> dict[str, float]:
