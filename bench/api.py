@@ -98,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections")
     parser.add_argument("--server-workers", type=int, default=1, help="uvicorn processes")
     parser.add_argument(
+        "--secret-key",
+        action="store_true",
+        help="serve with BOUNCE_WORKER_SECRET_KEY set, as a deployment that forgets addresses "
+        "runs: each check also asks for the address's keyed hash (3 keys, not 2)",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get("BOUNCE_WORKER_DATABASE_URL")
         or "postgresql://postgres@127.0.0.1:5432/postgres",
@@ -139,6 +145,8 @@ def run(args: argparse.Namespace, url: str) -> int:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOUNCE_WORKER_")}
     env |= {"BOUNCE_WORKER_DATABASE_URL": url, "BOUNCE_WORKER_HOME": f"/tmp/bw-bench-{port}"}
+    if args.secret_key:
+        env["BOUNCE_WORKER_SECRET_KEY"] = f"bench-{os.getpid()}-" + "k" * 32
     cmd = [sys.executable, "-m", "bounce_worker.cli", "serve", "--port", str(port),
            "--workers", str(args.server_workers)]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, start_new_session=True)
@@ -198,7 +206,8 @@ def measure(args: argparse.Namespace, base: str, key: str, server_pid: int) -> i
 
     print(f"\nbench/api.py: {args.entries:,} entries on PostgreSQL, open loop at "
           f"{args.rate:g} requests/s for {args.seconds:g} s per route, "
-          f"{args.server_workers} server process(es)")  # fmt: skip
+          f"{args.server_workers} server process(es)"
+          f"{', secret key set' if args.secret_key else ''}")  # fmt: skip
     print(f"{'route':<28}{'sent':>8}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
           f"{'server CPU ms/req':>19}")  # fmt: skip
     for label, r in (("GET /healthz (no-op)", noop), ("GET /v1/check", check)):
