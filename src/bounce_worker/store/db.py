@@ -110,7 +110,7 @@ class HotReader:
     def _connect(self) -> Any:
         import psycopg
 
-        return psycopg.connect(self.url, autocommit=True)
+        return psycopg.connect(self.url, autocommit=True, **connect_args(self.url))
 
     def close(self) -> None:
         while self._idle:
@@ -163,7 +163,8 @@ class AsyncHotReader:
     async def _connect(self) -> Any:
         import psycopg
 
-        return await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        args = connect_args(self.url)  # a host that never answers: fail, not hang
+        return await psycopg.AsyncConnection.connect(self.url, autocommit=True, **args)
 
 
 _HOT: dict[Engine, HotReader] = {}
