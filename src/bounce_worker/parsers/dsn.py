@@ -69,7 +69,7 @@ def parse_inline_dsn(ctx: MailContext) -> list[Event]:
     if not starts:
         return []
     begin = low.rfind("\n\n", 0, min(starts)) + 1
-    blocks = [b for b in parse_blocks(ctx.text[begin:]) if "final-recipient" in b]
+    blocks = [b for b in parse_blocks(ctx.text[begin:]) if any(n in b for n in _RECIPIENT_FIELDS)]
     return events_from_blocks(ctx, [{}, *blocks]) if blocks else []
 
 
@@ -78,14 +78,12 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
     if not blocks:
         return []
     per_message, per_recipient = blocks[0], blocks[1:]
-    if "final-recipient" in per_message or "original-recipient" in per_message:
+    if any(name in per_message for name in _RECIPIENT_FIELDS):
         per_message, per_recipient = {}, blocks  # per-message block missing
     arrival = parse_date(per_message.get("arrival-date"))
     text_failures: dict[str, Failure] | None = None  # read from the prose only if needed
 
-    check_recipients(
-        len({b.get("final-recipient") or b.get("original-recipient") for b in per_recipient})
-    )
+    check_recipients(len({next(_recipient_values(b), None) for b in per_recipient}))
     events: list[Event] = []
     for block in per_recipient:
         recipient = recipient_of(block)
@@ -192,6 +190,15 @@ def _strip_type(value: str | None) -> str | None:
     return value.strip() or None
 
 
+# RFC 3464 2.3.1/2.3.2, and Sendmail's X-Actual-Recipient (savemail.c errbody(): "the real
+# problem address", written after alias expansion when it differs from Final-Recipient).
+_RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
+
+
+def _recipient_values(block: dict[str, str]):
+    return (block[name] for name in _RECIPIENT_FIELDS if block.get(name))
+
+
 def recipient_of(block: dict[str, str]) -> str | None:
     """The subscriber a recipient block is about.
 
@@ -200,9 +207,13 @@ def recipient_of(block: dict[str, str]) -> str | None:
     reporting MTA. We sent to the original one: after a forward, blocking the final one
     would block an address we never mailed and leave the subscriber's. So a valid
     Original-Recipient wins; anything else in it (another address type, a broken address)
-    leaves Final-Recipient.
+    leaves Final-Recipient. Sendmail's X-Actual-Recipient (the address an alias expanded to)
+    names the failure only where neither field holds an address (a block without
+    Final-Recipient, or "Final-Recipient: rfc822; kim" with no domain).
     """
     final = field_address(block.get("final-recipient"))
+    if final is None and "original-recipient" not in block:
+        return field_address(block.get("x-actual-recipient"))
     if "original-recipient" not in block:
         return final
     original = field_address(block["original-recipient"], strict=True)
@@ -210,7 +221,11 @@ def recipient_of(block: dict[str, str]) -> str | None:
         (final is not None and original.lower() == final.lower()) or _valid(original)
     ):
         return original
-    return final or field_address(block["original-recipient"])
+    return (
+        final
+        or field_address(block["original-recipient"])
+        or field_address(block.get("x-actual-recipient"))
+    )
 
 
 def _valid(address: str) -> bool:

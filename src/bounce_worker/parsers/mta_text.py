@@ -221,7 +221,11 @@ def failures_from_text(
     out = []
     low = report.lower() if len(found) > 1 else ""
     details = DETAILS_BLOCK.search(report.lower()) if "etails:" in report else None
+    reasons_above = _reasons_above(report, low, found) if low else {}
     for _i, (address, offset) in enumerate(found):
+        if offset in reasons_above:
+            out.append(_failure(_named(expanded, address), reasons_above[offset]))
+            continue
         # A recipient's paragraph ends where a line names another recipient (reports that
         # repeat the list, e.g. in two languages, must not lend one the other's reason).
         end = len(report)
@@ -249,7 +253,84 @@ def failures_from_text(
                 later = _coded_paragraph(report, low, address, offset, found)
                 if later:
                     diag = f"{diag}\n{later}"
+                else:
+                    # One of a list of bare addresses with the reason after the list (old
+                    # Gmail "Delivery to the following recipients failed permanently:" then
+                    # one "Technical details of permanent failure"; Notes/Domino "was not
+                    # delivered to: a b because: ..."): that reason is each one's.
+                    shared = _after_address_list(report, offset, found)
+                    if shared:
+                        diag = f"{diag.splitlines()[0]}\n{shared}"
         out.append(_failure(expanded.get(address.lower(), address) if expanded else address, diag))
+    return out
+
+
+def _named(expanded: dict[str, str], address: str) -> str:
+    return expanded.get(address.lower(), address) if expanded else address
+
+
+def _bare_line(report: str, offset: int) -> tuple[int, int] | None:
+    """(start, end) of the line holding `offset` when it holds only an address."""
+    start = report.rfind("\n", 0, offset) + 1
+    end = report.find("\n", offset)
+    end = len(report) if end < 0 else end
+    line = report[start:end].strip(" \t<>\"',;")
+    return (start, end) if line and ADDRESS_RE.fullmatch(line) else None
+
+
+def _after_address_list(report: str, offset: int, found: list[tuple[str, int]]) -> str | None:
+    """The text after the run of bare address lines `offset` is in, when the run names
+    several of the recipients (a list sharing one reason)."""
+    line = _bare_line(report, offset)
+    if line is None:
+        return None
+    offsets = {at for _a, at in found}
+    end, members = line[1], 1
+    while True:
+        nxt = end + 1
+        while nxt < len(report) and report[nxt] in " \t":
+            nxt += 1
+        after = _bare_line(report, nxt) if nxt < len(report) else None
+        if after is None:
+            break
+        if any(after[0] <= at < after[1] for at in offsets):
+            members += 1
+        end = after[1]
+    before = report.rfind("\n", 0, line[0] - 1) + 1 if line[0] > 0 else 0
+    while before > 0 and _bare_line(report, before) is not None:
+        if any(before <= at < line[0] for at in offsets):
+            members += 1
+        line = (before, line[1])
+        before = report.rfind("\n", 0, before - 1) + 1
+    if members < 2 or end >= len(report):
+        return None
+    shared = segment(report, end + 1, len(report))
+    return shared or None
+
+
+# Lotus Notes/Domino's text report: "------- Failure Reasons  --------", then for each
+# recipient its reason on the line(s) above its address (Notes router delivery failure
+# report; the layout Sisimai's Lhost::Notes documents in its comments).
+_FAILURE_REASONS = re.compile(r"^-+ *failure reasons *-+[ \t]*$", re.M)
+
+
+def _reasons_above(report: str, low: str, found: list[tuple[str, int]]) -> dict[int, str]:
+    """offset of each recipient in a Notes "Failure Reasons" block -> its reason and line."""
+    if "failure reasons" not in low:
+        return {}
+    header = _FAILURE_REASONS.search(low)
+    if header is None:
+        return {}
+    out = {}
+    start = header.end()
+    for _address, offset in found:
+        if offset < start:
+            continue
+        line = _bare_line(report, offset)
+        if line is None:
+            return {}  # not the layout: an address with its reason on its own line
+        out[offset] = "\n".join(ln for ln in report[start : line[1]].splitlines() if ln.strip())
+        start = line[1]
     return out
 
 

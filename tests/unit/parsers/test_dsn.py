@@ -63,3 +63,35 @@ def test_delivered_action_is_a_delivered_event():
     events = parse_message(raw, received_at=RECEIVED_AT)
     assert events[1].type is EventType.DELIVERED
     assert events[1].status is None
+
+
+def _dsn(fields: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example\nTo: bounces@sender.example\nSubject: Returned mail\n"
+        "Message-ID: <xa1@mx.example>\nMIME-Version: 1.0\nContent-Type: multipart/report; "
+        'report-type=delivery-status; boundary="B"\n\n--B\nContent-Type: text/plain\n\n'
+        "The original message was received.\n\n--B\nContent-Type: message/delivery-status\n\n"
+        f"Reporting-MTA: dns; mx.example\n\n{fields}\n--B--\n"
+    ).encode()
+
+
+def test_x_actual_recipient_names_the_failure_when_no_other_field_has_an_address():
+    # Sendmail savemail.c errbody() writes "X-Actual-Recipient: <type>; <addr>" ("the real
+    # problem address") next to Final-Recipient; a block whose Final-Recipient is missing or
+    # holds no domain ("rfc822; kim", a local name) still names its failure there.
+    for fields in (
+        "X-Actual-Recipient: rfc822; kim@example.net\nAction: failed\nStatus: 5.1.1\n",
+        "Final-Recipient: rfc822; kim\nX-Actual-Recipient: rfc822; kim@example.net\n"
+        "Action: failed\nStatus: 5.1.1\n",
+    ):
+        (event,) = parse_message(_dsn(fields), received_at=RECEIVED_AT)
+        assert (event.recipient, event.status) == ("kim@example.net", "5.1.1")
+    # Where Final-Recipient has an address, it is the one we sent to: the alias target is not.
+    (event,) = parse_message(
+        _dsn(
+            "Final-Recipient: rfc822; kim@example.net\nX-Actual-Recipient: rfc822; "
+            "kim.local@mail.example.net\nAction: failed\nStatus: 5.2.2\n"
+        ),
+        received_at=RECEIVED_AT,
+    )
+    assert event.recipient == "kim@example.net"

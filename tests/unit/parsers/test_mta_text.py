@@ -147,3 +147,41 @@ def test_every_address_of_a_quoted_to_line_is_a_quotation():
         "Domino Directory\n"
     )
     assert [f.recipient for f in failures_from_text(text, set())] == ["kim@example.org"]
+
+
+def test_notes_failure_reasons_pair_each_address_with_the_reason_above_it():
+    # Lotus Notes/Domino text report: "------- Failure Reasons  --------", then each
+    # recipient's reason on the line above its address (Notes router delivery failure
+    # report). Read top-down, each address used to take the next one's reason.
+    text = (
+        "------- Failure Reasons  --------\n\n"
+        "User not listed in public Name & Address Book\nkim@example.net\n"
+        "Mailbox is full\nbob@example.net\n\n"
+        "------- Returned Message --------\nTo: kim@example.net, bob@example.net\n"
+    )
+    kim, bob = failures_from_text(text, set())
+    assert (kim.recipient, bob.recipient) == ("kim@example.net", "bob@example.net")
+    assert "not listed" in kim.diagnostic and "full" not in kim.diagnostic
+    assert "full" in bob.diagnostic and "not listed" not in bob.diagnostic
+
+
+def test_a_list_of_addresses_shares_the_reason_printed_after_it():
+    # Old Gmail: "Delivery to the following recipients failed permanently:" lists the
+    # addresses, then one "Technical details of permanent failure" whose quoted reply names
+    # only the first; Notes/Domino "was not delivered to: <list> because: <reason>".
+    gmail = (
+        "Delivery to the following recipients failed permanently:\n\n"
+        "     kim@example.net\n     bob@example.net\n\n"
+        "Technical details of permanent failure:\nGoogle tried to deliver your message, but it "
+        "was rejected by the server for the recipient domain example.net by mx.example.net. "
+        "[192.0.2.1].\n\nThe error that the other server returned was:\n"
+        "550 5.1.1 <kim@example.net>... User unknown\n"
+    )
+    kim, bob = failures_from_text(gmail, set())
+    assert (kim.status, kim.smtp_code) == ("5.1.1", 550)
+    assert (bob.recipient, bob.status, bob.smtp_code) == ("bob@example.net", "5.1.1", 550)
+    notes = (
+        "Your message\n\n  Subject: hello\n\nwas not delivered to:\n\n"
+        "  kim@example.net\n  bob@example.net\n\nbecause:\n\n  Mailbox is full\n"
+    )
+    assert all("Mailbox is full" in f.diagnostic for f in failures_from_text(notes, set()))
