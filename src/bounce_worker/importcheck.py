@@ -169,7 +169,8 @@ def read_items(source: Path, column: str) -> Iterator[list[Item]]:
             raise BadFile("the file has no CSV header line") from None
         names = [h.strip().lower() for h in header]
         if column.lower() not in names:
-            raise BadFile(f"no column {column!r} in the header (columns: {', '.join(header)})")
+            shown = ", ".join(_shown(h) for h in header)  # bytes that are not UTF-8: U+FFFD
+            raise BadFile(f"no column {column!r} in the header (columns: {shown})")
         index = names.index(column.lower())
         missing = f"missing column {column!r}"
         chunk: list[Item] = []

@@ -398,3 +398,45 @@ def test_export_and_import_check_stream_csv(
     no_column = _call(server, keys["sender"], "POST", "/v1/import-check", content=b"name\nA\n")
     assert no_column.status_code == 422
     assert "no column 'email'" in no_column.json()["error"]
+
+
+def test_bad_input_is_one_line_error_and_phones_need_no_channel(
+    server: Server, worker_env: Engine, keys: dict[str, credentials.NewKey]
+) -> None:
+    # docs/api.md: every error is {"error": "one line"}; FastAPI's own validation answered
+    # {"detail": [...]} echoing the input (all 10,001 addresses of a too-big batch).
+    sender, support = keys["sender"], keys["support"]
+    cases = [
+        (sender, "POST", "/v1/check", {"json": {"addresses": ["a@b.org"] * 10_001}}, 422),
+        (
+            sender,
+            "POST",
+            "/v1/check",
+            {"content": b"{bad json", "headers": {"Content-Type": "application/json"}},
+            422,
+        ),
+        (sender, "GET", "/v1/check", {}, 422),
+        (support, "GET", "/v1/audit", {"params": {"limit": "abc"}}, 422),
+        (support, "GET", "/v1/export", {"params": {"format": "xml"}}, 422),
+        (support, "POST", "/v1/forget", {"json": {"address": "x@example.org"}}, 422),
+        (support, "GET", "/v1/no-such-route", {}, 404),
+        # A header that is not UTF-8 was a 500 (the message could not be encoded).
+        (sender, "POST", "/v1/import-check", {"content": b"na\xffme\nx\n"}, 422),
+    ]
+    for key, method, url, kw, status in cases:
+        answer = _call(server, key, method, url, **kw)
+        assert answer.status_code == status, (url, answer.text)
+        error = answer.json()["error"]
+        assert list(answer.json()) == ["error"] and "\n" not in error, answer.text
+        assert len(error) < 300 and "a@b.org" not in error, error
+    too_many = _call(server, sender, "POST", "/v1/check", json={"addresses": ["a@b.org"] * 10_001})
+    assert "addresses: List should have at most 10000 items" in too_many.json()["error"]
+    # The one rule (domain.targets): a phone number is on the sms channel without channel=sms.
+    api.suppress("+4915112345678", state="blocked", scope="global",
+                 reason="seed", actor="seed", engine=worker_env)  # fmt: skip
+    for _ in range(2):  # the framework route, then the fast path with the key now cached
+        answer = _call(server, sender, "GET", "/v1/check", params={"address": "+4915112345678"})
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["channel"], answer.json()["state"]) == ("sms", "blocked")
+    card = _call(server, support, "GET", "/v1/contacts/+4915112345678")
+    assert card.status_code == 200 and card.json()["channel"] == "sms", card.text

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
 
-from bounce_worker.importcheck import ChunkChecker
+from bounce_worker.importcheck import BadFile, ChunkChecker, read_items
 from bounce_worker.lookup import Batch, Found, Hit
 from bounce_worker.store.models import Base
 
@@ -47,3 +49,13 @@ def test_report_text_is_csv_writers() -> None:
     csv.writer(expected).writerows(rows)
     assert text == expected.getvalue()
     assert counts == {"send": 6, "skip": 1, "skip:blocked": 1, "bad": 3}
+
+
+def test_a_header_that_is_not_utf8_is_named_readably(tmp_path: Path) -> None:
+    # The API answers this message as JSON: a lone surrogate in it made the answer a 500.
+    source = tmp_path / "contacts.csv"
+    source.write_bytes(b"na\xefme,ma\xffil\nx,y\n")
+    with pytest.raises(BadFile) as caught:
+        next(read_items(source, "email"))
+    message = str(caught.value)
+    assert message.encode("utf-8") and "na\ufffdme, ma\ufffdil" in message

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from bounce_worker import __version__
 from bounce_worker.config import ConfigError, settings
-from bounce_worker.http import console, health, v1, webhooks
+from bounce_worker.http import console, errors, health, v1, webhooks
 from bounce_worker.http.limits import BodySizeLimit
 from bounce_worker.http.publish import BrokerUnavailable
 from bounce_worker.http.v1.fastcheck import FastCheck
@@ -32,6 +32,7 @@ def create_app(*, max_body_bytes: int | None = None) -> FastAPI:
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
     app.add_exception_handler(v1.ApiError, v1.api_error)
     app.add_exception_handler(ConfigError, _misconfigured)
+    errors.install(app)
     if max_body_bytes is not None:
         app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     # Outermost: an ordinary GET /v1/check is answered before the framework (fastcheck.py).

@@ -5,7 +5,7 @@ one, or none for the global entries only)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bounce_worker import api, lookup
 from bounce_worker.domain.addresses import InvalidAddress
 from bounce_worker.domain.permissions import Role
+from bounce_worker.domain.targets import kind_of
 from bounce_worker.http.v1.identity import ApiError, Checker, acting_for, engine
 
 router = APIRouter(tags=["check"])
@@ -33,6 +34,12 @@ def _scope(hit: lookup.Hit | None) -> str | None:
 
 CHECKERS = frozenset({Role.SENDER, Role.OWNER, Role.SUPPORT})
 CHANNELS = frozenset({"email", "sms"})
+
+
+def channel_for(address: str, channel: str | None) -> str:
+    """The channel asked, or the one rule's guess (domain.targets): `+4915...` is sms,
+    anything else email; so a phone number needs no `channel=sms`, as in the CLI."""
+    return channel or ("sms" if kind_of(address) == "sms" else "email")
 
 
 class CheckAnswer(BaseModel):
@@ -106,7 +113,7 @@ async def check(
     request: Request,
     who: Checker,
     address: str = Query(..., description="email address or +E.164 phone number"),
-    channel: Channel = "email",
+    channel: Annotated[Channel | None, Query(description="default: sms for +E.164")] = None,
     list: str | None = Query(None, description="the list the send goes to"),
     organization: str | None = Query(None, description="support only: whose send"),
 ) -> Response:
@@ -116,7 +123,9 @@ async def check(
     # and every refusal or bad input.
     org = acting_for(request, who, organization, target=address)
     try:
-        body = answer(address, channel=channel, organization=org, list_id=list)
+        body = answer(
+            address, channel=channel_for(address, channel), organization=org, list_id=list
+        )
     except InvalidAddress as exc:
         raise ApiError(422, f"invalid address: {exc}") from None
     return Response(body, media_type="application/json")

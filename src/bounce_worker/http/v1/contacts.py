@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from bounce_worker import api, contacts
 from bounce_worker.domain.addresses import InvalidAddress
+from bounce_worker.http.v1.checks import channel_for
 from bounce_worker.http.v1.identity import ApiError, Operator, acting_for, engine
 
 router = APIRouter(tags=["operator"])
@@ -22,11 +23,12 @@ def contact(
     request: Request,
     who: Operator,
     address: str,
-    channel: Literal["email", "sms"] = "email",
+    channel: Literal["email", "sms"] | None = Query(None, description="default: by the address"),
     list: str | None = Query(None, description="the list whose send is asked about"),
     organization: str | None = Query(None, description="support only: whose view"),
 ) -> dict[str, Any]:
     org = acting_for(request, who, organization, target=address)
+    channel = channel_for(address, channel)
     try:
         card = api.check(address, channel=channel, organization=org, list=list, engine=engine())
         if org is None and who.platform_wide:

@@ -72,7 +72,7 @@ async def answer(scope: Scope) -> bytes | None:
         organization = acting_for(who, params.get("organization"))
         return await checks.answer_async(
             params["address"],
-            channel=params.get("channel", "email"),
+            channel=checks.channel_for(params["address"], params.get("channel")),
             organization=organization,
             list_id=params.get("list"),
         )
