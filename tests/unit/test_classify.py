@@ -300,3 +300,19 @@ def test_the_literal_prefilter_never_skips_a_matching_rule():
         low = text.lower()
         for table in (c.OVERRIDING_RULES, c.WEAK_CODE_RULES):
             assert c._first_group(low, table) is naive(low, table), text
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "stage", "detail"),
+    [
+        ("5.1.1", 550, "MAIL FROM:<me@sender.example> SIZE=1234", "blocked"),
+        ("5.0.0", 550, "DATA", "filtered"),
+        ("5.7.1", 550, "RCPT TO:<kim@example.net>", "user_unknown"),
+    ],
+)
+def test_exim_pipelined_commands_are_the_same_stage(status, code, stage, detail):
+    # Exim transports/smtp.c check_response(): "SMTP error from remote mail server after
+    # %s%s: %s" with "pipelined " before the command when it went in a PIPELINING batch.
+    for words in ("after", "after pipelined"):
+        diagnostic = f"SMTP error from remote mail server {words} {stage}: {code} user unknown"
+        assert classify_bounce(status, code, diagnostic).detail == detail, words

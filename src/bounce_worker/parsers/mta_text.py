@@ -89,7 +89,7 @@ _STATUS_FIELD = re.compile(r"^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re
 # to RCPT TO command)", Exim "after RCPT TO:", Sendmail's transcript ">>> DATA", DragonFly
 # "did not like our RCPT TO". Read on the lower-cased text.
 _COMMAND_RE = re.compile(
-    r"(?:in reply to|after|>>>|did not like our|smtp command:?) ?"
+    r"(?:in reply to|after(?: pipelined)?|>>>|did not like our|smtp command:?) ?"
     r"(rcpt to|mail from|end of data|final data|data|ehlo|helo|initial connection|connect)"
 )
 _COMMAND_NAMES = {

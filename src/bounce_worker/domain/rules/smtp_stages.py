@@ -22,15 +22,19 @@ import re
 # 1&1 and GMX (mail.com) reports: "SMTP error from remote server after RCPT command:", and
 # "... for TEXT command" for the reply to the message text (DATA); "SMTP Server <x> rejected
 # recipient <y> (Error following RCPT command)" (the format Sisimai names Lhost::X6).
+# Exim writes "after pipelined RCPT TO:" when the command went in a PIPELINING batch
+# (transports/smtp.c check_response(): "SMTP error from remote mail server after %s%s",
+# pl = "pipelined "), the same for MAIL FROM and DATA.
 RCPT_STAGE = re.compile(
-    r"(?:in reply to|after|>>>|did not like our) ?rcpt to|recipient address rejected|"
+    r"(?:in reply to|after(?: pipelined)?|>>>|did not like our) ?rcpt to|"
+    r"recipient address rejected|"
     r"does not like recipient|\(state 14\)|after rcpt command|error following rcpt command"
 )
 # Postfix "(in reply to MAIL FROM command)", "(in reply to EHLO/HELO command)", "host x
 # refused to talk to me" (Postfix smtp(8)); Exim "after initial connection", "after EHLO",
 # "after MAIL FROM"; Sendmail ">>> MAIL From:"; a refusal in the server's greeting.
 SENDER_STAGE = re.compile(
-    r"after (?:initial connection|connect|ehlo|helo|mail from)|"
+    r"after (?:pipelined )?(?:initial connection|connect|ehlo|helo|mail from)|"
     r"in reply to (?:mail from|ehlo|helo)|>>> mail from|refused to talk to me|greeting|"
     # qmail-remote.c: "Connected to <host> but sender was rejected." / "but my name was
     # rejected." (MAIL FROM / HELO)
@@ -40,7 +44,8 @@ SENDER_STAGE = re.compile(
 # Sendmail ">>> DATA"; Courier "SMTP command: DATA"; McAfee-style filtering gateways.
 # qmail-remote.c: "<host> failed after I sent the message." (the reply to the data).
 DATA_STAGE = re.compile(
-    r"(?:in reply to|after) (?:end of |final )?data|>>> data|smtp command:? data|command data|"
+    r"(?:in reply to|after(?: pipelined)?) (?:end of |final )?data|>>> data|"
+    r"smtp command:? data|command data|"
     r"filtering gateway|failed after i sent the message|\(state 1[578]\)|for text command"
 )
 # RFC 7504 (SMTP 521/556) and RFC 7505 (null MX) wording, and Sendmail's report of a null MX
