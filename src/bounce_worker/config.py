@@ -212,7 +212,7 @@ def load_settings() -> Settings:
     return Settings(
         home=home,
         database_url=_get("DATABASE_URL", f"sqlite:///{home}/bounce-worker.sqlite3"),
-        broker_url=_get("BROKER_URL", f"sqla+sqlite:///{home}/broker.sqlite3"),
+        broker_url=_broker_url(_get("BROKER_URL", f"sqla+sqlite:///{home}/broker.sqlite3")),
         queue=_get("QUEUE", "bounce_worker"),
         policy=PolicySettings(
             ladder_days=_ladder(_get("LADDER_DAYS", "1,2,3,90")),
@@ -245,6 +245,20 @@ def load_settings() -> Settings:
         sms_numbers=_sms_numbers(_get("SMS_NUMBERS", "")),
         cross_channel_organizations=frozenset(_names("CROSS_CHANNEL_ORGANIZATIONS")),
     )
+
+
+def _broker_url(url: str) -> str:
+    """The URL, if kombu has a transport for its scheme (`sqla+sqlite://...`: `sqla`); a
+    typo like `redsi://` was a KeyError traceback from the first publish."""
+    from kombu.transport import TRANSPORT_ALIASES
+
+    scheme = url.partition("://")[0].split("+", 1)[0].lower() if "://" in url else ""
+    if scheme not in TRANSPORT_ALIASES:
+        raise ConfigError(
+            f"{PREFIX}BROKER_URL has no broker transport {scheme or url!r}: give e.g. "
+            "redis://127.0.0.1:6379/0, amqp://user:password@host:5672// or sqla+sqlite:///path"
+        )
+    return url
 
 
 def _secret(name: str) -> str | None:
