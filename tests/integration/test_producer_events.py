@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 
 import httpx
+import pytest
 import redis
 from sqlalchemy import Engine, text
 
 from bounce_worker import credentials
 from bounce_worker.clock import utcnow
-from tests.conftest import Worker, wait_until
+from tests.conftest import Worker, set_env, wait_until
 from tests.integration.http_server import Server
 
 
@@ -63,5 +64,37 @@ def test_producer_key_attributes_its_events(worker_env: Engine) -> None:
             ("p7@example.org", "global", "", "blocked"),  # a mailbox fact: global
             ("p8@example.org", "global", "", "active"),  # a complaint from nobody: unattributed
         }
+    finally:
+        worker.stop()
+
+
+def test_a_big_array_is_queued_in_batch_size_messages(
+    worker_env: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One message is one transaction with one advisory lock per key: an array of 20,000
+    # events in one message overflowed PostgreSQL's lock table and was retried forever.
+    set_env(monkeypatch, batch_size="2")
+    key = credentials.create(worker_env, role="producer", organization="acme", name="mta-2",
+                             now=utcnow()).key  # fmt: skip
+    queue = redis.Redis.from_url(os.environ["BOUNCE_WORKER_BROKER_URL"])
+    server = Server().start()
+    try:
+        answer = httpx.post(f"{server.url}/v1/events", json=[event(n) for n in range(5)],
+                            headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        assert answer.status_code == 202, answer.text
+        body = answer.json()
+        assert body["queued"] == 5 and len(body["messages"]) == 3
+        assert body["message"] == body["messages"][0]
+        assert queue.llen(os.environ["BOUNCE_WORKER_QUEUE"]) == 3
+    finally:
+        server.stop()
+    worker = Worker().start()
+    try:
+
+        def entries() -> int:
+            with worker_env.connect() as conn:
+                return int(conn.execute(text("SELECT count(*) FROM entries")).scalar_one())
+
+        wait_until(lambda: entries() == 5, timeout=60)
     finally:
         worker.stop()

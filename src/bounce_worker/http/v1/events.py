@@ -5,6 +5,7 @@ are verified and attributed by the key, never by the body (SPEC 7)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -55,11 +56,22 @@ async def post_events(request: Request, who: Producer) -> JSONResponse:
         )
         event = replace(event, organization=org, verified=True)
         events.append(trust.clamp_time(event, received, skew).to_dict())
+    # At most BOUNCE_WORKER_BATCH_SIZE events per message, as `publish` packs them: the
+    # worker applies a message in one transaction holding one advisory lock per key, and
+    # one array of 20,000 events overflowed PostgreSQL's lock table (max_locks_per_
+    # transaction), so its message was retried forever and never applied.
+    size = settings().batch_size
+    chunks = [events[start : start + size] for start in range(0, len(events), size)]
+    ids = await asyncio.gather(*(publisher().send(_outgoing(chunk)) for chunk in chunks))
+    answer: dict[str, Any] = {"queued": len(events), "message": ids[0]}
+    if len(ids) > 1:
+        answer["messages"] = ids
+    return JSONResponse(answer, status_code=202)
+
+
+def _outgoing(events: list[dict[str, Any]]) -> Outgoing:
     from bounce_worker.tasks import process_batch, process_event
 
     if len(events) == 1:
-        item = Outgoing(process_event, [events[0]], f"({{'event_id': {events[0]['event_id']!r}}},)")
-    else:
-        item = Outgoing(process_batch, [events], f"([{len(events)} events],)")
-    task_id = await publisher().send(item)
-    return JSONResponse({"queued": len(events), "message": task_id}, status_code=202)
+        return Outgoing(process_event, [events[0]], f"({{'event_id': {events[0]['event_id']!r}}},)")
+    return Outgoing(process_batch, [events], f"([{len(events)} events],)")
