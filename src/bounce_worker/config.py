@@ -346,7 +346,9 @@ DESCRIPTIONS: dict[str, str] = {
     "TIMEZONE": "timezone of the nightly jobs' times (Celery beat's `timezone`)",
     "RETENTION_DAYS": "raw event payloads, dead letters and statistics kept this long",
     "MAX_MESSAGE_BYTES": "larger raw messages are dead-lettered (only this much is kept)",
-    "BATCH_SIZE": "events per message of `publish`, and per transaction of `process`",
+    "BATCH_SIZE": (
+        "events per message of `publish` and `POST /v1/events`, and per transaction of `process`"
+    ),
     "VISIBILITY_TIMEOUT": "seconds before Redis hands an unacknowledged message to another "
     "worker; a worker refuses to start unless it exceeds the longest hard time limit (1800 s)",
     "TASK_TIME_LIMIT_CAP": "seconds: caps every task's hard time limit (soft limit kept below "
