@@ -49,7 +49,8 @@ _CONTACT_LINE = re.compile(r"contact(?!ing the)|assistance|questions|write to|po
 # "To: addr" at the start of a line quotes the original message's headers in the report.
 _QUOTED_HEADERS = frozenset({"to:", "cc:"})
 # ... and a later address of such a line ("To: a@x, b@y").
-_QUOTED_LIST = re.compile(r"[ \t]*(?:to|cc):[ \t]*(?:[^,\n]*@[^,\n]*,[ \t]*)+[<\"']?$")
+# (Exchange's and Outlook's quotations separate the addresses with ";".)
+_QUOTED_LIST = re.compile(r"[ \t]*(?:to|cc):[ \t]*(?:[^,;\n]*@[^,;\n]*[,;][ \t]*)+[<\"']?$")
 _NOT_RECIPIENT_LOCAL = frozenset({"mailer-daemon", "mailer_daemon", "noreply", "no-reply"})
 DELAY_TEXT = re.compile(
     # (Sendmail's delay notice is titled "Warning: could not send message for past 4 hours";
@@ -395,11 +396,33 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
         first = failures[0].diagnostic or "" if failures else ""
         failures = [by_address.get(a.lower()) or _failure(a, first) for a in failed_header]
     failures = [_format_notes(ctx, f) for f in failures]
-    if not any(f.status or f.smtp_code for f in failures):
-        # A report that quotes no code at all: a non-delivery report is a final failure
-        # (RFC 3464: Action failed goes with 5.x.x) unless it says it is only a delay.
-        status = "4.0.0" if is_delay_notice(text[:3000].lower()) else "5.0.0"
-        failures = [Failure(f.recipient, f.diagnostic, status, None) for f in failures]
+    if not all(f.status or f.smtp_code for f in failures):
+        # A recipient whose paragraph quotes no code (qmail-local's "This address no longer
+        # accepts mail." beside another's "Remote host said: 550 ..."): a non-delivery report
+        # is a final failure (RFC 3464: Action failed goes with 5.x.x) unless it says it is
+        # only a delay.
+        scope = text[:3000].lower()
+        mixed = any(f.status or f.smtp_code for f in failures)
+        if mixed:
+            # (The report's own words above the first recipient, and the recipient's own
+            # paragraph (Postfix "Host not found, try again"): another recipient's quoted
+            # reply, "451 4.7.1 try again later", says nothing of this one.)
+            first = scope.find(failures[0].recipient.lower())
+            scope = scope[:first] if first > 0 else scope
+        delay = is_delay_notice(scope)
+        failures = [
+            f
+            if f.status or f.smtp_code
+            else Failure(
+                f.recipient,
+                f.diagnostic,
+                "4.0.0"
+                if delay or (mixed and is_delay_notice((f.diagnostic or "").lower()))
+                else "5.0.0",
+                None,
+            )
+            for f in failures
+        ]
     return [
         ctx.event(
             i,

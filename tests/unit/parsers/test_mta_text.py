@@ -185,3 +185,47 @@ def test_a_list_of_addresses_shares_the_reason_printed_after_it():
         "  kim@example.net\n  bob@example.net\n\nbecause:\n\n  Mailbox is full\n"
     )
     assert all("Mailbox is full" in f.diagnostic for f in failures_from_text(notes, set()))
+
+
+def test_a_recipient_without_a_code_beside_coded_ones_is_final_unless_its_text_defers():
+    # qmail-send's final report (qmail-send.c: "This is a permanent error; I've given up."):
+    # one recipient with a remote reply, one refused by qmail-local with bouncesaying(1)'s
+    # "This address no longer accepts mail." (no code): it was an undefined soft bounce.
+    # Postfix's DNS "Host not found, try again" (a temporary lookup failure) stays 4.0.0.
+    qmail = (
+        "Hi. This is the qmail-send program at mx.sender.example.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+        "<kim@example.net>:\n192.0.2.1 does not like recipient.\n"
+        "Remote host said: 451 4.3.0 Temporary lookup failure, try again later\n\n"
+        "<bob@example.com>:\nThis address no longer accepts mail.\n\n"
+        "<carl@example.org>:\nHost or domain name not found. Name service error for "
+        "name=example.org type=MX: Host not found, try again\n"
+    )
+    raw = (
+        "From: MAILER-DAEMON@mx.sender.example\nTo: bounces@sender.example\n"
+        f"Subject: failure notice\nMessage-ID: <q2@mx.example>\n\n{qmail}"
+    ).encode()
+    kim, bob, carl = parse_message(raw, received_at=RECEIVED_AT)
+    assert (kim.status, kim.smtp_code) == ("4.3.0", 451)
+    assert (bob.recipient, bob.status) == ("bob@example.com", "5.0.0")
+    assert classify(bob).category is Category.HARD_BOUNCE
+    assert carl.status == "4.0.0"
+
+
+def test_a_quoted_to_line_separated_by_semicolons_is_a_quotation():
+    # Exchange 2003 NDR: "Your message\n\n  To: a; b\n  Subject: ..." quotes the original's
+    # recipients with ";" between them, then "did not reach the following recipient(s):".
+    text = (
+        "Your message\n\n  To:      kim@example.net; bob@example.com\n  Subject: hello\n\n"
+        "did not reach the following recipient(s):\n\n"
+        "kim@example.net on Sun, 22 Nov 2026 10:00:05 +0000\n"
+        "    The e-mail account does not exist at the organization this message was sent to.\n"
+        "    <ex.example #5.1.1>\n\n"
+        "bob@example.com on Sun, 22 Nov 2026 10:00:05 +0000\n"
+        "    The recipient's mailbox is full.\n    <ex.example #5.2.2>\n"
+    )
+    kim, bob = failures_from_text(text, set())
+    assert (kim.recipient, kim.status) == ("kim@example.net", "5.1.1")
+    assert (bob.recipient, bob.status) == ("bob@example.com", "5.2.2")
+    assert "does not exist" not in bob.diagnostic

@@ -889,6 +889,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"(?:does not|doesn't|did not|does no longer) exist", "Gmail 5.1.1; iCloud"),
             (
+                r"address no longer accepts mail",
+                "qmail bouncesaying(1): an address retired with |bouncesaying 'This address "
+                "no longer accepts mail.' in its .qmail",
+            ),
+            (
                 r"(?:invalid|unknown|bad|unavailable)\b.{0,20}\b(?:recipient|mailbox|userid|user|"
                 r"address)\b",
                 "OpenSMTPD 'Invalid recipient'; Mail.ru 'invalid mailbox'",
