@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from bounce_worker.http.limits import BodyTooLarge
+
 SHOWN = 3  # problems named in the one line; the rest are counted
 KINDS = {"query": "query parameter", "path": "path", "header": "header", "body": "body field"}
 
@@ -39,6 +41,10 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if isinstance(exc.__cause__, BodyTooLarge):
+        # A chunked body over the limit: FastAPI turns any error while it reads a JSON or
+        # form body into 400 "There was an error parsing the body"; it is a 413.
+        return JSONResponse({"error": str(exc.__cause__)}, status_code=413)
     return JSONResponse(
         {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
     )
