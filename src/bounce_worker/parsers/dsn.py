@@ -167,8 +167,19 @@ def parse_blocks(text: str) -> list[dict[str, str]]:
     blocks = []
     for chunk in _BLANK_LINE.split(text):
         fields = mime.parse_headers(chunk)
-        if fields:
-            blocks.append({name.lower(): value.strip() for name, value in fields})
+        if not fields:
+            continue
+        block: dict[str, str] = {}
+        for name, value in fields:
+            key = name.lower()
+            if key in _RECIPIENT_FIELDS and key in block:
+                # RFC 3464 2.1 separates the recipient blocks with a blank line; a generator
+                # that leaves it out starts the next recipient with the same field again
+                # (the later value used to replace the earlier recipient's).
+                blocks.append(block)
+                block = {}
+            block[key] = value.strip()
+        blocks.append(block)
     return blocks
 
 

@@ -95,3 +95,22 @@ def test_x_actual_recipient_names_the_failure_when_no_other_field_has_an_address
         received_at=RECEIVED_AT,
     )
     assert event.recipient == "kim@example.net"
+
+
+def test_recipient_blocks_run_together_are_still_one_event_each():
+    # RFC 3464 2.1: per-recipient field groups are separated by a blank line. A generator
+    # that leaves the line out repeats Final-Recipient (or Original-Recipient) for the next
+    # recipient; the later block used to overwrite the earlier one.
+    events = parse_message(
+        _dsn(
+            "Original-Recipient: rfc822; kim@example.net\nFinal-Recipient: rfc822; "
+            "kim@example.net\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 "
+            "unknown\nOriginal-Recipient: rfc822; bob@example.com\nFinal-Recipient: rfc822; "
+            "bob@example.com\nAction: failed\nStatus: 5.2.2\n"
+        ),
+        received_at=RECEIVED_AT,
+    )
+    assert [(e.recipient, e.status) for e in events] == [
+        ("kim@example.net", "5.1.1"),
+        ("bob@example.com", "5.2.2"),
+    ]
