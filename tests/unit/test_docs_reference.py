@@ -66,6 +66,14 @@ def test_cli_reference_has_every_command_and_its_options() -> None:
                 assert flag in page, f"{' '.join(path)} {flag} missing from the CLI reference"
 
 
+def test_every_runnable_command_explains_itself_in_its_help() -> None:
+    # `bounce-worker db upgrade --help`, `keys list --help`, `policy set --help` and the
+    # Robinson list/remove commands printed only usage and options.
+    for path, _, parser in reference.commands():
+        if parser.get_default("func") is not None:
+            assert parser.description, f"bounce-worker {' '.join(path)} --help has no description"
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")

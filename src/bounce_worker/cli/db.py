@@ -12,7 +12,12 @@ from bounce_worker.store.migrate import upgrade
 def register(sub: Any) -> None:
     parser = sub.add_parser("db", help="database schema (Alembic migrations)")
     db_sub = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    up = db_sub.add_parser("upgrade", help="apply every pending migration (safe to re-run)")
+    up = db_sub.add_parser(
+        "upgrade",
+        help="apply every pending migration (safe to re-run)",
+        description="Apply every pending Alembic migration to BOUNCE_WORKER_DATABASE_URL "
+        "(safe to re-run; the embedded SQLite database also migrates itself).",
+    )
     up.add_argument(
         "--revision", default="heads", help="target revision (default: heads, the newest)"
     )

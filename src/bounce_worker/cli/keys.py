@@ -46,7 +46,12 @@ def register(sub: Any) -> None:
     create.add_argument("--json", action="store_true", help="print a JSON object")
     create.set_defaults(func=run_create)
 
-    listing = keys.add_parser("list", help="list keys (never the keys themselves)")
+    listing = keys.add_parser(
+        "list",
+        help="list keys (never the keys themselves)",
+        description="Every API key: id, role, organization, holder, created, revoked. "
+        "The keys themselves are stored hashed and never shown again.",
+    )
     listing.add_argument("--active", action="store_true", help="leave out revoked keys")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(func=run_list)

@@ -21,14 +21,25 @@ def register(sub: Any) -> None:
         "a change up within 30 s.",
     )
     actions = parser.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
-    put = actions.add_parser("set", help="set an organization's numbers (the others keep theirs)")
+    put = actions.add_parser(
+        "set",
+        help="set an organization's numbers (the others keep theirs)",
+        description="Set ORG's soft-bounce limit and/or temporary-block ladder over the "
+        "environment's defaults (BOUNCE_WORKER_SOFT_BOUNCE_LIMIT, _LADDER_DAYS); "
+        "--default drops ORG's overrides.",
+    )
     put.add_argument("organization", metavar="ORG")
     put.add_argument("--soft-bounce-limit", type=int, metavar="N",
                      help="consecutive soft bounces before blacklisted")  # fmt: skip
     put.add_argument("--ladder", metavar="DAYS", help="temporary block days, e.g. 1,2,3,90")
     put.add_argument("--default", action="store_true", help="drop the overrides")
     put.set_defaults(func=run_set)
-    show = actions.add_parser("show", help="the overrides (all, or one organization's)")
+    show = actions.add_parser(
+        "show",
+        help="the overrides (all, or one organization's)",
+        description="The soft-bounce limit and ladder in force for ORG (or every "
+        "organization with overrides).",
+    )
     show.add_argument("organization", metavar="ORG", nargs="?")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=run_show)

@@ -39,10 +39,20 @@ def register(sub: Any) -> None:
         "--organization", metavar="ORG", help="the organization it applies to (default: all)"
     )
     imp.set_defaults(func=run_import)
-    listing = actions.add_parser("list", help="the lists, their size and when imported")
+    listing = actions.add_parser(
+        "list",
+        help="the lists, their size and when imported",
+        description="The Robinson lists: name, organization (or platform-wide), entries, "
+        "when imported.",
+    )
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(func=run_list)
-    remove = actions.add_parser("remove", help="drop a list")
+    remove = actions.add_parser(
+        "remove",
+        help="drop a list",
+        description="Drop a Robinson list by NAME (with --organization for an "
+        "organization's list): its addresses are no longer answered robinson.",
+    )
     remove.add_argument("name", metavar="NAME")
     remove.add_argument("--organization", metavar="ORG", help="the organization's list")
     remove.set_defaults(func=run_remove)
