@@ -161,7 +161,50 @@ def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
             check_recipients(len(seen))
     if not seen:
         seen = {k: v for k, v in quoted.items() if k not in excluded}
-    return sorted(seen.values(), key=lambda item: item[1])
+    found = sorted(seen.values(), key=lambda item: item[1])
+    return _without_quoted_replies(report, found) if len(found) > 1 else found
+
+
+# Before an address on its line: the remote server's reply quoting it (Postfix "said: 550
+# 5.1.1 <x>", qmail-remote "Remote host said: 550 <x>... User unknown", Exim "SMTP error
+# from remote mail server after RCPT TO:<x>:", a transcript's "<<< 550 <x>").
+_REPLY_BEFORE = re.compile(r"said:|rcpt to:|<<<|(?<![\w.])[245]\d\d[ -]|[245]\.\d{1,3}\.\d")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def _without_quoted_replies(report: str, found: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Leave out addresses the server's reply quotes inside another recipient's paragraph.
+
+    MTAs print each failed recipient at the start of its own line (Postfix bounce(8) and
+    qmail-send "<addr>:", Exim's indented "  addr", Courier, OpenSMTPD), then the reply. The
+    reply may quote another address: the recipient as the remote rewrote it ("550 5.1.1
+    <kim.k@mail.example.net>: Recipient address rejected"), the envelope sender ("<bounce@x>:
+    Sender address rejected", Postfix smtpd), Exim's "after RCPT TO:<rewritten>". Such an
+    address, quoted after a reply code within the paragraph of a recipient's line (on its
+    own line only when indented deeper, as Postfix folds the reply), is not a failure.
+    """
+    out: list[tuple[str, int]] = []
+    owner: tuple[int, int] | None = None  # (offset, indentation) of a recipient's line
+    for address, offset in found:
+        line_start = report.rfind("\n", 0, offset) + 1
+        prefix = report[line_start:offset]
+        at_start = not prefix.strip(" \t<\"'(")
+        indent = len(prefix) - len(prefix.lstrip(" \t"))
+        if owner is not None and not _PARAGRAPH_BREAK.search(report, owner[0], line_start):
+            if at_start:
+                quoted = indent > owner[1] and _REPLY_BEFORE.search(
+                    report[owner[0] : line_start].lower()
+                )
+            else:
+                quoted = _REPLY_BEFORE.search(prefix.lower()) is not None
+            if quoted:
+                continue
+        elif owner is not None:
+            owner = None
+        if at_start:
+            owner = (offset, indent)
+        out.append((address, offset))
+    return out
 
 
 def segment(report: str, start: int, end: int) -> str:

@@ -229,3 +229,32 @@ def test_a_quoted_to_line_separated_by_semicolons_is_a_quotation():
     assert (kim.recipient, kim.status) == ("kim@example.net", "5.1.1")
     assert (bob.recipient, bob.status) == ("bob@example.com", "5.2.2")
     assert "does not exist" not in bob.diagnostic
+
+
+def test_an_address_the_reply_quotes_is_not_another_failure():
+    # Each MTA prints the failed recipient at the start of its line, then the reply, which
+    # may quote another address: the recipient as the remote rewrote it, or the sender.
+    cases = {
+        # Exim transports/smtp.c: "SMTP error from remote mail server after RCPT TO:<x>:"
+        "exim": "The following address(es) failed:\n\n  kim@example.net\n    host "
+        "mx.example.net [192.0.2.1]\n    SMTP error from remote mail server after RCPT "
+        "TO:<kim@mail.example.net>:\n    550 5.1.1 unknown user\n  bob@example.com\n    "
+        "host mx.example.com [192.0.2.2]\n    SMTP error from remote mail server after RCPT "
+        "TO:<bob@example.com>:\n    552 5.2.2 full\n",
+        # Postfix bounce(8) folds the reply with an indent; smtpd's "<x>: Recipient address
+        # rejected" / "<x>: Sender address rejected" quote the address the remote checked.
+        "postfix": "<kim@example.net>: host mx.example.net[192.0.2.1] said: 550 5.1.1\n"
+        "    <kim.k@mail.example.net>: Recipient address rejected: User unknown (in reply to "
+        "RCPT TO command)\n\n<bob@example.com>: host mx.example.com[192.0.2.2] said: 550 "
+        "5.7.1\n    <bounce-x@lists.example>: Sender address rejected: Access denied (in "
+        "reply to RCPT TO command)\n",
+        # qmail-remote: "Remote host said: <reply>"
+        "qmail": "<kim@example.net>:\n192.0.2.1 does not like recipient.\nRemote host said: "
+        "550 5.1.1 <kim.k@mail.example.net>... User unknown\nGiving up on 192.0.2.1.\n\n"
+        "<bob@example.com>:\nConnected to 192.0.2.2 but sender was rejected.\nRemote host "
+        "said: 550 5.1.0 <me@sender.example>... sender unknown\n",
+    }
+    for name, text in cases.items():
+        found = [(f.recipient, f.status) for f in failures_from_text(text, set())]
+        assert [r for r, _ in found] == ["kim@example.net", "bob@example.com"], name
+        assert all(status for _, status in found), name
