@@ -74,6 +74,18 @@ def test_process_takes_a_directory_of_files(tmp_path: Path) -> None:
     assert out.stderr.strip() == f"bounce-worker: error: no files in directory: {empty}"
 
 
+def test_process_and_publish_read_a_pipe_named_as_a_file(tmp_path: Path) -> None:
+    # `bounce-worker process <(zcat feed.jsonl.gz)` names a pipe (/dev/fd/63): it was
+    # refused as "no such file" since a pipe is not a regular file.
+    pipe = tmp_path / "feed.pipe"
+    os.mkfifo(pipe)
+    writer = subprocess.Popen(["sh", "-c", f"cat {SAMPLE} > {pipe}"])
+    out = bw(tmp_path, "process", str(pipe))
+    writer.wait(timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "applied 17, duplicates 1, dead-lettered 2"
+
+
 def test_health_on_the_embedded_broker_says_why_no_worker_is_pinged(home: Path) -> None:
     out = bw(home, "health")
     assert out.returncode == 0, out.stderr

@@ -30,7 +30,8 @@ class Item:
 def read_inputs(files: list[str]) -> Iterator[Item]:
     files = expand(files)
     for name in files:
-        if name != "-" and not Path(name).is_file():
+        # Not is_file(): a pipe is input too (`process <(zcat feed.jsonl.gz)`: /dev/fd/63).
+        if name != "-" and not Path(name).exists():
             raise CliError(f"no such file: {name} (give a file, a directory of them, or -)")
     for name in files:
         label = "stdin" if name == "-" else name
