@@ -273,9 +273,13 @@ def failures_from_text(
         # A recipient's paragraph ends where a line names another recipient (reports that
         # repeat the list, e.g. in two languages, must not lend one the other's reason).
         end = len(report)
+        # (From the next line on: recipients listed on one line, "kim@x, bob@y" or "to kim@x
+        # and bob@y", share the text that follows the line.)
+        line_end = report.find("\n", offset)
+        after = line_end if line_end >= 0 else offset
         for other, _ in found:
             if other is not address:
-                pos = low.find(other.lower(), offset)
+                pos = low.find(other.lower(), after)
                 if 0 <= pos < end:
                     end = pos
         if end < len(report):

@@ -258,3 +258,19 @@ def test_an_address_the_reply_quotes_is_not_another_failure():
         found = [(f.recipient, f.status) for f in failures_from_text(text, set())]
         assert [r for r, _ in found] == ["kim@example.net", "bob@example.com"], name
         assert all(status for _, status in found), name
+
+
+def test_recipients_listed_on_one_line_share_the_text_after_it():
+    # A report naming its failures on one line ("kim@x, bob@y", "to kim@x and bob@y"): the
+    # first one's paragraph used to end where the second's name starts, on its own line,
+    # leaving it no text at all.
+    text = (
+        "Delivery to the following recipients failed permanently:\n\n"
+        "     kim@example.net, bob@example.net\n\n"
+        "Technical details of permanent failure:\n550 5.1.1 User unknown\n"
+    )
+    kim, bob = failures_from_text(text, set())
+    assert (kim.status, kim.smtp_code) == (bob.status, bob.smtp_code) == ("5.1.1", 550)
+    prose = "Your message to kim@example.net and bob@example.net could not be delivered:\n"
+    for failure in failures_from_text(prose + "mailbox is full\n", set()):
+        assert "mailbox is full" in failure.diagnostic
