@@ -420,6 +420,15 @@ def test_bad_input_is_one_line_error_and_phones_need_no_channel(
         (support, "GET", "/v1/export", {"params": {"format": "xml"}}, 422),
         (support, "POST", "/v1/forget", {"json": {"address": "x@example.org"}}, 422),
         (support, "GET", "/v1/no-such-route", {}, 404),
+        # A NUL character PostgreSQL cannot store: was a 500.
+        (support, "GET", "/v1/audit", {"params": {"organization": "a\x00b"}}, 422),
+        (
+            support,
+            "POST",
+            "/v1/suppress",
+            {"json": {"target": "n@example.org", "scope": "global", "reason": "a\x00b"}},
+            422,
+        ),
         # A header that is not UTF-8 was a 500 (the message could not be encoded).
         (sender, "POST", "/v1/import-check", {"content": b"na\xffme\nx\n"}, 422),
     ]

@@ -1,7 +1,7 @@
 """Every error the service answers is `{"error": "one line"}` (docs/api.md): FastAPI's own
-request validation (422) and Starlette's 404 / 405 too. A validation error names the
-parameter and what is wrong with it, and never echoes the input back (a 10,001-address
-batch was answered with all 10,001 addresses)."""
+request validation (422), Starlette's 404 / 405 and text the database refuses (422) too.
+A validation error names the parameter and what is wrong with it, and never echoes the
+input back (a 10,001-address batch was answered with all 10,001 addresses)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from bounce_worker.http.limits import BodyTooLarge
@@ -50,6 +51,14 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Text PostgreSQL cannot store (a NUL character in a reason or an organization: "PostgreSQL
+    # text fields cannot contain NUL (0x00) bytes") was a 500; it is the request's fault.
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return JSONResponse({"error": f"bad input: {first}"}, status_code=422)
+
+
 def install(app: Any) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(DataError, data_error)
