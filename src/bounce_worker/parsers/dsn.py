@@ -169,7 +169,11 @@ def parse_blocks(text: str) -> list[dict[str, str]]:
         fields = mime.parse_headers(chunk)
         if not fields:
             continue
-        block: dict[str, str] = {}
+        block = {name.lower(): value.strip() for name, value in fields}
+        if len(block) == len(fields):  # no field repeats (the usual case)
+            blocks.append(block)
+            continue
+        block = {}
         for name, value in fields:
             key = name.lower()
             if key in _RECIPIENT_FIELDS and key in block:
