@@ -96,6 +96,12 @@ def create(
     except ValueError:
         names = ", ".join(r.value for r in Role)
         raise BadKeyRequest(f"unknown role {role!r} (one of {names})") from None
+    if organization is not None and not organization.strip():
+        # `--organization "$ORG"` with ORG unset made a platform-wide key without a word.
+        raise BadKeyRequest(
+            "--organization is empty: name the organization, or leave --organization out "
+            "for a platform-wide support or producer key"
+        )
     organization = (organization or "").strip() or None
     if parsed in NEEDS_ORGANIZATION and organization is None:
         raise BadKeyRequest(f"{article(parsed)} {parsed} key needs --organization")
