@@ -185,24 +185,29 @@ def _without_quoted_replies(report: str, found: list[tuple[str, int]]) -> list[t
     """
     out: list[tuple[str, int]] = []
     owner: tuple[int, int] | None = None  # (offset, indentation) of a recipient's line
+    headline = False  # a recipient was named at the start of its line
     for address, offset in found:
         line_start = report.rfind("\n", 0, offset) + 1
         prefix = report[line_start:offset]
         at_start = not prefix.strip(" \t<\"'(")
         indent = len(prefix) - len(prefix.lstrip(" \t"))
-        if owner is not None and not _PARAGRAPH_BREAK.search(report, owner[0], line_start):
-            if at_start:
-                quoted = indent > owner[1] and _REPLY_BEFORE.search(
-                    report[owner[0] : line_start].lower()
-                )
-            else:
-                quoted = _REPLY_BEFORE.search(prefix.lower()) is not None
-            if quoted:
-                continue
-        elif owner is not None:
+        if owner is not None and _PARAGRAPH_BREAK.search(report, owner[0], line_start):
             owner = None
         if at_start:
+            quoted = (
+                owner is not None
+                and indent > owner[1]
+                and _REPLY_BEFORE.search(report[owner[0] : line_start].lower()) is not None
+            )
+        else:
+            # (Also below the paragraph: old Gmail's "Technical details of permanent
+            # failure" quotes the reply a blank line after the listed recipients.)
+            quoted = headline and _REPLY_BEFORE.search(prefix.lower()) is not None
+        if quoted:
+            continue
+        if at_start:
             owner = (offset, indent)
+            headline = True
         out.append((address, offset))
     return out
 

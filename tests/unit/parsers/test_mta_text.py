@@ -258,6 +258,14 @@ def test_an_address_the_reply_quotes_is_not_another_failure():
         found = [(f.recipient, f.status) for f in failures_from_text(text, set())]
         assert [r for r, _ in found] == ["kim@example.net", "bob@example.com"], name
         assert all(status for _, status in found), name
+    # Old Gmail quotes the reply a blank line below the listed recipient.
+    gmail = (
+        "Delivery to the following recipient failed permanently:\n\n     kim@example.net\n\n"
+        "Technical details of permanent failure:\nThe error that the other server returned "
+        "was:\n550 5.1.1 <kim.k@mail.example.net>... User unknown\n"
+    )
+    (kim,) = failures_from_text(gmail, set())
+    assert (kim.recipient, kim.status) == ("kim@example.net", "5.1.1")
 
 
 def test_recipients_listed_on_one_line_share_the_text_after_it():
