@@ -71,7 +71,11 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("bad option", ["health", "--timeout", "0"], {}, "must be more than 0 and at most 60"),
     ("bad option", ["keys", "create", "--role", "owner"], {}, "an owner key needs --organization"),
     ("bad option", ["keys", "create", "--role", "producer", "--organization", " "], {},
-     "--organization is empty: name the organization, or leave --organization out"),
+     "argument --organization: empty: name the organization, or leave --organization out"),
+    ("bad option", ["robinson", "import", "{tmp}/r.csv", "--name", "n", "--organization", ""],
+     {}, "argument --organization: empty: name the organization, or leave --organization out"),
+    ("bad option", ["check-import", "{tmp}/c.csv", "--organization", "", "-o", "{tmp}/r.csv"],
+     {}, "argument --organization: empty: name the organization, or leave --organization out"),
     ("bad option", ["serve", "--port", "99999"], {}, "argument --port: not a TCP port (1-65535)"),
     ("bad option", ["lmtp", "--port", "http"], {}, "argument --port: not a TCP port (1-65535)"),
     ("no command", [], {}, "the following arguments are required: COMMAND (see `bounce-worker "

@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from bounce_worker import audit
-from bounce_worker.cli.common import engine, output_console
+from bounce_worker.cli.common import engine, organization, output_console
 
 
 def register(sub: Any) -> None:
@@ -21,7 +21,9 @@ def register(sub: Any) -> None:
         "reason, when and the outcome (done, unchanged, denied, failed). Refused calls "
         "are kept too.",
     )
-    parser.add_argument("--organization", metavar="ORG", help="only this organization's rows")
+    parser.add_argument(
+        "--organization", type=organization, metavar="ORG", help="only this organization's rows"
+    )
     parser.add_argument(
         "--outcome", choices=audit.OUTCOMES, help="only rows with this outcome (e.g. denied)"
     )

@@ -110,3 +110,14 @@ def tcp_port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise argparse.ArgumentTypeError(f"not a TCP port (1-65535): {value!r}")
     return int(value)
+
+
+def organization(value: str) -> str:
+    """argparse type of every --organization: a name, never blank. `--organization "$ORG"`
+    with ORG unset read as no organization: a platform-wide Robinson list or key, a check
+    against the global entries only, all without a word."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            "empty: name the organization, or leave --organization out"
+        )
+    return value

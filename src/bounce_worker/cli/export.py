@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bounce_worker import export
-from bounce_worker.cli.common import engine
+from bounce_worker.cli.common import engine, organization
 from bounce_worker.cli.progress import bar
 
 STATES = ["blacklisted", "blocked", "temporarily_blocked", "active"]
@@ -32,7 +32,10 @@ def register(sub: Any) -> None:
         "--channel", choices=["email", "sms", "domain"], help="one channel (default: all)"
     )
     parser.add_argument(
-        "--organization", metavar="ORG", help="only this organization's own entries"
+        "--organization",
+        type=organization,
+        metavar="ORG",
+        help="only this organization's own entries",
     )
     parser.add_argument(
         "--email-only",

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from bounce_worker.cli.common import CliError, port_free, tcp_port
+from bounce_worker.cli.common import CliError, organization, port_free, tcp_port
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the mail and tries again later
 
@@ -29,7 +29,9 @@ def register(sub: Any) -> None:
         "to RECIPIENT by ORG (and LIST). Local part at most 64 characters.",
     )
     encode.add_argument("recipient", metavar="RECIPIENT", help="the address the mail goes to")
-    encode.add_argument("--organization", required=True, metavar="ORG", help="sending account")
+    encode.add_argument(
+        "--organization", type=organization, required=True, metavar="ORG", help="sending account"
+    )
     encode.add_argument("--list", metavar="LIST", help="list inside the organization")
     encode.set_defaults(func=run_verp_encode)
 

@@ -14,7 +14,7 @@ from typing import Any
 from rich.table import Table
 
 from bounce_worker import audit, credentials
-from bounce_worker.cli.common import CliError, engine, output_console
+from bounce_worker.cli.common import CliError, engine, organization, output_console
 from bounce_worker.clock import utcnow
 from bounce_worker.domain.events import format_instant
 from bounce_worker.domain.permissions import Role
@@ -40,7 +40,9 @@ def register(sub: Any) -> None:
         "store now, it cannot be shown again. sender and owner keys need --organization; "
         "support and producer keys without one are platform-wide.",
     )
-    create.add_argument("--organization", metavar="ORG", help="the organization it acts for")
+    create.add_argument(
+        "--organization", type=organization, metavar="ORG", help="the organization it acts for"
+    )
     create.add_argument("--role", required=True, choices=ROLES, help="what the key may do")
     create.add_argument("--name", metavar="NAME", help="who holds it (recorded as the actor)")
     create.add_argument("--json", action="store_true", help="print a JSON object")

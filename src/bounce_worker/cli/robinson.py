@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bounce_worker import audit, robinson
-from bounce_worker.cli.common import CliError, engine
+from bounce_worker.cli.common import CliError, engine, organization
 from bounce_worker.cli.progress import bar
 from bounce_worker.clock import utcnow
 from bounce_worker.domain.events import format_instant
@@ -36,7 +36,10 @@ def register(sub: Any) -> None:
     imp.add_argument("file", metavar="FILE", help="the list (UTF-8; CSV or one value a line)")
     imp.add_argument("--name", required=True, help="the list's name (re-import to replace it)")
     imp.add_argument(
-        "--organization", metavar="ORG", help="the organization it applies to (default: all)"
+        "--organization",
+        type=organization,
+        metavar="ORG",
+        help="the organization it applies to (default: all)",
     )
     imp.set_defaults(func=run_import)
     listing = actions.add_parser(
@@ -54,7 +57,9 @@ def register(sub: Any) -> None:
         "organization's list): its addresses are no longer answered robinson.",
     )
     remove.add_argument("name", metavar="NAME")
-    remove.add_argument("--organization", metavar="ORG", help="the organization's list")
+    remove.add_argument(
+        "--organization", type=organization, metavar="ORG", help="the organization's list"
+    )
     remove.set_defaults(func=run_remove)
 
 

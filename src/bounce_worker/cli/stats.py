@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from bounce_worker import bounce_reasons, jobs, recorded
-from bounce_worker.cli.common import CliError, engine, output_console
+from bounce_worker.cli.common import CliError, engine, organization, output_console
 from bounce_worker.clock import utcnow
 from bounce_worker.domain.events import format_instant
 
@@ -39,7 +39,9 @@ def register(sub: Any) -> None:
         "and, live, the bounces applied per fine reason (user_unknown, mailbox_full, ...: "
         "docs/classification.md), in total and over 24 hours.",
     )
-    parser.add_argument("--organization", metavar="ORG", help="only this organization")
+    parser.add_argument(
+        "--organization", type=organization, metavar="ORG", help="only this organization"
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     parser.set_defaults(func=run_stats)
 

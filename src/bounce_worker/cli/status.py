@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bounce_worker import api
-from bounce_worker.cli.common import TARGET_HELP, engine, output_console
+from bounce_worker.cli.common import TARGET_HELP, engine, organization, output_console
 from bounce_worker.domain.targets import parse_target
 
 
@@ -28,7 +28,9 @@ def register(sub: Any) -> None:
         help="default: what the argument is, by the rule every command uses "
         "(user@example.org: email, example.org: domain, +49 151 ...: sms)",
     )
-    parser.add_argument("--organization", metavar="ORG", help="the sending organization")
+    parser.add_argument(
+        "--organization", type=organization, metavar="ORG", help="the sending organization"
+    )
     parser.add_argument("--list", metavar="LIST", help="the list inside the organization")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run_status)
