@@ -53,6 +53,8 @@ HARD, FULL, SOFT, POLICY = (
             HARD,
             "user_unknown",
         ),
+        # OpenSMTPD queue.c: envelope_set_errormsg(&evp, "Envelope expired")
+        ("5.0.0", None, "kim@example.net: Envelope expired", SOFT, "expired"),
         # qmail bouncesaying(1): "|bouncesaying 'This address no longer accepts mail.'"
         ("5.0.0", None, "This address no longer accepts mail.", HARD, "user_unknown"),
         # qmail and its patches; the X.7.1 code does not make it a policy refusal

@@ -476,7 +476,9 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
             for f in failures
         ]
     return [
-        ctx.event(
+        ctx.event(i, type="delivered", recipient=f.recipient, diagnostic=f.diagnostic)
+        if _delivered(f)
+        else ctx.event(
             i,
             type="bounce",
             recipient=f.recipient,
@@ -486,6 +488,13 @@ def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:
         )
         for i, f in enumerate(failures, 1)
     ]
+
+
+def _delivered(failure: Failure) -> bool:
+    """A 2.x.x status (RFC 3463 class 2: success) and no failure reply code: a success notice
+    in text form (OpenSMTPD bounce.c notice_success "Your message was successfully delivered
+    to these recipients.", then "addr: 250 2.0.0 Ok"), as a DSN's Action: delivered is."""
+    return (failure.status or "")[:2] == "2." and not failure.smtp_code
 
 
 def _named_by_domain(ctx: MailContext, text: str) -> list[str]:

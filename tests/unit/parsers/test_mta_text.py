@@ -282,3 +282,24 @@ def test_recipients_listed_on_one_line_share_the_text_after_it():
     prose = "Your message to kim@example.net and bob@example.net could not be delivered:\n"
     for failure in failures_from_text(prose + "mailbox is full\n", set()):
         assert "mailbox is full" in failure.diagnostic
+
+
+def test_a_success_notice_in_text_form_is_a_delivered_event():
+    # OpenSMTPD bounce.c sends its DSN notices as text: notice_success "Your message was
+    # successfully delivered to these recipients." then "addr: 250 2.0.0 Ok". A 2.x.x status
+    # (RFC 3463 class 2, success) is a delivery, as a DSN's "Action: delivered" is; it was
+    # read as a soft bounce.
+    raw = (
+        b"From: Mailer Daemon <MAILER-DAEMON@mx.sender.example>\nTo: bounces@sender.example\n"
+        b"Subject: Delivery status notification: success\nMessage-ID: <o9@mx.example>\n\n"
+        b"    Hi!\n\n    This is the MAILER-DAEMON, please DO NOT REPLY to this e-mail.\n\n"
+        b"    Your message was successfully delivered to these recipients.\n\n"
+        b"kim@example.net: 250 2.0.0 Ok: queued as ABC\n\n"
+        b"    Below is a copy of the original message:\n\nTo: kim@example.net\n\nhello\n"
+    )
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert (event.type.value, event.recipient, event.status) == (
+        "delivered",
+        "kim@example.net",
+        None,
+    )

@@ -974,6 +974,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "DragonFly dma dma.c 'Could not deliver for the last %d seconds. Giving up.'",
             ),
             (r"delivery time expired", "RFC 3463 X.4.7"),
+            (
+                r"envelope expired",
+                "OpenSMTPD queue.c: envelope_set_errormsg(&evp, 'Envelope expired')",
+            ),
             (r"have been failing for a long time", "Exim 'all hosts ... failing for a long time'"),
             (
                 r"retry time not reached for any host after a long failure",
