@@ -420,6 +420,15 @@ def test_bad_input_is_one_line_error_and_phones_need_no_channel(
         (support, "GET", "/v1/export", {"params": {"format": "xml"}}, 422),
         (support, "POST", "/v1/forget", {"json": {"address": "x@example.org"}}, 422),
         (support, "GET", "/v1/no-such-route", {}, 404),
+        # A blank organization read as none: support's check of the global entries only.
+        (support, "GET", "/v1/check", {"params": {"address": "a@b.org", "organization": ""}}, 422),
+        (
+            support,
+            "POST",
+            "/v1/check",
+            {"json": {"addresses": ["x@y.org"], "organization": " "}},
+            422,
+        ),
         # A NUL character PostgreSQL cannot store: was a 500.
         (support, "GET", "/v1/audit", {"params": {"organization": "a\x00b"}}, 422),
         (

@@ -183,7 +183,11 @@ def allow(*roles: Role) -> Callable[..., Principal]:
 def acting_for(
     request: Request, who: Principal, requested: str | None, *, target: str | None = None
 ) -> str | None:
-    """The organization this call acts for (see domain.identity.acting_for); 403 audited."""
+    """The organization this call acts for (see domain.identity.acting_for); 403 audited.
+    A blank one is refused: it read as none, so support's `organization=` with an unset
+    variable checked the global entries only and answered may_send for a blocked address."""
+    if requested is not None and not requested.strip():
+        raise ApiError(422, "organization is empty: name the organization, or leave it out")
     try:
         return identity.acting_for(who, requested)
     except Forbidden as exc:
