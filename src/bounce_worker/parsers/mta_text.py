@@ -23,7 +23,6 @@ from bounce_worker.parsers._common import (
     STATUS_RE,
     check_recipients,
     first_reply_code,
-    first_status,
     one_line,
     tidy_address,
 )
@@ -413,8 +412,21 @@ def _coded_paragraph(
 
 def _failure(recipient: str, diag: str) -> Failure:
     status_field = _STATUS_FIELD.search(diag)
-    status = status_field.group(1) if status_field else first_status(diag)
+    status = status_field.group(1) if status_field else _failure_status(diag)
     return Failure(recipient, one_line(diag), status, first_reply_code(diag))
+
+
+def _failure_status(diag: str) -> str | None:
+    """The first 4.x.x/5.x.x status of a paragraph: a transcript shows the accepted commands'
+    2.x.x replies too (Sendmail ">>> RCPT To:<x>", "<<< 250 2.1.5 Ok", then ">>> DATA",
+    "<<< 554 5.7.1 ..."). Only where no failure status is quoted does a 2.x.x one count
+    (a success notice)."""
+    first = None
+    for match in STATUS_RE.finditer(diag):
+        if match.group(1) != "2":
+            return ".".join(match.groups())
+        first = first or ".".join(match.groups())
+    return first
 
 
 def parse_text_bounce(ctx: MailContext, text: str) -> list[Event]:

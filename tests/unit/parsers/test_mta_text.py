@@ -303,3 +303,16 @@ def test_a_success_notice_in_text_form_is_a_delivered_event():
         "kim@example.net",
         None,
     )
+
+
+def test_a_transcripts_success_replies_are_not_the_failures_status():
+    # Sendmail's transcript (savemail.c "----- Transcript of session follows -----") shows
+    # the accepted RCPT's "250 2.1.5 Ok" above the refusal of DATA: the status is the
+    # refusal's, not 2.1.5.
+    text = (
+        "   ----- Transcript of session follows -----\n... while talking to mx.example.net.:\n"
+        ">>> RCPT To:<kim@example.net>\n<<< 250 2.1.5 Ok\n>>> DATA\n"
+        "<<< 554 5.7.1 Message rejected as spam\n554 5.0.0 Service unavailable\n"
+    )
+    (kim,) = failures_from_text(text, set())
+    assert (kim.recipient, kim.status, kim.smtp_code) == ("kim@example.net", "5.7.1", 554)
