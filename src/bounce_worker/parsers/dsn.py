@@ -83,7 +83,16 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
     arrival = parse_date(per_message.get("arrival-date"))
     text_failures: dict[str, Failure] | None = None  # read from the prose only if needed
 
-    check_recipients(len({next(_recipient_values(b), None) for b in per_recipient}))
+    check_recipients(
+        len(
+            {
+                b.get("final-recipient")
+                or b.get("original-recipient")
+                or b.get("x-actual-recipient")
+                for b in per_recipient
+            }
+        )
+    )
     events: list[Event] = []
     for block in per_recipient:
         recipient = recipient_of(block)
@@ -208,10 +217,6 @@ def _strip_type(value: str | None) -> str | None:
 # RFC 3464 2.3.1/2.3.2, and Sendmail's X-Actual-Recipient (savemail.c errbody(): "the real
 # problem address", written after alias expansion when it differs from Final-Recipient).
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
-
-
-def _recipient_values(block: dict[str, str]):
-    return (block[name] for name in _RECIPIENT_FIELDS if block.get(name))
 
 
 def recipient_of(block: dict[str, str]) -> str | None:

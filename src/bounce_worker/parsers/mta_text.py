@@ -23,6 +23,7 @@ from bounce_worker.parsers._common import (
     STATUS_RE,
     check_recipients,
     first_reply_code,
+    first_status,
     one_line,
     tidy_address,
 )
@@ -421,11 +422,12 @@ def _failure_status(diag: str) -> str | None:
     2.x.x replies too (Sendmail ">>> RCPT To:<x>", "<<< 250 2.1.5 Ok", then ">>> DATA",
     "<<< 554 5.7.1 ..."). Only where no failure status is quoted does a 2.x.x one count
     (a success notice)."""
-    first = None
+    first = first_status(diag)
+    if first is None or first[0] != "2":
+        return first
     for match in STATUS_RE.finditer(diag):
         if match.group(1) != "2":
             return ".".join(match.groups())
-        first = first or ".".join(match.groups())
     return first
 
 
