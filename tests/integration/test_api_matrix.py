@@ -429,6 +429,9 @@ def test_bad_input_is_one_line_error_and_phones_need_no_channel(
             {"json": {"addresses": ["x@y.org"], "organization": " "}},
             422,
         ),
+        # A list without its organization was ignored (support): may_send for an unsubscribe.
+        (support, "GET", "/v1/check", {"params": {"address": "a@b.org", "list": "news"}}, 422),
+        (support, "POST", "/v1/check", {"json": {"addresses": ["x@y.org"], "list": "news"}}, 422),
         # A NUL character PostgreSQL cannot store: was a 500.
         (support, "GET", "/v1/audit", {"params": {"organization": "a\x00b"}}, 422),
         (

@@ -64,6 +64,8 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("bad option", ["unlock-expired", "--now", "tomorrow"], {},
      "not ISO 8601 nor an offset from now: 'tomorrow' (give e.g. 2026-11-22T03:00:00Z, or "
      "+2d, -12h, +30m) (see `bounce-worker unlock-expired --help`)"),
+    ("bad option", ["status", "jane@example.org", "--list", "news"], {},
+     "--list needs --organization (a list belongs to an organization)"),
     ("bad option", ["status", "jane@example.org", "--channel", "fax"], {},
      "argument --channel: invalid choice: 'fax'"),
     ("bad option", ["dead-letters", "list", "--limit", "0"], {},

@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bounce_worker import api
-from bounce_worker.cli.common import TARGET_HELP, engine, organization, output_console
+from bounce_worker.cli.common import (
+    TARGET_HELP,
+    CliError,
+    engine,
+    organization,
+    output_console,
+)
 from bounce_worker.domain.targets import parse_target
 
 
@@ -39,6 +45,10 @@ def register(sub: Any) -> None:
 def run_status(args: argparse.Namespace) -> int:
     # One rule for what an argument is (domain/targets.py), the one every command uses.
     target = parse_target(args.address, args.channel)
+    if args.list and not args.organization:
+        # A list lives inside an organization: without one the list was ignored, and a
+        # list unsubscribe read `active`.
+        raise CliError("--list needs --organization (a list belongs to an organization)")
     verdict = api.check(
         target.display,
         channel=target.channel,

@@ -122,6 +122,7 @@ async def check(
     # they get here, by fastcheck.FastCheck; this route answers the first call of a key
     # and every refusal or bad input.
     org = acting_for(request, who, organization, target=address)
+    _list_needs_organization(list, org)
     try:
         body = answer(
             address, channel=channel_for(address, channel), organization=org, list_id=list
@@ -129,6 +130,13 @@ async def check(
     except InvalidAddress as exc:
         raise ApiError(422, f"invalid address: {exc}") from None
     return Response(body, media_type="application/json")
+
+
+def _list_needs_organization(list_id: str | None, organization: str | None) -> None:
+    # A list lives inside an organization: support naming a list and no organization had
+    # the list ignored, and a list unsubscribe answered may_send: true.
+    if list_id and organization is None:
+        raise ApiError(422, "list needs organization (a list belongs to an organization)")
 
 
 class BatchCheck(BaseModel):
@@ -145,6 +153,7 @@ class BatchCheck(BaseModel):
 )
 def check_batch(request: Request, who: Checker, body: BatchCheck) -> JSONResponse:
     org = acting_for(request, who, body.organization, target=f"{len(body.addresses)} addresses")
+    _list_needs_organization(body.list, org)
     verdicts = api.check_many(
         body.addresses, channel=body.channel, organization=org, list=body.list, engine=engine()
     )

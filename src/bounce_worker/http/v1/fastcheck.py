@@ -70,6 +70,8 @@ async def answer(scope: Scope) -> bytes | None:
         return None
     try:
         organization = acting_for(who, params.get("organization"))
+        if organization is None and "list" in params:
+            return None  # a list without its organization: the route refuses it (422)
         return await checks.answer_async(
             params["address"],
             channel=checks.channel_for(params["address"], params.get("channel")),
