@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.utils import getaddresses
 
 from bounce_worker.domain.events import Event
 from bounce_worker.parsers import mime
@@ -529,6 +530,9 @@ def _named_by_domain(ctx: MailContext, text: str) -> list[str]:
     # com" about "5555550100@vzwpix.com", names the number only in the returned copy): its
     # domain is the recipient's. Never the original sender's own domain, where the sender's
     # outgoing server would be reporting about a list address.
+    named = _named_by_display_name(ctx.original, report)
+    if named:
+        return named
     reporter = _domain(mime.addresses(mime.header(ctx.msg, "From")))
     sender = _domain(mime.addresses(mime.header(ctx.original, "From")))
     named = []
@@ -540,6 +544,20 @@ def _named_by_domain(ctx: MailContext, text: str) -> list[str]:
             and (reporter == domain or reporter.endswith("." + domain))
         ):
             named.append(a)
+    return named
+
+
+def _named_by_display_name(original: mime.Part, report: str) -> list[str]:
+    """Original recipients the (lower-cased) report names by their display name in quotes:
+    Exchange's NDR lists a recipient it resolved from its directory as "'Kim K' on <date>"
+    with no address ("The following recipient(s) cannot be reached:")."""
+    if "'" not in report:
+        return []
+    named = []
+    for name, address in getaddresses([mime.header(original, "To"), mime.header(original, "Cc")]):
+        name = name.strip().strip("'\"").lower()
+        if len(name) >= 3 and "@" in address and f"'{name}'" in report:
+            named.append(tidy_address(address))
     return named
 
 

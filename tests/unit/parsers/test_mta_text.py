@@ -316,3 +316,13 @@ def test_a_transcripts_success_replies_are_not_the_failures_status():
     )
     (kim,) = failures_from_text(text, set())
     assert (kim.recipient, kim.status, kim.smtp_code) == ("kim@example.net", "5.7.1", 554)
+
+
+def test_a_recipient_named_only_by_display_name_is_found_in_the_returned_message():
+    # Exchange 2000/2003 NDRs list a recipient resolved from the directory by its display
+    # name: "The following recipient(s) cannot be reached:\n\n 'Kim K' on <date>". The
+    # returned message's To: "Kim K" <kim@example.net> says which address that is; the mail
+    # was dead-lettered ("names no failed recipient").
+    raw = fixture_bytes("formats/exchange2003_display_name.eml")
+    (event,) = parse_message(raw, received_at=RECEIVED_AT)
+    assert (event.recipient, event.status) == ("kim@example.net", "5.0.0")
