@@ -1,8 +1,16 @@
 """An entry's key, and the advisory lock every writer takes on it before its row.
 
-One lock order for every writer (the event writer, the operator use cases): a
-transaction-scoped advisory lock per key, in ascending `lock_id`, before any row lock
-(PostgreSQL; SQLite serializes all writers with BEGIN IMMEDIATE)."""
+One lock order for every writer (the event writer, the operator use cases): the wide lock
+(below), then a transaction-scoped advisory lock per key, in ascending `lock_id`, before any
+row lock (PostgreSQL; SQLite serializes all writers with BEGIN IMMEDIATE).
+
+The wide lock: each advisory lock takes a slot of PostgreSQL's shared lock table
+(max_locks_per_transaction x max_connections, 6,400 slots by default, for every session of
+the cluster). A transaction naming more keys than `MAX_KEY_LOCKS` (one webhook delivery of
+thousands of events, a --batch-size in the thousands) would run out of them: "out of shared
+memory", a transient error, retried forever, never applied. Such a transaction takes the
+wide lock exclusively instead of its key locks; every other writer takes it shared before
+its key locks. The big transaction then runs alone, and the usual ones as before."""
 
 from __future__ import annotations
 
@@ -22,6 +30,9 @@ KEY_NAMES: tuple[str, ...] = tuple(
 )  # fmt: skip
 # The (int, int) advisory lock space never overlaps the bigint one the nightly jobs use.
 LOCK_CLASS = 0x6277  # "bw"
+# (class, id) of the wide lock: a class of its own, so no key's lock_id can be it.
+WIDE_LOCK = (LOCK_CLASS + 1, 0)
+MAX_KEY_LOCKS = 2_000
 
 
 @dataclass(frozen=True, order=True, slots=True)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bounce_worker.store.keys import KEY_NAMES, LOCK_CLASS, EntryKey, lock_id, storable
+from bounce_worker.store.keys import KEY_NAMES, LOCK_CLASS, WIDE_LOCK, EntryKey, lock_id, storable
 from bounce_worker.store.models import (
     DeadLetterRow,
     EntryRow,
@@ -26,7 +26,10 @@ from bounce_worker.store.writer import new_entry
 
 __all__ = ["KEY_NAMES", "EntryKey", "UnitOfWork", "storable"]
 
-_KEY_LOCK = text("SELECT pg_advisory_xact_lock(CAST(:cls AS int), CAST(:key AS int))")
+_KEY_LOCK = text(
+    "SELECT pg_advisory_xact_lock_shared(CAST(:wide_cls AS int), CAST(:wide_id AS int)), "
+    "pg_advisory_xact_lock(CAST(:cls AS int), CAST(:key AS int))"
+)  # the wide lock shared, then the key's (store/keys.py)
 
 
 class UnitOfWork:
@@ -80,7 +83,11 @@ class UnitOfWork:
 
     def find_entry(self, key: EntryKey, *, for_update: bool = False) -> EntryRow | None:
         if for_update and self.engine.dialect.name == "postgresql":
-            self.session.execute(_KEY_LOCK, {"cls": LOCK_CLASS, "key": lock_id(key)})
+            wide_cls, wide_id = WIDE_LOCK
+            self.session.execute(
+                _KEY_LOCK,
+                {"wide_cls": wide_cls, "wide_id": wide_id, "cls": LOCK_CLASS, "key": lock_id(key)},
+            )
         stmt = select(EntryRow).where(
             EntryRow.channel == key.channel,
             EntryRow.address == key.address,

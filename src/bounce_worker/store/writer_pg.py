@@ -9,6 +9,12 @@ a new 5,000-parameter statement per batch, which psycopg re-parses every time, a
 psycopg's Python array dumper escapes every string with a regex.) The column lists and
 their types are read from the table definitions (models.py).
 
+A batch whose rows come to more than `PIPELINE_MAX_EVENTS` events sends its statements
+one by one instead: in pipeline mode a statement of megabytes (tens of thousands of
+events) could leave both sides waiting, the server for the rest of the statement
+(ClientRead) and psycopg for a result (seen here one run in three at 40,000 events;
+psycopg issue #685), so the transaction, holding its locks, never ended.
+
 Round trip 1 (psycopg pipeline mode): BEGIN, the key locks, the claim of the event ids
 with the create-or-lock of the entries of the events it claimed (one statement: a
 duplicate creates nothing), the lock of the other entries. Round trip 2: every write and
@@ -26,6 +32,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +41,15 @@ from psycopg.rows import dict_row
 from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import postgresql
 
-from bounce_worker.store.keys import KEY_NAMES, LOCK_CLASS, EntryKey, key_dict, lock_id
+from bounce_worker.store.keys import (
+    KEY_NAMES,
+    LOCK_CLASS,
+    MAX_KEY_LOCKS,
+    WIDE_LOCK,
+    EntryKey,
+    key_dict,
+    lock_id,
+)
 from bounce_worker.store.models import DeliveryRow, EntryRow, ProcessedEventRow, TransitionRow
 from bounce_worker.store.writer import (
     STATE_COLUMNS,
@@ -48,6 +63,9 @@ from bounce_worker.store.writer import (
 )
 
 _DIALECT = postgresql.dialect()
+# Up to this many events a batch's statements go pipelined (the worker's and process's
+# batches of 500 are far below); above, one by one (see the module doc).
+PIPELINE_MAX_EVENTS = 2_000
 ENTRIES: Table = EntryRow.__table__  # type: ignore[assignment]
 DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[assignment]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[assignment]
@@ -69,6 +87,9 @@ _DELIVERY = [c.name for c in DELIVERIES.c]
 TRANSITIONS: Table = TransitionRow.__table__  # type: ignore[assignment]
 
 SQL = {
+    # store/keys.py: shared before the key locks, exclusive instead of too many of them.
+    "wide_shared": f"SELECT pg_advisory_xact_lock_shared({WIDE_LOCK[0]}, {WIDE_LOCK[1]})",
+    "wide": f"SELECT pg_advisory_xact_lock({WIDE_LOCK[0]}, {WIDE_LOCK[1]})",
     # A function scan returns the array's elements in order: the locks follow it.
     "key_locks": f"""
         SELECT count(pg_advisory_xact_lock({LOCK_CLASS}, k::int))
@@ -153,6 +174,7 @@ class PgEventStore:
         self.engine, self.durable = engine, durable
 
     def __enter__(self) -> PgEventStore:
+        self.pipelined = True  # claim_and_lock decides by the batch's size
         self.pooled = self.engine.raw_connection()
         self.conn: psycopg.Connection[Any] = self.pooled.driver_connection  # type: ignore[assignment]
         self.transitions: list[dict[str, Any]] = []
@@ -175,9 +197,13 @@ class PgEventStore:
         """store.writer.EventStore.claim_and_lock, in one round trip."""
         claims, creates, touches, now = wanted
         keys = {k for _, k, _ in creates}.union(touches)
-        with self.conn.pipeline():  # BEGIN and everything below: one round trip
+        self.pipelined = len(claims) <= PIPELINE_MAX_EVENTS
+        with self._round_trip():  # BEGIN and everything below
             self.conn.execute(_CUSTOM_PLANS)
-            if keys:
+            if len(keys) > MAX_KEY_LOCKS:
+                self._sql("wide")
+            elif keys:
+                self._sql("wide_shared")
                 self._sql("key_locks", rows=sorted({lock_id(k) for k in keys}))
             found = [
                 self._sql(
@@ -228,13 +254,17 @@ class PgEventStore:
         self.conn.execute(SQL["refile"], {"id": dead_letter_id, "reason": reason})
 
     def commit(self) -> None:
-        with self.conn.pipeline():  # the writes and COMMIT: one round trip
+        with self._round_trip():  # the writes and COMMIT
             if self.pending:
                 self._sql("write", **self.pending)
             if not self.durable:
                 self.conn.execute("SET LOCAL synchronous_commit TO off")
             self.conn.commit()
         self.pending = {}
+
+    def _round_trip(self) -> AbstractContextManager[Any]:
+        """One round trip (pipeline mode), or plain statements for a huge batch."""
+        return self.conn.pipeline() if self.pipelined else nullcontext()
 
     def _sql(self, name: str, now: datetime | None = None, **rows: list[Any]) -> Any:
         params: dict[str, Any] = {key: _json(value) for key, value in rows.items()}
