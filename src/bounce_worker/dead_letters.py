@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from bounce_worker import contacts, ingest, limits, service
+from bounce_worker import ingest, limits, service
 from bounce_worker.config import Settings
 from bounce_worker.store.models import DeadLetterRow
 from bounce_worker.store.uow import UnitOfWork
@@ -38,8 +38,7 @@ def _replay_event(
     engine: Engine, payload: bytes, source: str | None, s: Settings, now: datetime
 ) -> Counter[service.Result]:
     decoded = service.decode_payloads([payload], [source], max_bytes=s.max_message_bytes)
-    (result,) = service.apply_decoded(engine, decoded, policy=s.policy, now=now)
-    contacts.follow(engine, decoded.events, policy=s.policy, now=now)
+    (result,) = service.apply_and_follow(engine, decoded, policy=s.policy, now=now)
     return Counter({result: 1})
 
 

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 
+from bounce_worker import contacts
 from bounce_worker.apply import Planned, Result, plan, replaying, write
 from bounce_worker.domain.events import Event, InvalidEvent
 from bounce_worker.domain.policy import PolicySettings
@@ -26,6 +27,7 @@ __all__ = [
     "Decoded",
     "PayloadTooLarge",
     "Result",
+    "apply_and_follow",
     "apply_decoded",
     "as_bytes",
     "dead_letter",
@@ -148,6 +150,25 @@ def apply_decoded(
     results: list[Result] = [Result.DEAD_LETTERED] * count
     for index, result in zip(valid, applied, strict=True):
         results[index] = result
+    return results
+
+
+def apply_and_follow(
+    engine: Engine,
+    decoded: Decoded,
+    *,
+    policy: PolicySettings,
+    now: datetime,
+    task_ids: Sequence[str] | None = None,
+    durable: bool = True,
+) -> list[Result]:
+    """apply_decoded, then, once they are committed, the events' contact links and the
+    cross-channel rule (contacts.follow): what the worker's tasks, `process` and a replay
+    do with the payloads they decoded."""
+    results = apply_decoded(
+        engine, decoded, policy=policy, now=now, task_ids=task_ids, durable=durable
+    )
+    contacts.follow(engine, decoded.events, policy=policy, now=now)
     return results
 
 

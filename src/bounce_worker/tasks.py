@@ -25,7 +25,7 @@ from celery.exceptions import Reject
 from celery_batches import SimpleRequest
 from sqlalchemy import Engine
 
-from bounce_worker import contacts, ingest, jobs, limits, service
+from bounce_worker import ingest, jobs, limits, service
 from bounce_worker.celery_app import app
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
@@ -95,16 +95,13 @@ def _event_steps(task_ids: Mapping[str, str] | None = None) -> tuple[ApplyMany, 
 
     def apply(payloads: Sequence[Any], sources: Sequence[str]) -> list[service.Result]:
         decoded = service.decode_payloads(payloads, sources, max_bytes=s.max_message_bytes)
-        results = service.apply_decoded(
+        return service.apply_and_follow(
             engine,
             decoded,
             policy=s.policy,
             now=utcnow(),
             task_ids=[task_ids[source] for source in sources] if task_ids else None,
         )
-        # Contact links and the cross-channel rule, once the events are committed.
-        contacts.follow(engine, decoded.events, policy=s.policy, now=utcnow())
-        return results
 
     def dead_letter(payload: Any, source: str, reason: str) -> None:
         service.dead_letter(engine, "event", source, payload, reason, utcnow())

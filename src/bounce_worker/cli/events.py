@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bounce_worker import contacts, ingest, service
+from bounce_worker import ingest, service
 from bounce_worker.cli.common import engine
 from bounce_worker.cli.inputs import input_size, read_inputs
 from bounce_worker.cli.progress import process_progress
@@ -129,9 +129,8 @@ def _steps(eng: Engine, files: list[str], size: int) -> Iterator[tuple[Any, ...]
 
 
 def _events(eng: Engine, decoded: service.Decoded, size: int) -> Done:
-    s = settings()
-    results = service.apply_decoded(eng, decoded, policy=s.policy, now=utcnow(), durable=False)
-    contacts.follow(eng, decoded.events, policy=s.policy, now=utcnow())
+    policy = settings().policy
+    results = service.apply_and_follow(eng, decoded, policy=policy, now=utcnow(), durable=False)
     return Counter(results), decoded.count, size
 
 
