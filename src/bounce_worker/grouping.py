@@ -5,7 +5,7 @@ is about what one database transaction costs, so a task per event spends half it
 on each. With celery-batches, a worker buffers the `process_event` messages it has
 received and hands them to a pool process together, at most `event_group_size` of them
 and after at most `event_group_wait` seconds: one pool round trip and one transaction
-(service.apply_decoded -> apply.write) for the group. The messages and their
+(service.apply_and_follow -> apply.write) for the group. The messages and their
 producers do not change.
 
 The delivery guarantee stays at least once with idempotent effects: each message is

@@ -2,10 +2,11 @@
 
 `process_payloads` takes many payloads to one transaction (apply.write), the ones that do
 not decode or validate dead-lettered in that same transaction. It is two halves,
-`decode_payloads` (pure) and `apply_decoded` (the database): the worker's tasks call them
-in turn, keeping the decoded events for the contact links, and `bounce-worker process`
-runs them in two threads. A standalone dead letter (a parser's refusal,
-a bug) is written by the same writer, in a transaction of its own.
+`decode_payloads` (pure) and `apply_decoded` (the database): the worker's tasks, a replay
+and `bounce-worker process` (in two threads) call them in turn, the second through
+`apply_and_follow`, which then follows the decoded events' contact links. A standalone
+dead letter (a parser's refusal, a bug) is written by the same writer, in a transaction of
+its own.
 """
 
 from __future__ import annotations
