@@ -740,3 +740,19 @@ def test_observed_wordings_are_marked_as_such():
 def test_provider_codes(status, code, diagnostic, category, detail):
     outcome = classify_bounce(status, code, diagnostic)
     assert (outcome.category, outcome.detail) == (category, detail)
+
+
+@pytest.mark.parametrize(
+    "diagnostic",
+    [
+        "550 5.7.1 Bad HELO name example",
+        "550 5.7.1 Invalid EHLO greeting",
+        "554 5.7.1 <localhost>: Helo command rejected: Host not found",
+        "550 5.7.1 dynamic address in HELO",
+        "550 5.7.1 host impersonating example.org",
+    ],
+)
+def test_helo_refusals_are_blocks(diagnostic):
+    # The HELO checks, one pattern per literal (Exim/Postfix): the sending host, policy
+    outcome = classify_bounce("5.0.0", 550, diagnostic)
+    assert (outcome.category, outcome.detail) == (POLICY, "blocked")

@@ -764,12 +764,23 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "IP), OU-001/002 (policy)",
             ),
             (r"bad (?:ip|client)\b", "common wording ('bad IP address', 'bad client')"),
+            # (one pattern per literal, so each is looked for before its regex runs; not any
+            # "EHLO": Sendmail transcripts show ">>> EHLO" before RCPT TO)
             (
-                # (not any "EHLO": Sendmail transcripts show ">>> EHLO" before RCPT TO)
-                r"(?:bad|invalid|illegal|forged|spoofed)\b.{0,20}\b(?:helo|ehlo)\b|"
-                r"(?:helo|ehlo)(?: command)? rejected|\bin (?:helo|ehlo)\b|impersonating",
-                "Exim/Postfix HELO checks 'Bad HELO', 'host impersonating <domain>'",
+                r"(?:bad|invalid|illegal|forged|spoofed)\b.{0,20}\bhelo\b",
+                "Exim/Postfix HELO checks 'Bad HELO', 'invalid HELO name'",
             ),
+            (
+                r"(?:bad|invalid|illegal|forged|spoofed)\b.{0,20}\behlo\b",
+                "Exim/Postfix HELO checks 'Bad HELO', 'invalid HELO name'",
+            ),
+            (
+                r"(?:helo|ehlo)(?: command)? rejected",
+                "Postfix smtpd(8) 'Helo command rejected:'",
+            ),
+            (r"\bin helo\b", "Exim/Postfix HELO checks ('... in HELO')"),
+            (r"\bin ehlo\b", "Exim/Postfix HELO checks ('... in EHLO')"),
+            (r"impersonating", "Exim/Postfix HELO checks 'host impersonating <domain>'"),
             (r"refused to talk", "Postfix smtp(8) 'refused to talk to me'"),
         ),
     ),
