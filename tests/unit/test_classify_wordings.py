@@ -756,3 +756,119 @@ def test_helo_refusals_are_blocks(diagnostic):
     # The HELO checks, one pattern per literal (Exim/Postfix): the sending host, policy
     outcome = classify_bounce("5.0.0", 550, diagnostic)
     assert (outcome.category, outcome.detail) == (POLICY, "blocked")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category", "detail"),
+    [
+        # Orange / La Poste: the code beside the bilingual reply decides (postmaster.orange.fr;
+        # postmastery.com "Orange postmaster SMTP error codes (OFR)"). 505 after the data is
+        # the receiver's fault, not the "Service refuse" policy its words say.
+        (
+            "4.2.0",
+            421,
+            "421 4.2.0 Service refuse. Veuillez essayer plus tard. Service refused, please "
+            "try later. OFR005_505 [505] (in reply to end of DATA command)",
+            SOFT,
+            "system_error",
+        ),
+        (
+            "4.2.1",
+            421,
+            "421 4.2.1 Service refuse. Veuillez essayer plus tard. Service refused, please "
+            "try later. LPN007_505 (in reply to end of DATA command)",
+            SOFT,
+            "system_error",
+        ),
+        (None, 552, "552 Taille limite du message atteinte OFR_514 [514]", SOFT, "message_too_big"),
+        (
+            "5.5.0",
+            550,
+            "550 5.5.0 Adresse d au moins un destinataire invalide OFR_416 [416]",
+            HARD,
+            "user_unknown",
+        ),
+        ("5.7.1", 550, "550 5.7.1 Adresse d au moins un destinataire LPN418", HARD, "user_unknown"),
+        (None, 554, "554 Mail rejete. Mail rejected. OFR_506 [506]", POLICY, "spam_detected"),
+        (
+            None,
+            421,
+            "421 mwinf5c77 ME Service refuse. Veuillez essayer plus tard. Service refused, "
+            "please try later. OFR_999 [999]",
+            POLICY,
+            "blocked",
+        ),
+        # Netease's codes (its bounce code table): a rate limit is transient even though
+        # every Netease reply links its "help_spam" page
+        (
+            None,
+            421,
+            "421 HL:ICC 163 smtp10,x please see http://mail.163.com/help/help_spam_16.htm?ip=x",
+            SOFT,
+            "rate_limited",
+        ),
+        (None, 451, "451 MI:SFQ 163 smtp10 please try again", SOFT, "rate_limited"),
+        (None, 554, "554 DT:SPM 163 smtp10,x please see help", POLICY, "spam_detected"),
+        (None, 450, "450 DT:RBL 163 smtp10 please see http://www.rbls.org/", POLICY, "blocked"),
+    ],
+)
+def test_orange_and_netease_codes(status, code, diagnostic, category, detail):
+    outcome = classify_bounce(status, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category", "detail"),
+    [
+        # Yandex Mail help "Report on non-delivery to Yandex": the recipient's account blocked
+        # for User Agreement violations; "No correct recipients" = a non-existing address
+        (
+            "5.7.1",
+            550,
+            "550 5.7.1 Policy rejection on the target address",
+            FULL,
+            "suspended",
+        ),
+        ("5.0.0", 554, "554 5.0.0 No correct recipients", HARD, "user_unknown"),
+        # Web.de's bilingual replies (sitepackage.de's table of provider bounce texts)
+        (None, 550, "550 Benutzer nicht bekannt/User unknown", HARD, "user_unknown"),
+        (
+            None,
+            550,
+            "550 Benutzer hat das Speichervolumen überschritten. / User has exhausted allowed "
+            "storage space.",
+            FULL,
+            "mailbox_full",
+        ),
+        # Coremail's bounce hints (its knowledge base)
+        (None, 550, "550 user not exist", HARD, "user_unknown"),
+        (None, 550, "550 local server don't exists that user", HARD, "user_unknown"),
+        # Google Workspace SMTP error reference: a transaction limit, not a policy refusal
+        (
+            "4.5.3",
+            452,
+            "452 4.5.3 Domain policy size per transaction exceeded, please try this recipient "
+            "in a separate transaction",
+            SOFT,
+            "rate_limited",
+        ),
+        # Yahoo Sender Hub and Microsoft 365 NDR 5.7.512: our message's headers
+        (
+            None,
+            554,
+            "554 Message not allowed - Headers are not RFC compliant",
+            SOFT,
+            "not_compliant",
+        ),
+        (
+            "5.7.512",
+            550,
+            "550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant",
+            SOFT,
+            "not_compliant",
+        ),
+    ],
+)
+def test_provider_references(status, code, diagnostic, category, detail):
+    outcome = classify_bounce(status, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)

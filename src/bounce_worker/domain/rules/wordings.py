@@ -36,6 +36,27 @@ def _w(*pairs: tuple[str, str]) -> tuple[Wording, ...]:
     return tuple(Wording(pattern, source) for pattern, source in pairs)
 
 
+def _orange(code: str) -> str:
+    """Orange / La Poste reply codes: 'OFR005_104', 'LPN007_426', 'OFR_417', 'LPN416',
+    'LPNAAA_101', 'OUK_513'; the last three digits name the condition. One code per pattern,
+    so the code is the literal the classifier looks for before running the regex."""
+    return rf"\b(?:ofr|lpn(?:aaa)?|ouk)\d{{0,3}}[-_]?{code}\b"
+
+
+# Orange and La Poste (orange.fr, wanadoo.fr, laposte.net) write a code beside their bilingual
+# reply; the meaning of each, from Orange's postmaster error-code table (postmaster.orange.fr,
+# and Postmastery's "Orange postmaster SMTP error codes (OFR)" page), as tabled in Sisimai's
+# Rhost::FrancePTT.
+_ORANGE_SOURCE = (
+    "Orange/La Poste postmaster error codes (postmaster.orange.fr; postmastery.com 'Orange "
+    "postmaster SMTP error codes OFR'; as tabled in Sisimai Rhost::FrancePTT): "
+)
+# Netease (163.com, 126.com, yeah.net) writes a code beside its reply; the meaning of each,
+# from its published bounce-code table (help.163.com "退信代码说明", as quoted at
+# biecuoliao.com/pa/MBRrwEM.html).
+_NETEASE_SOURCE = "Netease (163.com) bounce code table '退信代码说明': "
+
+
 GROUPS: tuple[WordingGroup, ...] = (
     # ---- texts that decide whatever code the server attached ----------------------------
     # Providers' own reason codes, written into their replies beside a catch-all SMTP code
@@ -82,6 +103,7 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"\bmsg-p1\b", "Facebook MSG-P1: exceeds the maximum size"),
             (r"\bint-p2\b", "Facebook INT-P2: exceeds the maximum size"),
             (r"aup#[a-z-]*1530\b", "Spectrum email error codes: AUP#1530 larger than 20MB"),
+            (_orange("514"), _ORANGE_SOURCE + "514 'Taille limite du message atteinte'"),
         ),
     ),
     WordingGroup(
@@ -108,6 +130,12 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "in a session, recipients per message or in a short time",
             ),
             (r"\.i\.ua/err/5\b", "i.ua mail.i.ua/err/5: letter sending limit exceeded"),
+            (
+                r"\b(?:hl:i[cf]c|mi:(?:dmc|sfq)|rp:(?:drc|qrc))\b",
+                _NETEASE_SOURCE + "421 HL:ICC too many concurrent connections, HL:IFC too many "
+                "messages in a short time, 450/451 MI:DMC messages per connection, RP:DRC "
+                "recipients per connection, MI:SFQ sender's messages in 15 minutes over the limit",
+            ),
         ),
     ),
     WordingGroup(
@@ -127,6 +155,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"\brcp-t1\b", "Facebook RCP-T1: internal system issue"),
             (r"\bint-t\d\b", "Facebook INT-Tx: internal system issue"),
             (r"aup#[a-z-]*1090\b", "Spectrum AUP#1090: cannot be processed, try later"),
+            (
+                _orange("505"),
+                _ORANGE_SOURCE + "505 '421 4.2.0 Service refuse. Veuillez essayer plus tard. "
+                "Service refused, please try later.' in reply to the end of DATA (system error)",
+            ),
         ),
     ),
     WordingGroup(
@@ -194,6 +227,12 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"space has been used up", "Netease/QQ 552 'the user's space has been used up'"),
             (
+                r"exhausted allowed storage|speichervolumen \w{0,2}berschritten",
+                "Web.de bilingual reply '550 Benutzer hat das Speichervolumen ueberschritten. / "
+                "User has exhausted allowed storage space.' (as listed in sitepackage.de "
+                "'Typische Fehlermeldungen bei Unzustellbarkeit')",
+            ),
+            (
                 r"bo[i\^]?te (?:du destinataire |aux lettres )?(?:pleine|satur)",
                 "Orange/Wanadoo postmaster: 'boite du destinataire pleine' (mailbox full)",
             ),
@@ -240,6 +279,12 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"compte du destinataire est bloque",
                 "Orange/La Poste 'Le compte du destinataire est bloque. The recipient account is "
                 "blocked' (LPN007_426)",
+            ),
+            (
+                r"policy rejection on the target address",
+                "Yandex Mail help 'Report on non-delivery to Yandex' (yandex.com/support/mail/"
+                "bounces/yandex): 'Policy rejection on the target address' = the recipient's "
+                "account has been blocked for User Agreement violations",
             ),
             (
                 r"access denied, banned recipient",
@@ -368,6 +413,16 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"not rfc ?(?:5322|2822|822) compliant", "Gmail 550 5.7.1 not RFC 5322 compliant"),
             (r"rfc ?(?:5322|2822) (?:specific|compliant)", "Gmail"),
             (r"duplicate header", "Gmail; MS365 5.6.x"),
+            (
+                r"headers are not rfc compliant",
+                "Yahoo Sender Hub SMTP error codes: '554 Message not allowed - Headers are not "
+                "RFC compliant'",
+            ),
+            (
+                r"rfc ?5322 section 3\.6\.2 compliant",
+                "MS365 NDR 5.7.512 'Access denied, message must be RFC 5322 section 3.6.2 "
+                "compliant' (a From: header is required)",
+            ),
             (r"multiple addresses in from", "Gmail"),
             (r"headers? (?:is |are )?(?:not valid|malformed|invalid)", "Gmail; MS365"),
             (r"message is malformed", "Gmail 554 5.6.0 'Mail message is malformed'"),
@@ -427,6 +482,12 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"sending (?:quota|limit)", "Gmail 550 5.4.5 'Daily user sending limit exceeded'"),
             (r"submission quota", "MS365 NDR 5.2.2 'Submission quota exceeded' (the sender's)"),
             (r"receiving mail too quickly", "Gmail 450 4.2.1"),
+            (
+                # (its "Domain policy" would read as a policy refusal)
+                r"try this recipient in a separate transaction|size per transaction exceeded",
+                "Google Workspace SMTP error reference '452 4.5.3 Domain policy size per "
+                "transaction exceeded, please try this recipient in a separate transaction'",
+            ),
             (
                 r"smtp relay (?:sending )?limit exceeded",
                 "Google Workspace SMTP relay errors: 'Daily/Peak SMTP relay limit exceeded for "
@@ -499,8 +560,28 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="user_unknown",
         wordings=_w(
             (
+                # Postfix writes the same words for an access(5) REJECT without text matched
+                # on the recipient address (smtpd_check.c check_table_result(): "<%s>: %s
+                # rejected: %s", "Recipient address", "Access denied"; 554 5.7.1, a policy
+                # class error to Postfix). Kept as unknown: the table entry is about that
+                # recipient address, not about our IP, domain or content, so no sender can
+                # reach it there; see docs/classification.md "Recipient address rejected:
+                # Access denied".
                 r"recipient address rejected: access denied",
-                "MS365 550 5.4.1 (directory-based edge blocking: the recipient does not exist)",
+                "MS365 NDR 5.4.1 'Recipient address rejected: Access denied' (directory-based "
+                "edge blocking: the recipient does not exist); Postfix access(5) REJECT on the "
+                "recipient address",
+            ),
+            (
+                _orange("416"),
+                _ORANGE_SOURCE + "416 '550 5.1.1 Adresse d au moins un destinataire invalide. "
+                "Invalid recipient.'",
+            ),
+            (_orange("418"), _ORANGE_SOURCE + "418 'Adresse d au moins un destinataire invalide'"),
+            (
+                r"no correct recipients",
+                "Yandex Mail help 'Report on non-delivery to Yandex': 'No correct recipients' = "
+                "the message was sent to a non-existing address",
             ),
             (r"recipientnotfound|recipnotfound", "MS365 RESOLVER.ADR.RecipNotFound 5.1.1/5.1.10"),
             (
@@ -706,6 +787,8 @@ GROUPS: tuple[WordingGroup, ...] = (
         wordings=_w(
             (r"\bpol-p[67]\b", "Facebook POL-P6/P7 (blocked URL, abuse policies)"),
             (r" ib212\b", "GoDaddy IB212 (content judged to be spam)"),
+            (_orange("506"), _ORANGE_SOURCE + "506 'Mail rejete. Mail rejected.' (spam)"),
+            (r"dt:spm", _NETEASE_SOURCE + "DT:SPM the message looks like spam"),
             # (Spamhaus and SpamCop are IP blocklists: "sender_blocked" below)
             (r"spam(?!haus|cop)", "Gmail 5.7.1 'likely unsolicited mail'; Yandex 554 5.7.1"),
             (r"unsolicited", "Gmail 550 5.7.1"),
@@ -732,6 +815,17 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "(IP blocked for spam or invalid recipients)",
             ),
             (r"\.i\.ua/err/[79]\b", "i.ua mail.i.ua/err/7 (bad HELO), /err/9 (IP blacklisted)"),
+            (
+                _orange("999"),
+                _ORANGE_SOURCE + "999 '421 ... Service refuse. Veuillez essayer plus tard. "
+                "Service refused, please try later. OFR_999', the sending IP temporarily blocked",
+            ),
+            (
+                r"\b(?:hl:(?:rep|mep)|dt:rbl|wm:bl[iu])\b",
+                _NETEASE_SOURCE + "HL:REP/HL:MEP the IP's sending behaviour (many unknown "
+                "recipients, forged domains), DT:RBL the IP is in an RBL, WM:BLI/WM:BLU the IP or "
+                "sender is not on the allowed list",
+            ),
             (
                 r"aup#(?:cxbl|cdrbl|ipbl\d+)\b",
                 "Cox email error codes: AUP#CXBL, AUP#CDRBL, AUP#IPBLnnnn (sending IP blocked or "
@@ -948,6 +1042,18 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"(?:empf\w{0,2}nger|benutzer|adresse) (?:ist )?unbekannt|"
                 r"unbekannte?r? (?:empf|benutzer)",
                 "GMX/Web.de and German MTAs: 'Empfaenger unbekannt'",
+            ),
+            (
+                r"(?:empf\w{0,2}nger|benutzer|adresse) (?:ist )?nicht bekannt",
+                "Web.de bilingual reply '550 Benutzer nicht bekannt/User unknown' (as listed in "
+                "sitepackage.de 'Typische Fehlermeldungen bei Unzustellbarkeit')",
+            ),
+            (
+                r"user not exist|don'?t exists? that user|not user of this server|"
+                r"unavailable mail user",
+                "Coremail knowledge base, bounce hints 'user not exist', 'local server don't "
+                "exists that user', 'not user of this server', 'unavailable mail user' "
+                "(icoremail.vip support, category 退信)",
             ),
             (
                 r"no account by that name|there is no one at this address",
