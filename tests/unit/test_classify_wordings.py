@@ -743,22 +743,6 @@ def test_provider_codes(status, code, diagnostic, category, detail):
 
 
 @pytest.mark.parametrize(
-    "diagnostic",
-    [
-        "550 5.7.1 Bad HELO name example",
-        "550 5.7.1 Invalid EHLO greeting",
-        "554 5.7.1 <localhost>: Helo command rejected: Host not found",
-        "550 5.7.1 dynamic address in HELO",
-        "550 5.7.1 host impersonating example.org",
-    ],
-)
-def test_helo_refusals_are_blocks(diagnostic):
-    # The HELO checks, one pattern per literal (Exim/Postfix): the sending host, policy
-    outcome = classify_bounce("5.0.0", 550, diagnostic)
-    assert (outcome.category, outcome.detail) == (POLICY, "blocked")
-
-
-@pytest.mark.parametrize(
     ("status", "code", "diagnostic", "category", "detail"),
     [
         # Orange / La Poste: the code beside the bilingual reply decides (postmaster.orange.fr;
@@ -872,3 +856,77 @@ def test_orange_and_netease_codes(status, code, diagnostic, category, detail):
 def test_provider_references(status, code, diagnostic, category, detail):
     outcome = classify_bounce(status, code, diagnostic)
     assert (outcome.category, outcome.detail) == (category, detail)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category", "detail"),
+    [
+        # Postfix smtpd(8) reject_non_fqdn_recipient (listed by Yandex as a bad address)
+        (
+            "5.5.2",
+            504,
+            "504 5.5.2 <kim@intranet>: Recipient address rejected: need fully-qualified address",
+            HARD,
+            "bad_address",
+        ),
+        # Postfix smtpd_check.c check_table_result(): an access(5) REJECT without text says
+        # "<name>: <class> rejected: Access denied". On the recipient address it is kept
+        # as unknown (the same words as Microsoft 365's 5.4.1 for a recipient that does not
+        # exist; docs/classification.md says why); on the client or sender it is policy.
+        (
+            "5.7.1",
+            554,
+            "554 5.7.1 <kim@example.org>: Recipient address rejected: Access denied",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            "5.7.1",
+            554,
+            "554 5.7.1 <mx.example.net[192.0.2.1]>: Client host rejected: Access denied",
+            POLICY,
+            "blocked",
+        ),
+        (
+            "5.7.1",
+            554,
+            "554 5.7.1 <bounce@example.com>: Sender address rejected: Access denied",
+            POLICY,
+            "sender_rejected",
+        ),
+        # qmail-remote.c: no MX and no address record (#5.4.4); a refusal of DATA itself
+        (
+            "5.0.0",
+            None,
+            "Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)",
+            HARD,
+            "host_unknown",
+        ),
+        (
+            "5.0.0",
+            554,
+            "mx.example.org failed on DATA command. Remote host said: 554 unknown user",
+            POLICY,
+            "filtered",
+        ),
+    ],
+)
+def test_mta_sources(status, code, diagnostic, category, detail):
+    outcome = classify_bounce(status, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)
+
+
+@pytest.mark.parametrize(
+    "diagnostic",
+    [
+        "550 5.7.1 Bad HELO name example",
+        "550 5.7.1 Invalid EHLO greeting",
+        "554 5.7.1 <localhost>: Helo command rejected: Host not found",
+        "550 5.7.1 dynamic address in HELO",
+        "550 5.7.1 host impersonating example.org",
+    ],
+)
+def test_helo_refusals_are_blocks(diagnostic):
+    # The HELO checks, one pattern per literal (Exim/Postfix): the sending host, policy
+    outcome = classify_bounce("5.0.0", 550, diagnostic)
+    assert (outcome.category, outcome.detail) == (POLICY, "blocked")

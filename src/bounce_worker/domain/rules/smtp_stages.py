@@ -42,11 +42,13 @@ SENDER_STAGE = re.compile(
 )
 # Postfix "(in reply to end of DATA command)"; Exim "after end of data", "after DATA";
 # Sendmail ">>> DATA"; Courier "SMTP command: DATA"; McAfee-style filtering gateways.
-# qmail-remote.c: "<host> failed after I sent the message." (the reply to the data).
+# qmail-remote.c: "<host> failed after I sent the message." (the reply to the data) and
+# "<host> failed on DATA command." (the reply to DATA itself).
 DATA_STAGE = re.compile(
     r"(?:in reply to|after(?: pipelined)?) (?:end of |final )?data|>>> data|"
     r"smtp command:? data|command data|"
-    r"filtering gateway|failed after i sent the message|\(state 1[578]\)|for text command"
+    r"filtering gateway|failed (?:after i sent the message|on data command)|"
+    r"\(state 1[578]\)|for text command"
 )
 # RFC 7504 (SMTP 521/556) and RFC 7505 (null MX) wording, and Sendmail's report of a null MX
 # ("550 5.7.27 Host does not accept mail"): the domain takes no mail at all, whatever code.

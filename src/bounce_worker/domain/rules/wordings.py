@@ -649,6 +649,12 @@ GROUPS: tuple[WordingGroup, ...] = (
         wordings=_w(
             (r"mailbox name not allowed", "RFC 5321 4.2.2 reply 553 text"),
             (
+                r"need fully-qualified address",
+                "Postfix smtpd(8) reject_non_fqdn_recipient '504 5.5.2 <x>: Recipient address "
+                "rejected: need fully-qualified address'; Yandex Mail help lists it as a "
+                "non-existing address",
+            ),
+            (
                 r"reserved by rfc ?2606",
                 "Exchange NDR 5.1.4/5.1.5 'Recipient address reserved by RFC 2606', 5.1.6 "
                 "'Recipient addresses in single label domains not accepted'",
@@ -951,6 +957,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "qmail 'I couldn't find any host named (#5.1.2)'; Gmail 553 5.1.2",
             ),
             (r"unrouteable mail domain", "Exim"),
+            (
+                r"find a mail exchanger or ip address",
+                "qmail-remote.c 'Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)'",
+            ),
             (
                 r"host address lookups failed permanently",
                 "Exim transports/smtp.c 'all host address lookups failed permanently'",
