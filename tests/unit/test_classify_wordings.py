@@ -851,6 +851,31 @@ def test_orange_and_netease_codes(status, code, diagnostic, category, detail):
             SOFT,
             "not_compliant",
         ),
+        # AOL postmaster error messages: every listed code is a block of the sending IP; the
+        # 5.2.1 of "521 5.2.1 : (CON:B1)" is not a disabled mailbox
+        (
+            "5.2.1",
+            521,
+            "521 5.2.1 : (CON:B1) http://postmaster.info.aol.com/errors/554conb1.html",
+            POLICY,
+            "blocked",
+        ),
+        (
+            "5.2.1",
+            521,
+            "521 5.2.1 : AOL will not accept delivery of this message.",
+            POLICY,
+            "blocked",
+        ),
+        (None, 554, "554 RLY:B1", POLICY, "blocked"),
+        # Yahoo Sender Hub: our envelope sender's domain does not resolve
+        (
+            None,
+            451,
+            "451 Message temporarily deferred due to unresolvable RFC.5321 from domain",
+            POLICY,
+            "sender_rejected",
+        ),
     ],
 )
 def test_provider_references(status, code, diagnostic, category, detail):
@@ -908,6 +933,25 @@ def test_provider_references(status, code, diagnostic, category, detail):
             "mx.example.org failed on DATA command. Remote host said: 554 unknown user",
             POLICY,
             "filtered",
+        ),
+        # Exim: an ACL deny without its own message; a DNS lookup that did not complete; the
+        # smtp transport's line-length limit
+        (None, 550, "550 Administrative prohibition", POLICY, "policy_violation"),
+        (
+            "4.0.0",
+            451,
+            "R=dnslookup defer (-1): host lookup did not complete",
+            SOFT,
+            "network_error",
+        ),
+        ("5.0.0", None, "message has lines too long for transport", SOFT, "not_compliant"),
+        # Postfix reject_unknown_client_hostname: the sending IP has no name
+        (
+            "4.7.1",
+            450,
+            "450 4.7.1 Client host rejected: cannot find your hostname, [192.0.2.1]",
+            POLICY,
+            "require_ptr",
         ),
     ],
 )

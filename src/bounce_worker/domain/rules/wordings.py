@@ -427,6 +427,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"headers? (?:is |are )?(?:not valid|malformed|invalid)", "Gmail; MS365"),
             (r"message is malformed", "Gmail 554 5.6.0 'Mail message is malformed'"),
             (
+                r"lines too long for transport",
+                "Exim smtp transport (message_linelength_limit): 'message has lines too long for "
+                "transport'",
+            ),
+            (
                 r"missing a valid (?:address in the from|message-id)",
                 "Google Workspace SMTP error reference 550 5.7.1 'Messages missing a valid "
                 "address in the From: header / a valid Message-ID: header are not accepted'",
@@ -713,6 +718,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"from:? (?:domain|address) is (?:invalid|not valid)", "common wording"),
             (r"valid from", "common wording"),
             (r"bad outbound sender", "MS365 5.1.8 'Access denied, bad outbound sender'"),
+            (
+                r"unresolvable rfc\.?5321 from domain",
+                "Yahoo Sender Hub SMTP error codes: '451 Message temporarily deferred due to "
+                "unresolvable RFC.5321 from domain' (our envelope sender's domain)",
+            ),
             (r"sender was rejected", "qmail-remote 'Connected to x but sender was rejected'"),
             (
                 # (before the user-unknown wordings: "invalid ... address" is ours here)
@@ -770,6 +780,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"reverse dns", "common wording"),
             (r"rdns\b", "common wording"),
             (r"ip name lookup", "Postfix reject_unknown_client_hostname"),
+            (
+                r"cannot find your hostname",
+                "Postfix smtpd(8) reject_unknown_client_hostname '450 4.7.1 Client host rejected: "
+                "cannot find your hostname, [ip]'",
+            ),
             (r"reverse (?:lookup|hostname)", "Postfix 'cannot find your reverse hostname'"),
             (r"unverif[iy]+able", "Postfix"),
         ),
@@ -842,6 +857,17 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "Tencent QQ Mail help (service.mail.qq.com/detail/122/57, /66): 'suspected bounce "
                 "attacks', 'suspected spam ip'",
             ),
+            (
+                r"aol will not accept delivery|postmaster\.(?:info\.)?aol\.com/errors",
+                "AOL postmaster error messages (postmaster.info.aol.com/errors): '521 5.2.1 : "
+                "(CON:B1) AOL will not accept delivery of this message', every listed code an IP "
+                "block (RTR, HVU, DNS, RLY, DYN, CON blocks); its 5.2.1 is no disabled mailbox",
+            ),
+            (
+                r"\b(?:rly|con|rtr|hvu|dyn):[a-z]{1,2}\d{0,2}\b",
+                "AOL postmaster error messages: 554 RLY:B1 (complaints), CON:B1 (spam from the "
+                "IP), RTR:BB/RTR:RD (dynamic IP), HVU:B1, DYN:T1: blocks of the sending IP",
+            ),
             (r"blacklist", "common wording"),
             (r"blocklist", "Spamhaus/MS365 5.7.606-649"),
             (r"block ?list", "common wording"),
@@ -905,6 +931,11 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="policy_violation",
         wordings=_w(
             (r"access denied", "MS365 5.7.x 'Access denied'"),
+            (
+                r"administrative prohibition",
+                "Exim acl.c: the reply of an ACL 'deny' without its own message, '550 "
+                "Administrative prohibition'",
+            ),
             (r"denied by policy", "common wording"),
             (r"not allowed", "common wording"),
             (r"not permitted", "common wording"),
@@ -1146,6 +1177,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"no route to host", "POSIX EHOSTUNREACH"),
             (r"network is unreachable", "POSIX ENETUNREACH"),
             (r"establish an smtp connection", "qmail (#4.4.1)"),
+            (
+                r"host lookup did not complete",
+                "Exim dnslookup router: 'host lookup did not complete' (a DNS lookup that timed "
+                "out or failed temporarily)",
+            ),
             (
                 r"dns lookup failed",
                 "Courier module.esmtp/esmtpclient.c soft_error 'DNS lookup failed.'",
