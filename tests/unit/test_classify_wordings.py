@@ -974,3 +974,21 @@ def test_helo_refusals_are_blocks(diagnostic):
     # The HELO checks, one pattern per literal (Exim/Postfix): the sending host, policy
     outcome = classify_bounce("5.0.0", 550, diagnostic)
     assert (outcome.category, outcome.detail) == (POLICY, "blocked")
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "detail"),
+    [
+        # wordings split so each part has a rare literal (same matches as the one pattern)
+        ("550 5.2.1 The email account that you tried to reach is disabled", "suspended"),
+        ("550 5.2.1 Your mailbox is currently suspended", "suspended"),
+        ("550 5.2.1 This account is frozen", "suspended"),
+        ("550 5.1.1 bad recipient address", "user_unknown"),
+        ("550 5.1.1 Invalid mailbox", "user_unknown"),
+        ("553 5.1.7 Bad sender address", "sender_rejected"),
+        ("553 5.1.7 Invalid sender address", "sender_rejected"),
+    ],
+)
+def test_split_wordings_keep_their_meaning(diagnostic, detail):
+    status = diagnostic.split()[1]
+    assert classify_bounce(status, int(diagnostic[:3]), diagnostic).detail == detail

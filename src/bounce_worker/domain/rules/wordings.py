@@ -248,8 +248,17 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"(?:disabled|suspended|inactive|frozen|locked|expired)",
                 "RFC 3463 X.2.1 'mailbox disabled'; Yahoo 'This mailbox is disabled (554.30)'",
             ),
+            # (one pattern per state, so the rare word is the literal looked for first)
             (
-                r"(?:account|mailbox)\b.{0,40}\bis (?:currently )?(?:disabled|suspended|frozen)",
+                r"(?:account|mailbox)\b.{0,40}\bis (?:currently )?disabled",
+                "Gmail 550 5.2.1 'The email account that you tried to reach is disabled'",
+            ),
+            (
+                r"(?:account|mailbox)\b.{0,40}\bis (?:currently )?suspended",
+                "Gmail 550 5.2.1 'The email account that you tried to reach is disabled'",
+            ),
+            (
+                r"(?:account|mailbox)\b.{0,40}\bis (?:currently )?frozen",
                 "Gmail 550 5.2.1 'The email account that you tried to reach is disabled'",
             ),
             (r"(?:account|mailbox) (?:has been |is )?deactivated", "Mail.ru; Yandex"),
@@ -725,8 +734,9 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"sender was rejected", "qmail-remote 'Connected to x but sender was rejected'"),
             (
-                # (before the user-unknown wordings: "invalid ... address" is ours here)
-                r"(?:invalid|unknown|bad|unverified|forged) (?:sender|envelope sender|"
+                # (before the user-unknown wordings: "invalid ... address" is ours here; "bad"
+                # apart, so the rarer adjectives are the literals looked for first)
+                r"(?:invalid|unknown|unverified|forged) (?:sender|envelope sender|"
                 r"return.?path|mail from)\b",
                 "Sendmail 553 5.1.7 'Invalid sender address'; RFC 3463 X.1.7 name",
             ),
@@ -818,6 +828,10 @@ GROUPS: tuple[WordingGroup, ...] = (
             (
                 r"mail content denied",
                 "Tencent QQ Mail help (service.mail.qq.com/detail/122/171): 'mail content denied'",
+            ),
+            (
+                r"bad (?:sender|envelope sender|return.?path|mail from)\b",
+                "Sendmail 553 5.1.7 'Invalid sender address'; RFC 3463 X.1.7 name",
             ),
         ),
     ),
@@ -1040,8 +1054,13 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "no longer accepts mail.' in its .qmail",
             ),
             (
-                r"(?:invalid|unknown|bad|unavailable)\b.{0,20}\b(?:recipient|mailbox|userid|user|"
+                # ("bad" apart, so the rarer adjectives are the literals looked for first)
+                r"(?:invalid|unknown|unavailable)\b.{0,20}\b(?:recipient|mailbox|userid|user|"
                 r"address)\b",
+                "OpenSMTPD 'Invalid recipient'; Mail.ru 'invalid mailbox'",
+            ),
+            (
+                r"\bbad\b.{0,20}\b(?:recipient|mailbox|userid|user|address)\b",
                 "OpenSMTPD 'Invalid recipient'; Mail.ru 'invalid mailbox'",
             ),
             (r"bad[_ ]recipient", "MTA error-code wording BAD_RECIPIENT"),
