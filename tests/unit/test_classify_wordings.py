@@ -867,7 +867,13 @@ def test_orange_and_netease_codes(status, code, diagnostic, category, detail):
             POLICY,
             "blocked",
         ),
-        (None, 554, "554 RLY:B1", POLICY, "blocked"),
+        (
+            None,
+            554,
+            "554 RLY:B1 http://postmaster.info.aol.com/errors/554rlyb1.html",
+            POLICY,
+            "blocked",
+        ),
         # Yahoo Sender Hub: our envelope sender's domain does not resolve
         (
             None,
@@ -974,6 +980,155 @@ def test_helo_refusals_are_blocks(diagnostic):
     # The HELO checks, one pattern per literal (Exim/Postfix): the sending host, policy
     outcome = classify_bounce("5.0.0", 550, diagnostic)
     assert (outcome.category, outcome.detail) == (POLICY, "blocked")
+
+
+# Google Workspace "Gmail SMTP errors and codes" (support.google.com/a/answer/3726730, 2026-02
+# revision): the current texts. A refusal for our IP's reputation, authentication or PTR is
+# "temporarily rate limited" in words but the sender's problem (policy, recorded only).
+GMAIL_REFERENCE = [
+    (
+        "4.2.1",
+        450,
+        "The user you are trying to contact is receiving email too quickly. Please resend "
+        "your message at a later time.",
+        SOFT,
+        "rate_limited",
+    ),
+    (
+        "4.7.0",
+        421,
+        "This message is suspicious due to the very low reputation of the sending IP address. "
+        "To protect our users from spam, email sent from your IP address has been temporarily "
+        "rate limited.",
+        POLICY,
+        "blocked",
+    ),
+    (
+        "4.7.28",
+        421,
+        "Gmail has detected an unusual rate of unsolicited email originating from your IP "
+        "Netblock 192.0.2.0. To protect our users from spam, email sent from your IP Netblock "
+        "has been temporarily rate limited.",
+        POLICY,
+        "blocked",
+    ),
+    (
+        "4.7.28",
+        421,
+        "Gmail has detected this sender exceeded the quota for sending messages that have the "
+        "same Message-ID:. To best protect our users, the message has been temporarily "
+        "rejected.",
+        POLICY,
+        "blocked",
+    ),
+    (
+        "4.7.27",
+        421,
+        "Your email has been rate limited because SPF authentication didn't pass for this "
+        "message. Gmail requires all bulk email senders to authenticate their email with SPF.",
+        POLICY,
+        "auth_failure",
+    ),
+    (
+        "4.7.24",
+        451,
+        "The SPF record of the sending domain has one or more suspicious entries. To protect "
+        "our users from spam, email sent from your IP address has been temporarily rate "
+        "limited.",
+        POLICY,
+        "auth_failure",
+    ),
+    (
+        "4.7.23",
+        451,
+        "The sending IP address for this message doesn't have a PTR record, or the PTR "
+        "record's forward DNS entry doesn't match the sending IP address. To protect users "
+        "from spam, your email has been temporarily rate limited.",
+        POLICY,
+        "require_ptr",
+    ),
+    (
+        "5.7.0",
+        550,
+        "Email relay denied 192.0.2.1. The sending email account has been temporarily "
+        "suspended due to abuse.",
+        POLICY,
+        "relay_denied",
+    ),
+    (
+        "5.7.1",
+        550,
+        "Messages with multiple addresses in the From: header are not accepted.",
+        SOFT,
+        "not_compliant",
+    ),
+    ("4.7.0", 421, "Connection expired, try reconnecting.", SOFT, "system_error"),
+    (
+        "5.5.4",
+        501,
+        "HELO/EHLO argument example invalid closing connection.",
+        POLICY,
+        "blocked",
+    ),
+    (
+        "5.2.1",
+        550,
+        "The email account that you tried to reach is inactive.",
+        FULL,
+        "suspended",
+    ),
+    (
+        "5.1.1",
+        550,
+        "The email account that you tried to reach does not exist. Please double-check the "
+        "recipient's email address for typos or unnecessary spaces.",
+        HARD,
+        "user_unknown",
+    ),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "text", "category", "detail"), GMAIL_REFERENCE)
+def test_gmail_smtp_error_reference(status, code, text, category, detail):
+    outcome = classify_bounce(status, code, f"{code} {status} {text} - gsmtp")
+    assert (outcome.category, outcome.detail) == (category, detail)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category", "detail"),
+    [
+        # Yahoo refuses an unknown recipient after the data (its own sample notice); its
+        # wording is the provider's, not a filter's verdict
+        (
+            "5.0.0",
+            552,
+            "192.0.2.7 failed after I sent the message. Remote host said: 552 1 Requested mail "
+            "action aborted, mailbox not found",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            "5.0.0",
+            554,
+            "192.0.2.7 failed after I sent the message. Remote host said: 554 delivery error: "
+            "dd This user doesn't have a yahoo.com account (kim@yahoo.com) [-5]",
+            HARD,
+            "user_unknown",
+        ),
+        (
+            None,
+            421,
+            "421 Max message per connection reached, closing transmission channel",
+            SOFT,
+            "rate_limited",
+        ),
+        # Apple iCloud Mail: the sending IP refused at connection
+        (None, 554, "554 p01-smtpin.example ESMTP not accepting connections", POLICY, "blocked"),
+    ],
+)
+def test_yahoo_and_icloud(status, code, diagnostic, category, detail):
+    outcome = classify_bounce(status, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,10 @@ _ORANGE_SOURCE = (
 # from its published bounce-code table (help.163.com "退信代码说明", as quoted at
 # biecuoliao.com/pa/MBRrwEM.html).
 _NETEASE_SOURCE = "Netease (163.com) bounce code table '退信代码说明': "
+_GS = (
+    "Google Workspace 'Gmail SMTP errors and codes' (support.google.com/a/answer/3726730, "
+    "2026-02 revision): "
+)
 
 
 GROUPS: tuple[WordingGroup, ...] = (
@@ -170,6 +174,82 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"aup#[a-z-]*1260\b", "Spectrum AUP#1260: IPv6 not processed, connect over IPv4"),
         ),
     ),
+    # Gmail's current texts for a refusal caused by our IP, domain or authentication all end
+    # "... has been temporarily rate limited" (421/451 4.7.x): the cause decides, not the
+    # rate limit, so these come before the groups that read "rate limited" or "quota" (a
+    # reputation rate limit is recorded, never counted toward the recipient's soft-bounce
+    # limit: SPEC 3 policy). Our own SMTP-relay account refused ("The sending email account
+    # has been temporarily suspended") is no disabled mailbox.
+    WordingGroup(
+        name="sender_reputation_limited",
+        stage=OVERRIDES_CODE,
+        detail="blocked",
+        wordings=_w(
+            (
+                r"very low reputation of the sending",
+                _GS + "421 4.7.0 / 550 5.7.1 'This message is suspicious due to the very low "
+                "reputation of the sending IP address / domain'",
+            ),
+            (
+                r"unusual (?:rate|amount) of (?:unsolicited )?(?:e-?)?mail",
+                _GS
+                + "421 4.7.28 / 550 5.7.28 'Gmail has detected an unusual rate of (unsolicited) "
+                "email originating from your IP address ... temporarily rate limited'",
+            ),
+            (
+                r"quota for sending messages that have the same message-id",
+                _GS + "421 4.7.28 'this sender exceeded the quota for sending messages that have "
+                "the same Message-ID'",
+            ),
+        ),
+    ),
+    WordingGroup(
+        name="sender_authentication_limited",
+        stage=OVERRIDES_CODE,
+        detail="auth_failure",
+        wordings=_w(
+            (
+                r"rate limited because (?:it is unauthenticated|spf|dkim|the sending domain "
+                r"doesn't have a dmarc|the from: header)",
+                _GS + "421 4.7.26/4.7.27/4.7.30/4.7.40/4.7.32 'Your email has been rate limited "
+                "because SPF / DKIM authentication didn't pass', '... because it is "
+                "unauthenticated', '... doesn't have a DMARC record', '... the From: header "
+                "isn't aligned'",
+            ),
+            (
+                r"spf record of the sending domain has one or more suspicious entries",
+                _GS
+                + "451 4.7.24 / 550 5.7.24 'The SPF record of the sending domain has one or more "
+                "suspicious entries'",
+            ),
+        ),
+    ),
+    WordingGroup(
+        name="sender_ptr_limited",
+        stage=OVERRIDES_CODE,
+        detail="require_ptr",
+        wordings=_w(
+            (
+                r"(?:does not|doesn't) have a ptr record",
+                _GS + "421 4.7.0 / 451 4.7.23 / 550 5.7.25 'The (sending) IP address ... does not "
+                "have a PTR record ... temporarily rate limited'",
+            ),
+        ),
+    ),
+    WordingGroup(
+        name="sender_relay_refused",
+        stage=OVERRIDES_CODE,
+        detail="relay_denied",
+        wordings=_w(
+            (r"email sending denied", _GS + "550 5.7.0 'Email sending denied'"),
+            (
+                r"email relay denied",
+                _GS + "550 5.7.0 'Email relay denied <ip>. Invalid credentials for relay' / 'The "
+                "sending email account has been temporarily suspended due to abuse', 'Email "
+                "sending denied' (our SMTP-relay account, not the recipient)",
+            ),
+        ),
+    ),
     WordingGroup(
         name="system_storage_full",  # the receiving *system* is full, not the mailbox
         stage=OVERRIDES_CODE,
@@ -202,7 +282,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"mail file size exceeds the maximum",
                 "Sendmail 552 'Mail file size exceeds the maximum size allowed for mail delivery'",
             ),
-            (r"exceeded (?:its |the |his |her )?(?:storage )?quota", "Exim; Courier"),
+            (
+                # (not Gmail's "exceeded the quota for sending messages": the sender's)
+                r"exceeded (?:its |the |his |her )?(?:storage )?quota(?! for sending)",
+                "Exim; Courier",
+            ),
             (r"quotaexceeded", "MS365 STOREDRV.Deliver QuotaExceededException"),
             (r"mail ?box (?:is )?full", "RFC 3463 X.2.2 'mailbox full'; Yahoo; Postfix"),
             (r"mailbox size limit", "Yandex 5.2.2; Postfix virtual(8) mailbox_size_limit"),
@@ -432,7 +516,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "MS365 NDR 5.7.512 'Access denied, message must be RFC 5322 section 3.6.2 "
                 "compliant' (a From: header is required)",
             ),
-            (r"multiple addresses in from", "Gmail"),
+            (
+                r"multiple addresses in (?:the )?from",
+                "Gmail 550 5.7.1 'Messages with multiple addresses in the From: header are not "
+                "accepted'",
+            ),
             (r"headers? (?:is |are )?(?:not valid|malformed|invalid)", "Gmail; MS365"),
             (r"message is malformed", "Gmail 554 5.6.0 'Mail message is malformed'"),
             (
@@ -495,7 +583,18 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"sending (?:quota|limit)", "Gmail 550 5.4.5 'Daily user sending limit exceeded'"),
             (r"submission quota", "MS365 NDR 5.2.2 'Submission quota exceeded' (the sender's)"),
-            (r"receiving mail too quickly", "Gmail 450 4.2.1"),
+            (
+                # (sent with 4.2.1, which alone would read "mailbox disabled")
+                r"receiving (?:e-?)?mail too quickly",
+                "Gmail 450 4.2.1 'The user you are trying to contact is receiving email too "
+                "quickly' (the 2026 text says 'email', older ones 'mail'); Yahoo '450 User is "
+                "receiving mail too quickly'",
+            ),
+            (
+                r"max message per connection",
+                "Yahoo SMTP error codes '421 Max message per connection reached, closing "
+                "transmission channel' (as tabled in Sisimai Rhost::YahooInc)",
+            ),
             (
                 # (its "Domain policy" would read as a policy refusal)
                 r"try this recipient in a separate transaction|size per transaction exceeded",
@@ -563,6 +662,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "Google Workspace SMTP error reference '421 4.3.0 / 4.7.0 Temporary System "
                 "Problem. Try again later'",
             ),
+            (
+                r"connection expired, try reconnecting|try again later, closing connection",
+                _GS + "421 4.7.0 'Connection expired, try reconnecting', 'Try again later, "
+                "closing connection'",
+            ),
         ),
     ),
     # ---- texts that decide when the code is generic --------------------------------------
@@ -620,6 +724,15 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"doesn't have an? .{1,40}account", "Yahoo 554 'This user doesn't have an account'"),
             (r"not our customer", "Comcast 550 5.1.1 'Not our Customer'"),
+            (
+                # (Yahoo refuses unknown recipients after the data: its own sample notice
+                # shows "failed after I sent the message ... This user doesn't have a
+                # yahoo.com account"; a provider's wording is no filter's verdict)
+                r"requested mail action aborted, mailbox not found",
+                "Yahoo SMTP error codes '552 1 Requested mail action aborted, mailbox not found' "
+                "(senders.yahooinc.com/smtp-error-codes, as tabled in Sisimai Rhost::YahooInc: "
+                "user unknown)",
+            ),
             (r"no such user!", "Yandex 550 5.7.1 'No such user!' (the mailbox does not exist)"),
             (
                 r"\brcp-p1\b",
@@ -740,6 +853,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"return.?path|mail from)\b",
                 "Sendmail 553 5.1.7 'Invalid sender address'; RFC 3463 X.1.7 name",
             ),
+            (
+                r"bad (?:sender|envelope sender|return.?path|mail from)\b",
+                "Sendmail 553 5.1.7 'Invalid sender address'; RFC 3463 X.1.7 name",
+            ),
         ),
     ),
     WordingGroup(
@@ -829,10 +946,6 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"mail content denied",
                 "Tencent QQ Mail help (service.mail.qq.com/detail/122/171): 'mail content denied'",
             ),
-            (
-                r"bad (?:sender|envelope sender|return.?path|mail from)\b",
-                "Sendmail 553 5.1.7 'Invalid sender address'; RFC 3463 X.1.7 name",
-            ),
         ),
     ),
     WordingGroup(
@@ -875,12 +988,8 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"aol will not accept delivery|postmaster\.(?:info\.)?aol\.com/errors",
                 "AOL postmaster error messages (postmaster.info.aol.com/errors): '521 5.2.1 : "
                 "(CON:B1) AOL will not accept delivery of this message', every listed code an IP "
-                "block (RTR, HVU, DNS, RLY, DYN, CON blocks); its 5.2.1 is no disabled mailbox",
-            ),
-            (
-                r"\b(?:rly|con|rtr|hvu|dyn):[a-z]{1,2}\d{0,2}\b",
-                "AOL postmaster error messages: 554 RLY:B1 (complaints), CON:B1 (spam from the "
-                "IP), RTR:BB/RTR:RD (dynamic IP), HVU:B1, DYN:T1: blocks of the sending IP",
+                "block (RTR, HVU, DNS, RLY, DYN, CON blocks) linked to its page there; its 5.2.1 "
+                "is no disabled mailbox",
             ),
             (r"blacklist", "common wording"),
             (r"blocklist", "Spamhaus/MS365 5.7.606-649"),
@@ -921,6 +1030,17 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"\bin helo\b", "Exim/Postfix HELO checks ('... in HELO')"),
             (r"\bin ehlo\b", "Exim/Postfix HELO checks ('... in EHLO')"),
             (r"impersonating", "Exim/Postfix HELO checks 'host impersonating <domain>'"),
+            (
+                r"ehlo argument",
+                _GS + "501 5.5.4 'HELO/EHLO argument <x> invalid', 'Empty HELO/EHLO argument "
+                "not allowed' (our HELO name)",
+            ),
+            (
+                r"esmtp not accepting connections",
+                "Apple iCloud Mail '554 <host> ESMTP not accepting connections' (the sending IP "
+                "refused; as tabled in Sisimai Rhost::Apple from Apple's postmaster page and "
+                "Postmastery's iCloud page)",
+            ),
             (r"refused to talk", "Postfix smtp(8) 'refused to talk to me'"),
         ),
     ),
