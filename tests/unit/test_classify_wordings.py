@@ -301,13 +301,14 @@ HARD, FULL, SOFT, POLICY = (
             "filtered",
         ),
         ("5.0.0", 550, "550 This mailbox has been blocked due to inactivity", FULL, "suspended"),
-        # Outlook.com's documented postmaster codes
+        # Outlook.com's documented postmaster codes: RP-001's rate limit is "related to
+        # IP/domain reputation" (its Troubleshooting page), so recorded, not counted
         (
             "4.0.0",
             421,
             "421 RP-001 (BAY0-MC1-F1) Unfortunately, some messages from 192.0.2.1 weren't sent.",
-            SOFT,
-            "rate_limited",
+            POLICY,
+            "blocked",
         ),
         (
             "5.0.0",
@@ -1147,3 +1148,25 @@ def test_yahoo_and_icloud(status, code, diagnostic, category, detail):
 def test_split_wordings_keep_their_meaning(diagnostic, detail):
     status = diagnostic.split()[1]
     assert classify_bounce(status, int(diagnostic[:3]), diagnostic).detail == detail
+
+
+@pytest.mark.parametrize(
+    ("code", "diagnostic", "detail"),
+    [
+        # Outlook.com Postmaster "SMTP Error Codes": every RP code's rate or connection limit is
+        # "related to IP/domain reputation"; SC/DY/OU are refusals for the sending IP
+        (
+            421,
+            "421 RP-001 (BAY004-MC1F15) Unfortunately, some messages from 192.0.2.1 weren't sent. "
+            "Please try again. We have limits for how many messages can be sent per hour and per "
+            "day.",
+            "blocked",
+        ),
+        (421, "421 4.7.0 [RP-003] too many connections", "blocked"),
+        (550, "550 SC-001 Mail rejected by Outlook.com for policy reasons.", "blocked"),
+        (550, "550 DY-001 Mail rejected by Outlook.com for policy reasons.", "blocked"),
+    ],
+)
+def test_outlook_com_postmaster_codes(code, diagnostic, detail):
+    outcome = classify_bounce(None, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (POLICY, detail)

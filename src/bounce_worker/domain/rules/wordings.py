@@ -197,6 +197,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "email originating from your IP address ... temporarily rate limited'",
             ),
             (
+                r"\brp-00[1-3]\b",
+                "Outlook.com Postmaster, Troubleshooting, 'SMTP Error Codes': 421 RP-001/RP-002 "
+                "rate limit, RP-003 connection limit, each 'related to IP/domain reputation'",
+            ),
+            (
                 r"quota for sending messages that have the same message-id",
                 _GS + "421 4.7.28 'this sender exceeded the quota for sending messages that have "
                 "the same Message-ID'",
@@ -623,7 +628,6 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "MS365 NDR 5.7.508 'Access denied, [IP] has exceeded permitted limits within "
                 "$range range'",
             ),
-            (r"\brp-00[1-3]\b", "Outlook.com postmaster: RP-001..003 (too many messages)"),
             (r"throttl", "common wording"),
             (r"gr[ae]y-?list", "Postgrey/greylisting 450 4.2.0 'Greylisted'"),
         ),
