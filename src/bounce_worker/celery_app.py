@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
-import gc
 import logging
 from typing import Any
 
@@ -21,7 +17,7 @@ from celery.signals import (
     worker_shutting_down,
 )
 
-from bounce_worker import org_policy, shutdown
+from bounce_worker import memory, org_policy, shutdown
 from bounce_worker.clock import utcnow
 from bounce_worker.config import placeholder_problem, settings
 from bounce_worker.limits import visibility_timeout_problem
@@ -30,15 +26,6 @@ from bounce_worker.observability.logs import redact_handlers, use_json
 from bounce_worker.store.db import dispose_all, get_engine
 
 log = logging.getLogger("bounce_worker.worker")
-
-
-TRIM_AFTER_BYTES = 1024 * 1024  # base64 of a raw mail
-
-
-def _trim() -> None:
-    """glibc's malloc_trim(0): give freed heap pages back to the system (no-op elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 # Worker, beat and Flower all load this app: none of them starts on a placeholder secret.
@@ -106,9 +93,20 @@ def _stop_retrying(**_: Any) -> None:
     shutdown.request()
 
 
+@worker_init.connect
+def _unmap_big_buffers(**_: Any) -> None:
+    # Before the pool forks: its children inherit the setting (memory.py).
+    memory.big_buffers_unmapped()
+
+
+_in_pool_child = False  # set in prefork children (worker_process_init)
+
+
 @worker_process_init.connect
 def _fresh_connections(**_: Any) -> None:
     # Prefork children must not share the parent's database connections.
+    global _in_pool_child
+    _in_pool_child = True
     dispose_all()
 
 
@@ -140,16 +138,14 @@ def _job_metrics(sender: Any = None, result: Any = None, **_: Any) -> None:
 
 @task_postrun.connect
 def _give_back_memory(sender: Any = None, args: Any = None, **_: Any) -> None:
-    # A raw mail's copies (broker envelope, body, decoded mail, parse) are freed when its
-    # task ends, but glibc keeps freed heap memory in the process: give it back after a big
-    # mail, or an idle worker stays the size of the largest mail it has seen
-    # (bench/hostile.py). Small mails skip it: the two cost tens of milliseconds.
+    # In a prefork child, the end of a big raw mail's task is the last moment this process
+    # sees it (memory.py). The solo pool runs tasks in the main process: the consumer trims
+    # there, once the message is acknowledged and gone.
     if (
-        sender is not None
+        _in_pool_child
+        and sender is not None
         and sender.name == "bounce_worker.ingest_raw"
         and args
-        and isinstance(args[0], str)
-        and len(args[0]) > TRIM_AFTER_BYTES
+        and memory.is_big(args[0])
     ):
-        gc.collect()  # the request, message and parse objects sit in reference cycles
-        _trim()
+        memory.trim()

@@ -29,7 +29,7 @@ from typing import Any
 from celery.worker.consumer.consumer import Consumer
 from kombu.utils.encoding import safe_repr
 
-from bounce_worker import limits
+from bounce_worker import limits, memory
 
 log = logging.getLogger("bounce_worker.poison")
 
@@ -206,8 +206,10 @@ class GuardedConsumer(Consumer):  # type: ignore[misc]
     def create_task_handler(self, *args: Any, **kwargs: Any) -> Any:
         handle = super().create_task_handler(*args, **kwargs)
         tasks = self.app.tasks
+        after_big = memory.AfterBigMessages(self.timer)
 
         def on_task_received(message: Any) -> Any:
+            after_big.took(message)
             try:
                 check(
                     message.headers,
