@@ -1170,3 +1170,25 @@ def test_split_wordings_keep_their_meaning(diagnostic, detail):
 def test_outlook_com_postmaster_codes(code, diagnostic, detail):
     outcome = classify_bounce(None, code, diagnostic)
     assert (outcome.category, outcome.detail) == (POLICY, detail)
+
+
+@pytest.mark.parametrize(
+    ("code", "diagnostic", "category", "detail"),
+    [
+        # Comcast postmaster "Mail delivery error codes": ES codes are dynamic/residential IP
+        # space, BL codes the sending IP's spam patterns or blocklists; "Too many sessions
+        # opened" its connection limit
+        (
+            554,
+            "554 resimta-ch2-18v.sys.comcast.net 192.0.2.1 rejected, see "
+            "http://postmaster.comcast.net/smtp-error-codes.php#BL000000",
+            POLICY,
+            "blocked",
+        ),
+        (554, "554 192.0.2.1 ES000010 see postmaster.comcast.net", POLICY, "blocked"),
+        (421, "421 - [Too many sessions opened]", SOFT, "rate_limited"),
+    ],
+)
+def test_comcast_codes(code, diagnostic, category, detail):
+    outcome = classify_bounce(None, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)

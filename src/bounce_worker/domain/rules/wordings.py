@@ -556,8 +556,9 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="rate_limited",
         wordings=_w(
             (
-                r"too many (?:connections|messages|recipients|concurrent|mails|emails)",
-                "RFC 5321 452 'too many recipients'; Postfix anvil; Exim",
+                r"too many (?:connections|messages|recipients|concurrent|mails|emails|sessions)",
+                "RFC 5321 452 'too many recipients'; Postfix anvil; Exim; Comcast postmaster "
+                "'421 - [Too many sessions opened]' (simultaneous connections per IP)",
             ),
             (r"rate limit(?!.{0,60}reputation)", "Gmail 421 4.7.0 'rate limited'"),
             (
@@ -987,6 +988,12 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"suspected (?:spam ip|bounce attack)",
                 "Tencent QQ Mail help (service.mail.qq.com/detail/122/57, /66): 'suspected bounce "
                 "attacks', 'suspected spam ip'",
+            ),
+            (
+                r"\b(?:es0000(?:01|10)|bl0\d{2,5})\b",
+                "Comcast postmaster 'Mail delivery error codes' (postmaster.comcast.net): "
+                "ES000001/ES000010 dynamic or residential IP space, BL000000-BL000111 and BL001-"
+                "BL0010 the sending IP's spam patterns or blocklist listings",
             ),
             (
                 r"aol will not accept delivery|postmaster\.(?:info\.)?aol\.com/errors",
