@@ -4,6 +4,7 @@ instead of hanging for minutes: the retry loop can then see a warm shutdown (lim
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -13,8 +14,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from bounce_worker.errors import TRANSIENT
-from bounce_worker.limits import DB_CONNECT_TIMEOUT
-from bounce_worker.store.db import connect_args, get_engine
+from bounce_worker.limits import DB_CONNECT_TIMEOUT, DB_KEEPALIVES
+from bounce_worker.store.db import AsyncHotReader, HotReader, connect_args, get_engine, reader
 
 
 @pytest.fixture
@@ -51,9 +52,51 @@ def test_connect_to_a_silent_server_times_out_as_a_transient_error(silent_port: 
 
 def test_the_default_connect_timeout_applies_unless_the_url_sets_one() -> None:
     assert connect_args("postgresql+psycopg://postgres@127.0.0.1/test") == {
-        "connect_timeout": DB_CONNECT_TIMEOUT
+        "connect_timeout": DB_CONNECT_TIMEOUT, **DB_KEEPALIVES
     }
-    assert connect_args("postgresql+psycopg://postgres@127.0.0.1/test?connect_timeout=3") == {}
+    given = "postgresql+psycopg://postgres@127.0.0.1/test?connect_timeout=3&keepalives_idle=60"
+    assert connect_args(given) == {
+        key: value for key, value in DB_KEEPALIVES.items() if key != "keepalives_idle"
+    }
     engine = get_engine("postgresql://postgres@127.0.0.1:5432/test")
     with engine.connect() as conn:  # the real server: the option is accepted
         assert conn.exec_driver_sql("select 1").scalar() == 1
+
+
+def _tcp_options(fd: int) -> dict[str, int]:
+    """What the kernel applies to a connection's socket (tcp(7))."""
+    sock = socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM)  # a duplicate descriptor
+    try:
+        return {
+            "keepalives": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            "keepalives_idle": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            "keepalives_interval": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            "keepalives_count": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            "tcp_user_timeout": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+        }
+    finally:
+        sock.close()
+
+
+def test_every_kind_of_connection_is_kept_alive(pg_url: str) -> None:
+    """A connection whose server goes silent after it is open is found dead in about 25 s,
+    not two hours: each way the project opens a PostgreSQL connection (the pooled engine,
+    the autocommit reader, the API's hot readers) asks the kernel for keepalive probes."""
+    engine = get_engine(pg_url)
+    with engine.connect() as conn:
+        assert _tcp_options(conn.connection.dbapi_connection.pgconn.socket) == DB_KEEPALIVES
+    with reader(engine).connect() as conn:
+        assert _tcp_options(conn.connection.dbapi_connection.pgconn.socket) == DB_KEEPALIVES
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    hot = HotReader(plain)
+    with hot._connect() as raw:
+        assert _tcp_options(raw.pgconn.socket) == DB_KEEPALIVES
+
+    async def async_options() -> dict[str, int]:
+        conn = await AsyncHotReader(plain)._connect()
+        try:
+            return _tcp_options(conn.pgconn.socket)
+        finally:
+            await conn.close()
+
+    assert asyncio.run(async_options()) == DB_KEEPALIVES

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 
-from bounce_worker.limits import DB_CONNECT_TIMEOUT
+from bounce_worker.limits import DB_CONNECT_TIMEOUT, DB_KEEPALIVES
 
 
 def normalize_url(url: str) -> str:
@@ -41,10 +41,11 @@ def get_engine(url: str) -> Engine:
 
 
 def connect_args(url: str) -> dict[str, Any]:
-    """PostgreSQL connects time out (limits.DB_CONNECT_TIMEOUT) unless the URL says."""
-    if "connect_timeout" in make_url(url).query:
-        return {}
-    return {"connect_timeout": DB_CONNECT_TIMEOUT}
+    """PostgreSQL connects time out (limits.DB_CONNECT_TIMEOUT) and open connections are
+    kept alive (limits.DB_KEEPALIVES), each unless the URL says otherwise."""
+    given = make_url(url).query
+    defaults = {"connect_timeout": DB_CONNECT_TIMEOUT, **DB_KEEPALIVES}
+    return {key: value for key, value in defaults.items() if key not in given}
 
 
 _READERS: dict[str, Engine] = {}
