@@ -445,11 +445,13 @@ HARD, FULL, SOFT, POLICY = (
         ("5.0.0", 554, "554 rejected. AUP#URLBL011", POLICY, "spam_detected"),
         # Microsoft 365 NDR reference: limits, not policy refusals, whatever the 5.7.x code
         (
+            # our organization's outgoing mail blocked for spam or bulk mail (Microsoft Learn
+            # "Fix error code 5.7.700 through 5.7.750"): recorded, not counted as a rate limit
             "5.7.705",
             550,
             "550 5.7.705 Access denied, tenant has exceeded threshold",
-            SOFT,
-            "rate_limited",
+            POLICY,
+            "blocked",
         ),
         (
             "5.7.508",
@@ -1192,3 +1194,9 @@ def test_outlook_com_postmaster_codes(code, diagnostic, detail):
 def test_comcast_codes(code, diagnostic, category, detail):
     outcome = classify_bounce(None, code, diagnostic)
     assert (outcome.category, outcome.detail) == (category, detail)
+
+
+def test_exchange_helo_requires_domain_address():
+    # Exchange Server DSN reference: our HELO name (policy, the sending host)
+    outcome = classify_bounce("5.0.0", 550, "550 5.0.0 HELO / EHLO requires domain address")
+    assert (outcome.category, outcome.detail) == (POLICY, "blocked")

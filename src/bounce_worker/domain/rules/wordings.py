@@ -197,6 +197,12 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "email originating from your IP address ... temporarily rate limited'",
             ),
             (
+                r"tenant has exceeded threshold",
+                "MS365 NDR 5.7.700-5.7.750 'Access denied, tenant has exceeded threshold' "
+                "(Microsoft Learn 'Fix error code 5.7.700 through 5.7.750': the sending "
+                "organization sent too much spam or bulk mail and its outgoing mail is blocked)",
+            ),
+            (
                 r"\brp-00[1-3]\b",
                 "Outlook.com Postmaster, Troubleshooting, 'SMTP Error Codes': 421 RP-001/RP-002 "
                 "rate limit, RP-003 connection limit, each 'related to IP/domain reputation'",
@@ -621,10 +627,6 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"receive limit", "MS365 5.2.121/5.2.122 per-hour message receive limit"),
             (
-                r"tenant has exceeded threshold",
-                "MS365 NDR 5.7.700-5.7.750 'Access denied, tenant has exceeded threshold'",
-            ),
-            (
                 r"exceeded permitted limits",
                 "MS365 NDR 5.7.508 'Access denied, [IP] has exceeded permitted limits within "
                 "$range range'",
@@ -1039,6 +1041,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "Postfix smtpd(8) 'Helo command rejected:'",
             ),
             (r"\bin helo\b", "Exim/Postfix HELO checks ('... in HELO')"),
+            (
+                r"ehlo requires domain address",
+                "Exchange NDR '5.0.0 HELO / EHLO requires domain address' (Exchange Server DSN "
+                "reference, technet bb232118)",
+            ),
             (r"\bin ehlo\b", "Exim/Postfix HELO checks ('... in EHLO')"),
             (r"impersonating", "Exim/Postfix HELO checks 'host impersonating <domain>'"),
             (
