@@ -1200,3 +1200,30 @@ def test_exchange_helo_requires_domain_address():
     # Exchange Server DSN reference: our HELO name (policy, the sending host)
     outcome = classify_bounce("5.0.0", 550, "550 5.0.0 HELO / EHLO requires domain address")
     assert (outcome.category, outcome.detail) == (POLICY, "blocked")
+
+
+@pytest.mark.parametrize(
+    ("code", "diagnostic", "category", "detail"),
+    [
+        # Broadcom Email Security.cloud (MessageLabs) KB: an invalid address in the domain
+        (553, "553 Recipient mailbox is not allowed", HARD, "user_unknown"),
+        # qmail-smtpd: our envelope sender is on the receiver's badmailfrom list
+        (
+            553,
+            "553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)",
+            POLICY,
+            "sender_rejected",
+        ),
+        # Cloudflare Email Routing postmaster page: the sending IP on an RBL
+        (
+            554,
+            "554 192.0.2.1 found on one or more RBLs (abusixip). Refer to "
+            "https://developers.cloudflare.com/email-routing/postmaster/",
+            POLICY,
+            "blocked",
+        ),
+    ],
+)
+def test_gateway_references(code, diagnostic, category, detail):
+    outcome = classify_bounce(None, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)

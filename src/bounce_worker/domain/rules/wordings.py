@@ -732,6 +732,12 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"doesn't have an? .{1,40}account", "Yahoo 554 'This user doesn't have an account'"),
             (r"not our customer", "Comcast 550 5.1.1 'Not our Customer'"),
             (
+                r"recipient mailbox is not allowed",
+                "Broadcom Email Security.cloud (MessageLabs) KB 175710 / 165163: '553 Recipient "
+                "mailbox is not allowed' = an invalid address in the recipient's domain (as tabled "
+                "in Sisimai Rhost::MessageLabs)",
+            ),
+            (
                 # (Yahoo refuses unknown recipients after the data: its own sample notice
                 # shows "failed after I sent the message ... This user doesn't have a
                 # yahoo.com account"; a provider's wording is no filter's verdict)
@@ -853,6 +859,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "unresolvable RFC.5321 from domain' (our envelope sender's domain)",
             ),
             (r"sender was rejected", "qmail-remote 'Connected to x but sender was rejected'"),
+            (
+                r"badmailfrom",
+                "qmail-smtpd '553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)'; "
+                "Broadcom Email Security.cloud KB 162232 quotes it",
+            ),
             (
                 # (before the user-unknown wordings: "invalid ... address" is ours here; "bad"
                 # apart, so the rarer adjectives are the literals looked for first)
@@ -1009,6 +1020,11 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"block ?list", "common wording"),
             (r"black ?list", "common wording"),
             (r"rbl\b", "DNSBL texts"),
+            (
+                r"on one or more rbls",
+                "Cloudflare Email Routing postmaster page: '554 <ip> found on one or more RBLs "
+                "(abusixip)'",
+            ),
             (r"dnsbl", "DNSBL texts"),
             (r"reputation", "Gmail 4.7.0; MS365"),
             (r"blocked\b", "Spamhaus 'Client host blocked'; AOL RLY:B1"),
