@@ -126,3 +126,17 @@ def test_raw_mail_dead_letter_replays_through_the_mail_parsers(
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "replayed 1: applied 1, duplicates 0, still dead 0"
     assert rows(dead)[3].replayed_at is not None
+
+
+def test_a_binary_payload_is_stored_byte_for_byte(pg_engine: Engine) -> None:
+    """The writer sends a dead letter's payload as a binary parameter: every byte value,
+    and a payload of a raw mail's size, come back as they went in."""
+    from bounce_worker import service
+
+    payloads = [bytes(range(256)) * 4, b"\x00\xff" + b"x" * (3 * 1024 * 1024)]
+    ids = [service.dead_letter(pg_engine, "raw", "test:binary", p, "reason",
+                               datetime(2026, 12, 2, tzinfo=UTC)) for p in payloads]  # fmt: skip
+    with UnitOfWork(pg_engine) as uow:
+        stored = {r.id: bytes(r.payload) for r in uow.session.scalars(
+            select(DeadLetterRow).where(DeadLetterRow.id.in_(ids)))}  # fmt: skip
+    assert [stored[i] for i in ids] == payloads

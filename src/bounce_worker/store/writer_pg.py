@@ -29,7 +29,6 @@ on the rows, and so do the operator use cases (store/uow.py).
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -151,7 +150,7 @@ SQL = {
             AS r({_record(TRANSITIONS, TRANSITION_COLUMNS)})""",  # in order: ids follow history
     "dead_letter": """
         INSERT INTO dead_letters (kind, source, payload, reason, received_at)
-        VALUES (%(kind)s, %(source)s, decode(%(payload)s, 'base64'), %(reason)s, %(received_at)s)
+        VALUES (%(kind)s, %(source)s, %(payload)b, %(reason)s, %(received_at)s)
         RETURNING id""",
     "refile": "UPDATE dead_letters SET reason = %(reason)s WHERE id = %(id)s",
 }
@@ -246,9 +245,10 @@ class PgEventStore:
         self.transitions = []
 
     def add_dead_letter(self, row: Mapping[str, Any]) -> int:
-        """One statement each (rare: no fast path)."""
-        payload = base64.b64encode(row["payload"]).decode()
-        return self.conn.execute(SQL["dead_letter"], {**row, "payload": payload}).fetchone()[0]  # type: ignore[index]
+        """One statement each (rare: no fast path). The payload (a raw mail of up to
+        BOUNCE_WORKER_MAX_MESSAGE_BYTES) goes as a binary parameter (`%b`): as it is, where
+        text would be its hex or base64 form (2 or 1.33 times its size, and libpq's copy)."""
+        return self.conn.execute(SQL["dead_letter"], row).fetchone()[0]  # type: ignore[index]
 
     def refile(self, dead_letter_id: int, reason: str) -> None:
         self.conn.execute(SQL["refile"], {"id": dead_letter_id, "reason": reason})
