@@ -67,6 +67,30 @@ HARD, FULL, SOFT, POLICY = (
         # "SMTP server: errors from" (smtpd_chat.c): the RCPT TO of its transcript
         ("postfix_report_unavailable.eml", "kim@example.net", SOFT, "undefined"),
         ("postfix_smtpd_notice.eml", "kim@example.net", HARD, "user_unknown"),
+        # Templates of MTA sources, checked in the formats work (docs/notes):
+        # hMailServer SEND_FAILED_NOTIFICATION (its default server messages) with the error
+        # text of SMTPClientConnection.cpp ("Remote server replied:") or of
+        # ExternalDelivery.cpp ("No mail servers appear to exists for the recipient's address")
+        ("hmailserver.eml", "kim@example.net", HARD, "user_unknown"),
+        ("hmailserver_connect.eml", "kim@nonexistent.example", HARD, "host_unknown"),
+        # Sendmail 8 savemail.c errbody() without MIME: "permanent fatal errors", an alias's
+        # "(expanded from: ...)" (named by the address it came from, as its DSN's
+        # Final-Recipient is), and the "THIS IS A WARNING MESSAGE ONLY" delay notice
+        ("sendmail_nomime.eml", "kim.k@example.org", HARD, "user_unknown"),
+        ("sendmail_warning.eml", "kim@example.net", SOFT, "network_error"),
+        # Postfix before 2.0 ("This is the Postfix program", "--- Undelivered message
+        # follows ---") and bounce.cf.default's delay_template ("THIS IS A WARNING ONLY")
+        ("postfix_program.eml", "kim@example.net", HARD, "user_unknown"),
+        ("postfix_delay.eml", "kim@example.net", SOFT, "network_error"),
+        # Exim deliver.c: the old "(Exim)" failure text ("SMTP error from remote mailer") and
+        # the delay warning ("has not yet been delivered ... Delay reason:")
+        ("exim_old.eml", "kim@example.net", HARD, "user_unknown"),
+        ("exim_delay.eml", "kim@example.net", FULL, "mailbox_full"),
+        # qmail-send.c's failure text with qmail-local's "Sorry, no mailbox here by that name.
+        # (#5.1.1)"
+        ("qmail_local.eml", "kim@example.net", HARD, "user_unknown"),
+        # MDaemon's "PERMANENT fatal delivery errors" notice with its session transcript
+        ("mdaemon.eml", "kim@example.net", HARD, "user_unknown"),
     ],
 )
 def test_format(name: str, recipient: str, category: Category, detail: str) -> None:

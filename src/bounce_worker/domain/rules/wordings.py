@@ -1161,6 +1161,12 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "qmail-remote.c 'Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)'",
             ),
             (
+                r"no mail servers appear to exist",
+                "hMailServer source/Server/SMTP/ExternalDelivery.cpp 'Error Description: No "
+                "mail servers appear to exists for the recipient's address.' (DNS answered: "
+                "the domain has no mail host)",
+            ),
+            (
                 r"host address lookups failed permanently",
                 "Exim transports/smtp.c 'all host address lookups failed permanently'",
             ),
