@@ -252,9 +252,14 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=OVERRIDES_CODE,
         detail="relay_denied",
         wordings=_w(
-            (r"email sending denied", _GS + "550 5.7.0 'Email sending denied'"),
             (
-                r"email relay denied",
+                # ("mail ..." covers the older "Mail Sending denied" and the current "Email ...")
+                r"mail sending denied",
+                _GS + "550 5.7.0 'Email sending denied' (the sending account disabled or not "
+                "registered in its Workspace domain)",
+            ),
+            (
+                r"mail relay denied",
                 _GS + "550 5.7.0 'Email relay denied <ip>. Invalid credentials for relay' / 'The "
                 "sending email account has been temporarily suspended due to abuse', 'Email "
                 "sending denied' (our SMTP-relay account, not the recipient)",
@@ -670,9 +675,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "Problem. Try again later'",
             ),
             (
-                r"connection expired, try reconnecting|try again later, closing connection",
-                _GS + "421 4.7.0 'Connection expired, try reconnecting', 'Try again later, "
-                "closing connection'",
+                # (not its "421 4.7.0 Try again later, closing connection": a denial-of-service
+                # guard against the sending host at HELO, left to its 4.7.0)
+                r"connection expired, try reconnecting",
+                _GS + "421 4.7.0 'Connection expired, try reconnecting'",
             ),
         ),
     ),
