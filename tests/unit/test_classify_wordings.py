@@ -1227,3 +1227,37 @@ def test_exchange_helo_requires_domain_address():
 def test_gateway_references(code, diagnostic, category, detail):
     outcome = classify_bounce(None, code, diagnostic)
     assert (outcome.category, outcome.detail) == (category, detail)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category", "detail"),
+    [
+        # Microsoft Learn NDR reference (Exchange Online 4.7.32x / 5.7.32x): the destination's
+        # TLS or DANE failed, a transport condition (soft), whatever the X.7.x code says
+        (
+            "4.7.323",
+            451,
+            "451 4.7.323 tlsa-invalid: The domain failed DANE validation",
+            SOFT,
+            "tls_required",
+        ),
+        (
+            "5.7.322",
+            550,
+            "550 5.7.322 certificate-expired: Destination mail server's certificate is expired",
+            SOFT,
+            "tls_required",
+        ),
+        # Exchange: the recipient's domain does not exist in DNS
+        (
+            "5.4.310",
+            550,
+            "550 5.4.310 DNS domain example.org does not exist [Message=InfoDomainNonexistent]",
+            HARD,
+            "host_unknown",
+        ),
+    ],
+)
+def test_exchange_online_transport_failures(status, code, diagnostic, category, detail):
+    outcome = classify_bounce(status, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)

@@ -55,6 +55,12 @@ _ORANGE_SOURCE = (
 # from its published bounce-code table (help.163.com "退信代码说明", as quoted at
 # biecuoliao.com/pa/MBRrwEM.html).
 _NETEASE_SOURCE = "Netease (163.com) bounce code table '退信代码说明': "
+_MS_DANE = (
+    "Microsoft Learn NDR reference, Exchange Online 4.7.321-4.7.325 / 5.7.321-5.7.325 (DANE and "
+    "TLS): 'starttls-not-supported', 'certificate-expired', 'tlsa-invalid: The domain failed "
+    "DANE validation', 'dnssec-invalid', 'certificate-host-mismatch' (the destination server's "
+    "TLS, not our message)"
+)
 _GS = (
     "Google Workspace 'Gmail SMTP errors and codes' (support.google.com/a/answer/3726730, "
     "2026-02 revision): "
@@ -656,6 +662,10 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"tls required for rcpt domain",
                 "Google Workspace SMTP error reference '421 4.7.0 TLS required for RCPT domain'",
             ),
+            # (three patterns, each with one literal the classifier looks for first)
+            (r"(?:tlsa|dnssec)-invalid", _MS_DANE),
+            (r"certificate-(?:host-mismatch|expired)", _MS_DANE),
+            (r"starttls-not-supported", _MS_DANE),
             (
                 r"senders to use tls/ssl",
                 "Google Workspace SMTP error reference 4.7.29/5.7.29 'Gmail requires all bulk "
@@ -1157,6 +1167,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "address record; as Sisimai Lhost::Gmail reads it: hostunknown)",
             ),
             (r"nonexistent ?domain", "MS365 5.4.4 SMTPSEND.DNS.NonExistentDomain"),
+            (
+                r"dns domain \S+ does not exist",
+                "Exchange NDR '550 5.4.310 DNS domain <domain> does not exist "
+                "[Message=InfoDomainNonexistent]'",
+            ),
             (
                 r"find (?:any host|the recipient domain)",
                 "qmail 'I couldn't find any host named (#5.1.2)'; Gmail 553 5.1.2",
