@@ -278,7 +278,11 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     ):
         return outcome_for(group.detail)
     # 2. the SMTP stage
-    if klass in (4, 5) and _stages.SENDER_STAGE.search(text):
+    if (
+        klass in (4, 5)
+        and _stages.SENDER_STAGE.search(text)
+        and not _stages.NO_REPLY_AT_STAGE.search(text)
+    ):
         return outcome_for(_policy_detail(text, key, "blocked"), policy=True)
     if permanent and subject != 1 and _stages.DATA_STAGE.search(text):
         weak = _first_group(text, WEAK_CODE_RULES)

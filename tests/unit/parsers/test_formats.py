@@ -91,6 +91,24 @@ HARD, FULL, SOFT, POLICY = (
         ("qmail_local.eml", "kim@example.net", HARD, "user_unknown"),
         # MDaemon's "PERMANENT fatal delivery errors" notice with its session transcript
         ("mdaemon.eml", "kim@example.net", HARD, "user_unknown"),
+        # Haraka config/outbound.bounce_message ("Intended Recipients:", "Failure Reason:")
+        ("haraka.eml", "kim@example.net", HARD, "user_unknown"),
+        # OpenSMTPD bounce.c: the first releases' "Recipient: x" / "Reason:" notice, and the
+        # delay notice ("A message is delayed for more than %s", notice_warning/_warning2)
+        ("opensmtpd_old.eml", "kim@example.net", HARD, "user_unknown"),
+        ("opensmtpd_delay.eml", "kim@example.net", SOFT, "network_error"),
+        # Microsoft SMTPSVC (IIS/Exchange 2000-2003): "Delivery to the following recipients
+        # failed." with its DSN part, and the same text alone (no reason given: soft)
+        ("smtpsvc_dsn.eml", "kim@example.net", HARD, "user_unknown"),
+        ("smtpsvc_text.eml", "kim@example.net", SOFT, "undefined"),
+        # Courier courierdsn's text ("UNDELIVERABLE MAIL", the ">>> RCPT TO" / "<<<" dialog)
+        ("courier_text.eml", "kim@example.net", HARD, "user_unknown"),
+        # Exchange Online's NDR as Microsoft Learn "Non-delivery reports in Exchange Online"
+        # lays it out ("Your message to x couldn't be delivered", "Reported error:"), and the
+        # Exchange delay DSN ("Delivery is delayed to these recipients or groups")
+        ("exo_enhanced.eml", "kim@example.net", HARD, "user_unknown"),
+        ("exo_mailbox_full.eml", "kim@example.net", FULL, "mailbox_full"),
+        ("exchange_delay.eml", "kim@example.net", SOFT, "expired"),
     ],
 )
 def test_format(name: str, recipient: str, category: Category, detail: str) -> None:

@@ -40,6 +40,14 @@ SENDER_STAGE = re.compile(
     # rejected." (MAIL FROM / HELO)
     r"but (?:sender|my name) was rejected|\(state (?:6|13)\)"
 )
+# A session that failed at that stage without a reply: no refusal at all, a network failure.
+# Postfix smtp_proto.c "conversation with %s timed out while %s" / "lost connection with %s
+# while %s" (%s: "receiving the initial server greeting", "performing the EHLO handshake",
+# "sending MAIL FROM", ...); Exim transports/smtp.c "SMTP timeout after %s" / "Remote host
+# closed connection in response to %s" (%s: "initial connection", "EHLO", "MAIL FROM:<x>").
+NO_REPLY_AT_STAGE = re.compile(
+    r"timed out while|lost connection with|smtp timeout after|closed connection in response to"
+)
 # Postfix "(in reply to end of DATA command)"; Exim "after end of data", "after DATA";
 # Sendmail ">>> DATA"; Courier "SMTP command: DATA"; McAfee-style filtering gateways.
 # qmail-remote.c: "<host> failed after I sent the message." (the reply to the data) and

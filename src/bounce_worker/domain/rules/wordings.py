@@ -1349,6 +1349,7 @@ GROUPS: tuple[WordingGroup, ...] = (
         detail="routing_loop",
         wordings=_w(
             (r"loops back to myself", "Postfix"),
+            (r"forwarding loop for", "Postfix local/local.c 'mail forwarding loop for %s'"),
             (r"too many hops", "Sendmail 554 5.4.6 'Too many hops'"),
             (r"hop count exceeded", "MS365 5.4.14"),
             (r"(?:mail|routing) loop", "RFC 3463 X.4.6"),
@@ -1372,7 +1373,12 @@ GROUPS: tuple[WordingGroup, ...] = (
         wordings=_w(
             (r"connection (?:timed out|refused|reset|closed)", "Postfix smtp(8); Exim"),
             (r"timed out", "Postfix 'conversation with x timed out'"),
+            (r"smtp timeout after", "Exim transports/smtp.c 'SMTP timeout after %s'"),
             (r"lost connection", "Postfix 'lost connection with x while ...'"),
+            (
+                r"closed connection in response to",
+                "Exim transports/smtp.c 'Remote host closed connection in response to %s'",
+            ),
             (r"delivery temporarily suspended", "Postfix qmgr(8): destination deferred"),
             (r"no route to host", "POSIX EHOSTUNREACH"),
             (r"network is unreachable", "POSIX ENETUNREACH"),
