@@ -109,6 +109,17 @@ HARD, FULL, SOFT, POLICY = (
         ("exo_enhanced.eml", "kim@example.net", HARD, "user_unknown"),
         ("exo_mailbox_full.eml", "kim@example.net", FULL, "mailbox_full"),
         ("exchange_delay.eml", "kim@example.net", SOFT, "expired"),
+        # SmarterMail "Could not deliver message to the following recipient(s):" with
+        # "Failed Recipient:" / "Reason:" (the texts a hosting provider's KB quotes:
+        # kb.indsoft.net "Common email delivery errors"); the domain's storage limit is the
+        # receiving system's (soft), not the recipient's mailbox
+        ("smartermail_nomx.eml", "kim@example.invalid", HARD, "host_unknown"),
+        ("smartermail_full.eml", "kim@example.net", FULL, "mailbox_full"),
+        ("smartermail_domainsize.eml", "kim@example.net", SOFT, "system_full"),
+        ("smartermail_remote.eml", "kim@example.net", HARD, "user_unknown"),
+        # Symantec/Broadcom Messaging Gateway's NDR (Broadcom KB 157433 "Bounce customization
+        # in Messaging Gateway"): Postfix's text without its first line
+        ("symantec_smg.eml", "kim@example.net", HARD, "user_unknown"),
     ],
 )
 def test_format(name: str, recipient: str, category: Category, detail: str) -> None:

@@ -282,6 +282,12 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"insufficient disk space", "Sendmail 452 4.4.5 Insufficient disk space"),
             (r"no space left on device", "POSIX ENOSPC as quoted by local delivery agents"),
             (r"(?:file ?system|disk) (?:is )?full", "local delivery agents (disk full)"),
+            (
+                # (the storage the recipient's whole domain is allowed on its host)
+                r"domain size limit has been exceeded",
+                "SmarterMail NDR 'Reason: The domain size limit has been exceeded' (as quoted "
+                "in kb.indsoft.net 'Common email delivery errors')",
+            ),
         ),
     ),
     WordingGroup(
