@@ -1261,3 +1261,10 @@ def test_gateway_references(code, diagnostic, category, detail):
 def test_exchange_online_transport_failures(status, code, diagnostic, category, detail):
     outcome = classify_bounce(status, code, diagnostic)
     assert (outcome.category, outcome.detail) == (category, detail)
+
+
+def test_qq_mail_connection_denied():
+    # Tencent QQ Mail help 122/170: the sending IP refused (policy), not an undefined 550
+    diagnostic = "550 Connection denied. https://service.mail.qq.com/detail/122/170"
+    outcome = classify_bounce(None, 550, diagnostic)
+    assert (outcome.category, outcome.detail) == (POLICY, "blocked")

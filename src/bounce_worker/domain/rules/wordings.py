@@ -1020,6 +1020,11 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "listed)",
             ),
             (
+                r"connection denied",
+                "Tencent QQ Mail help (service.mail.qq.com/detail/122/170): 'Connection denied', "
+                "the sending IP refused (as Sisimai Rhost::Tencent tables it: blocked)",
+            ),
+            (
                 r"suspected (?:spam ip|bounce attack)",
                 "Tencent QQ Mail help (service.mail.qq.com/detail/122/57, /66): 'suspected bounce "
                 "attacks', 'suspected spam ip'",
