@@ -127,3 +127,26 @@ def test_format(name: str, recipient: str, category: Category, detail: str) -> N
     assert event.recipient == recipient
     outcome = classify(event)
     assert (outcome.category, outcome.detail) == (category, detail)
+
+
+def test_haraka_reason_quoting_one_of_two_recipients_is_that_ones() -> None:
+    # Haraka's bounce names all recipients on one line and one "Failure Reason:". A reason
+    # that quotes one of them (the reply to its RCPT TO) says nothing of the other, which
+    # stays an undefined soft bounce rather than borrowing a user-unknown.
+    raw = fixture_bytes("formats/haraka_two_recipients.eml")
+    kim, bob = parse_message(raw, received_at=RECEIVED_AT)
+    assert (kim.recipient, kim.status, kim.smtp_code) == ("kim@example.net", "5.1.1", 550)
+    assert classify(kim).detail == "user_unknown"
+    assert (bob.recipient, bob.status, bob.smtp_code) == ("bob@example.net", "5.0.0", None)
+    assert classify(bob).category is SOFT
+    # A reason naming neither is both recipients'.
+    shared = raw.replace(
+        b"550 5.1.1 <kim@example.net>: Recipient address rejected: User unknown in virtual "
+        b"mailbox table",
+        b"554 5.4.7 delivery expired (message too old)",
+    )
+    events = parse_message(shared, received_at=RECEIVED_AT)
+    assert [(e.recipient, e.status, classify(e).detail) for e in events] == [
+        ("kim@example.net", "5.4.7", "expired"),
+        ("bob@example.net", "5.4.7", "expired"),
+    ]
