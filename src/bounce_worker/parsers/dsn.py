@@ -102,7 +102,9 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
         event_type = _ACTIONS.get(action[0] if action else "failed")
         if event_type is None:
             continue
-        diagnostic = _strip_type(block.get("diagnostic-code"))
+        # (Courier writes a connection failure as "X-Network-Error: Connection refused" in
+        # place of a Diagnostic-Code: module.dsn/dsn.C print_network_error.)
+        diagnostic = _strip_type(block.get("diagnostic-code")) or block.get("x-network-error")
         status = clean_status(block.get("status"))
         if not diagnostic:
             # No Diagnostic-Code (Courier, some gateways): the recipient's paragraph of the

@@ -101,8 +101,12 @@ HARD, FULL, SOFT, POLICY = (
         # failed." with its DSN part, and the same text alone (no reason given: soft)
         ("smtpsvc_dsn.eml", "kim@example.net", HARD, "user_unknown"),
         ("smtpsvc_text.eml", "kim@example.net", SOFT, "undefined"),
-        # Courier courierdsn's text ("UNDELIVERABLE MAIL", the ">>> RCPT TO" / "<<<" dialog)
-        ("courier_text.eml", "kim@example.net", HARD, "user_unknown"),
+        # Courier module.dsn (dsn.C, dsnfailed.txt, dsndelayed.txt): Status is always 5.0.0 or
+        # 4.0.0, the reply in Diagnostic-Code, a connection failure only in X-Network-Error,
+        # and a delayed DSN has no diagnostic field at all (the text's " <<< " reply is it)
+        ("courier_failed.eml", "kim@example.net", HARD, "user_unknown"),
+        ("courier_neterr.eml", "kim@example.net", SOFT, "network_error"),
+        ("courier_delayed.eml", "kim@example.net", FULL, "mailbox_full"),
         # Exchange Online's NDR as Microsoft Learn "Non-delivery reports in Exchange Online"
         # lays it out ("Your message to x couldn't be delivered", "Reported error:"), and the
         # Exchange delay DSN ("Delivery is delayed to these recipients or groups")
@@ -150,3 +154,11 @@ def test_haraka_reason_quoting_one_of_two_recipients_is_that_ones() -> None:
         ("kim@example.net", "5.4.7", "expired"),
         ("bob@example.net", "5.4.7", "expired"),
     ]
+
+
+def test_courier_network_error_field_is_the_diagnostic() -> None:
+    # Courier module.dsn/dsn.C print_network_error: a connection failure is written as
+    # "X-Network-Error: <text>" and no Diagnostic-Code; that text is the failure's reason.
+    (event,) = parse_message(fixture_bytes("formats/courier_neterr.eml"), received_at=RECEIVED_AT)
+    assert event.diagnostic is not None
+    assert event.diagnostic.startswith("Connection refused")
