@@ -315,6 +315,14 @@ def failures_from_text(
                     shared = _after_address_list(report, offset, found)
                     if shared:
                         diag = f"{diag.splitlines()[0]}\n{shared}"
+                    else:
+                        # Sendmail's transcript names it again with its error, no code
+                        # ("<bob@x>... Deferred: Connection timed out with x.", err.c
+                        # usrerr "%s... %s"), as for a recipient under "The following
+                        # addresses had transient non-fatal errors" (savemail.c errbody).
+                        said = _said_line(report, low, address, offset)
+                        if said:
+                            diag = f"{diag}\n{said}"
         out.append(_failure(expanded.get(address.lower(), address) if expanded else address, diag))
     return out
 
@@ -386,6 +394,24 @@ def _reasons_above(report: str, low: str, found: list[tuple[str, int]]) -> dict[
         out[offset] = "\n".join(ln for ln in report[start : line[1]].splitlines() if ln.strip())
         start = line[1]
     return out
+
+
+def _said_line(report: str, low: str, address: str, offset: int) -> str | None:
+    """A later line that starts with `address` followed by "..." and the error (Sendmail's
+    "<addr>... reason" transcript line), without the address."""
+    key = address.lower()
+    pos = low.find(key, offset + len(key))
+    for _ in range(3):
+        if pos < 0:
+            return None
+        line_start = low.rfind("\n", 0, pos) + 1
+        line_end = low.find("\n", pos)
+        line_end = len(low) if line_end < 0 else line_end
+        after = low[pos + len(key) : line_end].lstrip(">")
+        if not low[line_start:pos].strip(" \t<") and after.startswith("... ") and after[4:].strip():
+            return report[line_start:line_end].strip()
+        pos = low.find(key, pos + len(key))
+    return None
 
 
 def _coded_paragraph(

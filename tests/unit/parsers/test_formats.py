@@ -162,3 +162,18 @@ def test_courier_network_error_field_is_the_diagnostic() -> None:
     (event,) = parse_message(fixture_bytes("formats/courier_neterr.eml"), received_at=RECEIVED_AT)
     assert event.diagnostic is not None
     assert event.diagnostic.startswith("Connection refused")
+
+
+def test_sendmail_transient_recipient_beside_a_permanent_one_is_a_delay() -> None:
+    # Sendmail 8 savemail.c errbody(): "The following addresses had permanent fatal errors"
+    # then "... transient non-fatal errors"; the transcript names the deferred one with its
+    # error and no code ("<bob@x>... Deferred: Connection timed out with x.", err.c usrerr).
+    kim, bob = parse_message(fixture_bytes("formats/sendmail_mixed.eml"), received_at=RECEIVED_AT)
+    assert (kim.recipient, kim.status, classify(kim).detail) == (
+        "kim@example.net",
+        "5.1.1",
+        "user_unknown",
+    )
+    assert (bob.recipient, bob.status) == ("bob@example.com", "4.0.0")
+    assert "Deferred: Connection timed out" in (bob.diagnostic or "")
+    assert (classify(bob).category, classify(bob).detail) == (SOFT, "network_error")
