@@ -14,6 +14,7 @@ from bounce_worker.domain.addresses import InvalidAddress, normalize_email
 from bounce_worker.domain.events import Event
 from bounce_worker.parsers import mime
 from bounce_worker.parsers._common import (
+    NotFeedback,
     check_recipients,
     clean_status,
     field_address,
@@ -31,6 +32,7 @@ DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 # "expired" is no RFC 3464 action, but SendGrid's DSNs write it for a message given up after
 # its retries (Sisimai's Lhost::SendGrid reads it so): a failure, the delivery time expired.
 _ACTIONS = {"failed": "bounce", "delayed": "bounce", "delivered": "delivered", "expired": "bounce"}
+_PASSED_ON = frozenset({"relayed", "expanded"})
 
 
 def parse_dsn(ctx: MailContext) -> list[Event]:
@@ -94,6 +96,7 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
         )
     )
     events: list[Event] = []
+    passed_on = 0
     for block in per_recipient:
         recipient = recipient_of(block)
         if not recipient:
@@ -101,6 +104,7 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
         action = (block.get("action") or "failed").strip().lower().split()[0:1]
         event_type = _ACTIONS.get(action[0] if action else "failed")
         if event_type is None:
+            passed_on += action[0] in _PASSED_ON
             continue
         # (Courier writes a connection failure as "X-Network-Error: Connection refused" in
         # place of a Diagnostic-Code: module.dsn/dsn.C print_network_error.)
@@ -163,6 +167,12 @@ def events_from_blocks(ctx: MailContext, blocks: list[dict[str, str]]) -> list[E
                 occurred_at=when,
             )
         )
+    if not events and passed_on:
+        # Only "relayed" or "expanded" recipients (Microsoft SMTPSVC's "Delivery Status
+        # Notification (Relay)", Sendmail's "relayed (to non-DSN-aware mailer)", Courier's
+        # dsnrelayed.txt): the message went on; its prose names the recipients, but no
+        # failure, so it must not reach the text parser as a bounce.
+        raise NotFeedback("delivery report of relayed or expanded recipients only, no failure")
     return events
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from bounce_worker.domain.classify import Category, classify
-from bounce_worker.parsers import parse_message
+from bounce_worker.parsers import NotFeedback, parse_message
 from tests.unit.parsers.conftest import RECEIVED_AT, fixture_bytes
 
 HARD, FULL, SOFT, POLICY = (
@@ -177,3 +177,20 @@ def test_sendmail_transient_recipient_beside_a_permanent_one_is_a_delay() -> Non
     assert (bob.recipient, bob.status) == ("bob@example.com", "4.0.0")
     assert "Deferred: Connection timed out" in (bob.diagnostic or "")
     assert (classify(bob).category, classify(bob).detail) == (SOFT, "network_error")
+
+
+def test_a_relay_notice_is_no_bounce() -> None:
+    # Microsoft SMTPSVC's "Delivery Status Notification (Relay)": Action: relayed, Status
+    # 2.0.0 (RFC 3464: delivered on to a system that sends no DSN). Its prose lists the
+    # recipient, which the text parser used to read as an undefined failure (5.0.0).
+    raw = fixture_bytes("formats/smtpsvc_relay.eml")
+    with pytest.raises(NotFeedback, match="relayed"):
+        parse_message(raw, received_at=RECEIVED_AT)
+    # A failed recipient beside a relayed one is still reported.
+    mixed = raw.replace(
+        b"Action: relayed\nStatus: 2.0.0\n",
+        b"Action: relayed\nStatus: 2.0.0\n\nFinal-Recipient: rfc822;bob@example.com\n"
+        b"Action: failed\nStatus: 5.1.1\n",
+    )
+    (event,) = parse_message(mixed, received_at=RECEIVED_AT)
+    assert (event.recipient, event.status) == ("bob@example.com", "5.1.1")
