@@ -32,7 +32,7 @@ from bounce_worker.store.migrate import upgrade
 from bounce_worker.store.models import EntryRow
 
 ORG = "bench-org"
-SECRET = "bench-secret"
+SECRET = "bench-secret-of-32-bytes-or-more-long"  # config.MIN_KEY_BYTES
 
 
 def address(i: int) -> str:

@@ -19,7 +19,7 @@ from celery.signals import (
 
 from bounce_worker import memory, org_policy, shutdown
 from bounce_worker.clock import utcnow
-from bounce_worker.config import placeholder_problem, settings
+from bounce_worker.config import ConfigError, settings
 from bounce_worker.limits import visibility_timeout_problem
 from bounce_worker.observability import metrics
 from bounce_worker.observability.logs import redact_handlers, use_json
@@ -28,10 +28,13 @@ from bounce_worker.store.db import dispose_all, get_engine
 log = logging.getLogger("bounce_worker.worker")
 
 
-# Worker, beat and Flower all load this app: none of them starts on a placeholder secret.
-_placeholder = placeholder_problem()
-if _placeholder:
-    raise SystemExit(f"bounce-worker: {_placeholder}")
+# Worker, beat and Flower all load this app: none of them starts on a setting it cannot use
+# (a placeholder secret, a short HMAC key, a bad ladder...), and each says so in one line,
+# not with the traceback of celeryconfig's import.
+try:
+    settings()
+except ConfigError as exc:
+    raise SystemExit(f"bounce-worker: {exc}") from None
 
 app = Celery("bounce_worker", include=["bounce_worker.tasks"])
 app.config_from_object("celeryconfig")

@@ -200,8 +200,39 @@ def placeholder_problem(environ: Mapping[str, str] | None = None) -> str | None:
     )
 
 
+# The keys this system makes HMACs with (SECRET_KEY: erasure hashes, log redaction;
+# VERP_KEY: VERP tokens; CONSOLE_SECRET: console session cookies; all HMAC-SHA256). An HMAC
+# key shorter than the hash's output, 32 bytes for SHA-256, "is strongly discouraged as it
+# would decrease the security strength of the function" (RFC 2104 section 3); NIST SP
+# 800-107 Rev. 1 section 5.3.4 bounds HMAC's security strength by the key's. Only the length
+# can be checked: the key must also be random (KEY_RECIPE makes one of 43 characters).
+MIN_KEY_BYTES = 32
+KEY_RECIPE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+HMAC_KEYS = ("SECRET_KEY", "VERP_KEY", "CONSOLE_SECRET")
+
+
+def key_problem(environ: Mapping[str, str] | None = None) -> str | None:
+    """The one-line refusal when an HMAC key (HMAC_KEYS) is set but shorter than
+    MIN_KEY_BYTES (blanks around it not counted); else None. An unset (or empty) key is
+    left to what needs it (`forget` refuses to run; bounces stay unverified)."""
+    env = os.environ if environ is None else environ
+    short = [
+        name
+        for name in HMAC_KEYS
+        if (value := env.get(PREFIX + name, ""))
+        and len(value.strip().encode("utf-8")) < MIN_KEY_BYTES
+    ]
+    if not short:
+        return None
+    return (
+        f"{', '.join(PREFIX + n for n in short)} {'is' if len(short) == 1 else 'are'} shorter "
+        f"than {MIN_KEY_BYTES} bytes, too short for an HMAC-SHA256 key (RFC 2104): make one "
+        f"with {KEY_RECIPE}"
+    )
+
+
 def load_settings() -> Settings:
-    problem = placeholder_problem()
+    problem = placeholder_problem() or key_problem()
     if problem:
         raise ConfigError(problem)
     home = Path(_get("HOME", ".bounce-worker")).expanduser().resolve()
@@ -354,7 +385,9 @@ DESCRIPTIONS: dict[str, str] = {
     "TASK_TIME_LIMIT_CAP": "seconds: caps every task's hard time limit (soft limit kept below "
     "it), for a broker whose visibility timeout must stay short; 0 (default) keeps the limits "
     "of limits.py",
-    "SECRET_KEY": "HMAC key for erasure (`forget`); no default, set it before forgetting anyone",
+    "SECRET_KEY": "HMAC key for erasure (`forget`), at least 32 bytes (make one: `python -c "
+    "'import secrets; print(secrets.token_urlsafe(32))'`); no default, set it before forgetting "
+    "anyone",
     "LOG_FORMAT": "`text`, or `json` for one JSON object per log line",
     "RECALCULATE_AT": "time of the nightly recalculation of the statistics, HH:MM",
     "HOUSEKEEPING_AT": "time of the nightly housekeeping (count resets, purges), HH:MM",
@@ -372,7 +405,8 @@ DESCRIPTIONS: dict[str, str] = {
     "WEBHOOK_MAX_AGE_SECONDS": "signed webhook timestamps older (or further ahead) than this are "
     "refused",
     "VERP_DOMAIN": "the Return-Path domain of VERP addresses",
-    "VERP_KEY": "HMAC key of the VERP tokens (no default: bounces without a token are unverified)",
+    "VERP_KEY": "HMAC key of the VERP tokens, at least 32 bytes, like SECRET_KEY (no default: "
+    "bounces without a token are unverified)",
     "MAX_RECIPIENTS": "one mail naming more recipients than this is dead-lettered",
     "MAX_HEADERS": "header fields read per header block of a mail (the rest are ignored)",
     "MAX_HEADER_BYTES": "bytes read per header block of a mail, and per header value decoded",
@@ -383,8 +417,8 @@ DESCRIPTIONS: dict[str, str] = {
     "MAX_TEXT_BYTES": "bytes of one text part decoded (a bounce's words come first)",
     "CLOCK_SKEW_SECONDS": "an `occurred_at` later than receipt plus this is clamped to receipt",
     "TRUSTED_SOURCES": "comma-separated source names whose mail is verified without a VERP token",
-    "CONSOLE_SECRET": "key signing console session cookies (unset: derived from SECRET_KEY, "
-    "else random per process, so sessions end on restart)",
+    "CONSOLE_SECRET": "key signing console session cookies, at least 32 bytes like SECRET_KEY "
+    "(unset: derived from SECRET_KEY, else random per process, so sessions end on restart)",
     "CONSOLE_SESSION_HOURS": "hours a console sign-in lasts",
     "API_KEY_CACHE_SECONDS": "seconds a server process trusts an API key it verified without "
     "reading its row again: a revoked key is refused within this bound (0: every request)",

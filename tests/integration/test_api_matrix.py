@@ -29,7 +29,7 @@ OWN, OTHER = "acme", "globex"
 
 @pytest.fixture
 def server(worker_env: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    set_env(monkeypatch, secret_key="matrix-test-secret")
+    set_env(monkeypatch, secret_key="matrix-test-secret-of-32-bytes-or-more")
     s = Server().start()
     yield s
     s.stop()

@@ -86,7 +86,11 @@ def _assert_shown(tmp: Path) -> None:
 def test_a_5_1_1_bounce_shows_user_unknown_through_the_worker_and_postgresql(
     worker_env: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    set_env(monkeypatch, console_secret="test-console-secret", secret_key="test-secret")
+    set_env(
+        monkeypatch,
+        console_secret="test-console-secret-of-32-bytes-or-more",
+        secret_key="test-secret-of-32-bytes-or-more-long",
+    )
     assert run_cli("db", "upgrade").returncode == 0
     worker = Worker().start()
     server = Server().start()
@@ -120,7 +124,7 @@ def test_a_5_1_1_bounce_shows_user_unknown_through_the_worker_and_postgresql(
 def test_a_5_1_1_bounce_shows_user_unknown_through_process_on_sqlite(
     env: object, monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path
 ) -> None:
-    set_env(monkeypatch, database_url=sqlite_url, secret_key="test-secret")
+    set_env(monkeypatch, database_url=sqlite_url, secret_key="test-secret-of-32-bytes-or-more-long")
     done = run_cli("process", str(_feed(tmp_path)))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "applied 2, duplicates 0, dead-lettered 0"

@@ -48,7 +48,7 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
      "email domain has no dot: 'a@b' (give user@example.org"),
     ("bad address", ["restore", "@", "--organization", "acme", *ACT], {},
      "not an email address, domain or phone number"),
-    ("bad address", ["forget", "x y", "--actor", "sam"], {"secret_key": "s"},
+    ("bad address", ["forget", "x y", "--actor", "sam"], {"secret_key": "s" * 32},
      "not an email address, domain or phone number"),
     ("bad address", ["verp", "encode", "nobody", "--organization", "acme"], {},
      "not an email address, domain or phone number"),
@@ -90,6 +90,13 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
      "BOUNCE_WORKER_BROKER_URL has no broker transport 'bogus'"),
     ("missing setting", ["forget", "jane@example.org", "--actor", "sam"], {},
      "BOUNCE_WORKER_SECRET_KEY is not set"),
+    # An HMAC key shorter than SHA-256's output (RFC 2104 section 3) was taken, even "k".
+    ("bad setting", ["status", "jane@example.org"], {"secret_key": "k"},
+     "BOUNCE_WORKER_SECRET_KEY is shorter than 32 bytes, too short for an HMAC-SHA256 key "
+     "(RFC 2104): make one with python -c 'import secrets; print(secrets.token_urlsafe(32))'"),
+    ("bad setting", ["verp", "encode", "jane@example.org", "--organization", "acme"],
+     {"verp_domain": "bounces.example.net", "verp_key": "x" * 31},
+     "BOUNCE_WORKER_VERP_KEY is shorter than 32 bytes"),
     ("missing setting", ["verp", "encode", "jane@example.org", "--organization", "acme"], {},
      "set BOUNCE_WORKER_VERP_DOMAIN and BOUNCE_WORKER_VERP_KEY first"),
     ("database missing", ["status", "jane@example.org"],

@@ -62,7 +62,7 @@ def console(run_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
         for url in temporary_database(f"bw_test_{run_id}_console"):
             mp.setenv("BOUNCE_WORKER_DATABASE_URL", url)
             mp.setenv("BOUNCE_WORKER_HOME", str(home))
-            mp.setenv("BOUNCE_WORKER_CONSOLE_SECRET", "test-console-secret")
+            mp.setenv("BOUNCE_WORKER_CONSOLE_SECRET", "test-console-secret-of-32-bytes-or-more")
             from bounce_worker.config import settings
 
             settings.cache_clear()

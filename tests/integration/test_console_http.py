@@ -34,7 +34,7 @@ EVENTS = [
 
 @pytest.fixture
 def server(worker_env: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[Server]:  # type: ignore[no-untyped-def]
-    set_env(monkeypatch, console_secret="http-test-secret", home=str(tmp_path))
+    set_env(monkeypatch, console_secret="http-test-secret-of-32-bytes-or-more", home=str(tmp_path))
     feed = tmp_path / "events.jsonl"
     feed.write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
     assert run_cli("process", str(feed)).returncode == 0

@@ -31,7 +31,7 @@ BOB, BOB_PHONE = "bob@example.org", "+15017122701"
 def stack(worker_env: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict]:
     set_env(
         monkeypatch,
-        console_secret="test-console-secret",
+        console_secret="test-console-secret-of-32-bytes-or-more",
         sms_numbers="+15557122661=acme,+15557122662=globex",
         twilio_auth_token=TWILIO_TOKEN,
         cross_channel_organizations="acme",

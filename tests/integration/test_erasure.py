@@ -23,7 +23,7 @@ from bounce_worker.store.models import Base
 from bounce_worker.store.uow import UnitOfWork
 from tests.conftest import Worker, run_cli, set_env, wait_until
 
-SECRET = "erasure-test-secret"
+SECRET = "erasure-test-secret-of-32-bytes-or-more"
 ADDRESS = "Victim.Person@xn--bcher-kva.example"  # bücher.example
 UNICODE = "victim.person@bücher.example"
 PHONE = "+15550001234"

@@ -24,7 +24,7 @@ from tests.conftest import truncate
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "parsers" / "fixtures"
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 POLICY = PolicySettings()
-INTAKE = IntakeSettings(verp_domain="verp.test", verp_key="test-verp-key")
+INTAKE = IntakeSettings(verp_domain="verp.test", verp_key="test-verp-key-of-32-bytes-or-more")
 
 WEBHOOKS = {
     "ses": ("ses_bounce_sns.json", {"Type": "Notification", "Message": "{not json"}),

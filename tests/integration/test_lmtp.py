@@ -21,7 +21,7 @@ from tests.conftest import REPO, Worker, set_env, wait_until
 from tests.integration.http_server import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "parsers" / "fixtures"
-KEY, DOMAIN = "test-verp-key-lmtp", "verp.sender.example"
+KEY, DOMAIN = "test-verp-key-lmtp-of-32-bytes-or-more", "verp.sender.example"
 
 
 class Lmtp:

@@ -23,7 +23,7 @@ from tests.integration.api_support import client, make_key
 from tests.integration.http_server import Server, free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "parsers" / "fixtures"
-KEY, DOMAIN = "test-verp-key-intake", "verp.sender.example"
+KEY, DOMAIN = "test-verp-key-intake-of-32-bytes-or-more", "verp.sender.example"
 
 
 def pipe(

@@ -16,13 +16,14 @@ from bounce_worker import api, importcheck, lookup
 from tests.conftest import REPO, set_env
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+SECRET = "operator-api-test-secret-32-bytes-long"  # config.MIN_KEY_BYTES
 WHO = {"reason": "ticket 1", "actor": "alice"}
 
 
 def test_check_many_uses_the_same_rule_as_check(
     any_engine: Engine, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_env(monkeypatch, secret_key="k")
+    set_env(monkeypatch, secret_key=SECRET)
     api.suppress("a@example.org", organization="acme", engine=any_engine, now=NOW, **WHO)
     api.suppress("@blocked.example", state="blocked", scope="global", engine=any_engine, **WHO)
     api.suppress("l@example.org", scope="list", organization="acme", list="news",
@@ -52,7 +53,7 @@ def test_import_check_in_small_chunks_gives_the_one_chunk_report(
 ) -> None:
     # Chunks are fetched in a thread ahead of the one being written, domains are kept
     # between chunks (and dropped when too many): none of it may change a row or its order.
-    set_env(monkeypatch, secret_key="k")
+    set_env(monkeypatch, secret_key=SECRET)
     api.suppress("@d1.example", state="blocked", scope="global", engine=any_engine, **WHO)
     api.suppress("@d2.example", organization="acme", engine=any_engine, **WHO)
     for i in range(0, 60, 7):
@@ -67,7 +68,9 @@ def test_import_check_in_small_chunks_gives_the_one_chunk_report(
         monkeypatch.setattr(importcheck, "CHUNK", chunk)
         monkeypatch.setattr(lookup, "MAX_DOMAINS", max_domains)
         out = io.StringIO()
-        counts = importcheck.check_file(any_engine, contacts, out, organization="acme", secret="k")
+        counts = importcheck.check_file(
+            any_engine, contacts, out, organization="acme", secret=SECRET
+        )
         return out.getvalue(), dict(counts)
 
     whole = report(1000, 1000)

@@ -24,7 +24,7 @@ def db(request: pytest.FixtureRequest, env: dict[str, str], monkeypatch: pytest.
     else:
         request.getfixturevalue("pg_engine")  # truncated for this test
         url = request.getfixturevalue("pg_url")
-    set_env(monkeypatch, database_url=url, secret_key="test-secret")
+    set_env(monkeypatch, database_url=url, secret_key="operator-cli-test-secret-32-bytes-long")
     return url
 
 
@@ -223,7 +223,7 @@ def test_forget_erases_personal_data_and_keeps_the_address_caught(
     monkeypatch.delenv("BOUNCE_WORKER_SECRET_KEY")
     assert "BOUNCE_WORKER_SECRET_KEY is not set" in refused("forget", "jane@example.org",
         "--actor", "dpo")  # fmt: skip
-    set_env(monkeypatch, secret_key="test-secret")
+    set_env(monkeypatch, secret_key="operator-cli-test-secret-32-bytes-long")
 
     out = ok("forget", "JANE@example.org", "--actor", "dpo")
     assert "entries kept under a keyed hash 2" in out and "delivery facts deleted 1" in out

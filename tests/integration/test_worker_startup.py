@@ -1,6 +1,7 @@
 """A worker's start and stop (issue 14, operations): on a fresh embedded home it migrates
 and works, and SIGTERM ends it within the warm-shutdown time; on a server database without
-the schema, or with a placeholder secret, it exits at once with one line."""
+the schema, with a placeholder secret, a short HMAC key or a setting it cannot use, it exits
+at once with one line."""
 
 from __future__ import annotations
 
@@ -87,6 +88,37 @@ def test_worker_and_cli_refuse_a_placeholder_secret(
     )
     assert worker.returncode != 0
     assert worker.stderr.strip().splitlines()[-1] == f"bounce-worker: {expected}"
+    cli = run_cli("status", "someone@example.org")
+    assert cli.returncode != 0 and cli.stderr.strip().endswith(expected)
+    assert cli.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        # An HMAC key shorter than SHA-256's output (RFC 2104 section 3): a 1-character
+        # VERP key made forgeable tokens, and was accepted.
+        ("BOUNCE_WORKER_VERP_KEY", "k",
+         "BOUNCE_WORKER_VERP_KEY is shorter than 32 bytes, too short for an HMAC-SHA256 key "
+         "(RFC 2104): make one with python -c 'import secrets; print(secrets.token_urlsafe(32))'"),
+        # A setting the configuration refuses was celeryconfig's import traceback.
+        ("BOUNCE_WORKER_LADDER_DAYS", "x",
+         "BOUNCE_WORKER_LADDER_DAYS must look like 1,2,3,90; got 'x'"),
+    ],
+)  # fmt: skip
+def test_worker_and_cli_refuse_a_setting_they_cannot_use_in_one_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, setting: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(setting, value)
+    worker = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "bounce_worker.celery_app", "worker"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert worker.returncode != 0
+    assert worker.stderr.strip().splitlines() == [f"bounce-worker: {expected}"], worker.stderr
     cli = run_cli("status", "someone@example.org")
     assert cli.returncode != 0 and cli.stderr.strip().endswith(expected)
     assert cli.stderr.strip().count("\n") == 0
