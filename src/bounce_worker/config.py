@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from bounce_worker.domain.policy import PolicySettings
+from bounce_worker.domain.policy import PolicySettings, ladder_problem
 from bounce_worker.limits import MailLimits
 
 PREFIX = "BOUNCE_WORKER_"
@@ -145,8 +145,9 @@ def _ladder(raw: str) -> tuple[int, ...]:
         days = tuple(int(part) for part in raw.split(","))
     except ValueError:
         raise ConfigError(f"{PREFIX}LADDER_DAYS must look like 1,2,3,90; got {raw!r}") from None
-    if not days or any(d <= 0 for d in days):
-        raise ConfigError(f"{PREFIX}LADDER_DAYS must be positive days, got {raw!r}")
+    problem = ladder_problem(days)
+    if problem:
+        raise ConfigError(f"{PREFIX}LADDER_DAYS: {problem}")
     return days
 
 
@@ -370,7 +371,8 @@ DESCRIPTIONS: dict[str, str] = {
     "DATABASE_URL": "the database: `postgresql://user:pass@host/db` in production (psycopg 3)",
     "BROKER_URL": "the Celery broker: `redis://host:6379/0` in production",
     "QUEUE": "the queue the tasks go to and the workers consume",
-    "LADDER_DAYS": "temporary block lengths in days, comma-separated; the last one repeats",
+    "LADDER_DAYS": "temporary block lengths in days, comma-separated, each longer than the one "
+    "before (1 to 20 steps of 1 to 3650 days); the last one repeats",
     "SOFT_BOUNCE_LIMIT": "consecutive soft bounces (no delivery between) before `blacklisted`",
     "QUIET_PERIOD_DAYS": "the temporary-block ladder resets this long after the last block ended",
     "UNLOCK_AT": "time of the nightly unlock of expired temporary blocks, HH:MM",

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, select
 
-from bounce_worker.domain.policy import PolicySettings
+from bounce_worker.domain.policy import PolicySettings, ladder_problem
 from bounce_worker.store.models import OrganizationPolicyRow
 from bounce_worker.store.uow import UnitOfWork
 
@@ -51,14 +51,19 @@ class Override:
 
 
 def parse_ladder(raw: str | list[int] | tuple[int, ...] | None) -> tuple[int, ...] | None:
-    if raw is None or raw == "":
+    """`--ladder 1,2,3,90` or PUT /v1/policy's list; None: not given (the default). A blank
+    `--ladder ""` is refused: it read as not given, and kept the old ladder without a word."""
+    if raw is None:
         return None
+    if isinstance(raw, str) and not raw.strip():
+        raise BadPolicy("the ladder is empty: give days like 1,2,3,90, or leave it out")
     try:
         days = tuple(int(p) for p in (raw.split(",") if isinstance(raw, str) else raw))
     except (TypeError, ValueError):
         raise BadPolicy(f"a ladder is whole days like 1,2,3,90; got {raw!r}") from None
-    if not days or len(days) > 20 or any(d <= 0 or d > 3650 for d in days):
-        raise BadPolicy(f"a ladder is 1 to 20 steps of 1 to 3650 days; got {raw!r}")
+    problem = ladder_problem(days)
+    if problem:
+        raise BadPolicy(problem)
     return days
 
 

@@ -57,6 +57,19 @@ def test_an_organizations_own_numbers_apply_to_its_events_only(
     )
     bad = run_cli("policy", "set", "pacme", "--ladder", "1,x")
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+    # A ladder that does not climb (SPEC 3: 1, 2, 3, then 90 days) was taken; a blank one
+    # read as not given and kept the old ladder without a word.
+    for ladder, says in (
+        ("3,1", "a ladder climbs: each step longer than the one before (like 1,2,3,90); "
+                "got '3,1'"),
+        ("2,2", "a ladder climbs"),
+        ("0,1", "a ladder is 1 to 20 steps of 1 to 3650 days; got '0,1'"),
+        ("", "the ladder is empty: give days like 1,2,3,90, or leave it out"),
+    ):  # fmt: skip
+        bad = run_cli("policy", "set", "pacme", "--ladder", ladder)
+        assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
+        assert says in bad.stderr and "Traceback" not in bad.stderr
+    assert "ladder 2,4 days" in run_cli("policy", "show", "pacme").stdout  # unchanged
 
     events = [
         soft(n, f"{org}-soft@example.org", org) for n in (1, 2) for org in ("pacme", "pglobex")
@@ -85,6 +98,9 @@ def test_an_organizations_own_numbers_apply_to_its_events_only(
             other = http.put("/v1/policy", json={"organization": "pacme", "soft_bounce_limit": 9,
                                                  "reason": "x"})  # fmt: skip
             assert other.status_code == 403
+            falling = http.put("/v1/policy", json={"ladder_days": [3, 1], "reason": "x"})
+            assert falling.status_code == 422, falling.text
+            assert "a ladder climbs" in falling.text
             assert http.get("/v1/policy").json()["soft_bounce_limit"] == 1
     finally:
         server.stop()

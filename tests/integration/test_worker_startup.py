@@ -104,6 +104,10 @@ def test_worker_and_cli_refuse_a_placeholder_secret(
         # A setting the configuration refuses was celeryconfig's import traceback.
         ("BOUNCE_WORKER_LADDER_DAYS", "x",
          "BOUNCE_WORKER_LADDER_DAYS must look like 1,2,3,90; got 'x'"),
+        # A ladder that does not escalate (SPEC 3) was taken.
+        ("BOUNCE_WORKER_LADDER_DAYS", "3,1",
+         "BOUNCE_WORKER_LADDER_DAYS: a ladder climbs: each step longer than the one before "
+         "(like 1,2,3,90); got '3,1'"),
     ],
 )  # fmt: skip
 def test_worker_and_cli_refuse_a_setting_they_cannot_use_in_one_line(

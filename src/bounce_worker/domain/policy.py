@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 
 from bounce_worker.domain.classify import Category, Outcome
 
@@ -32,6 +33,28 @@ class Scope(StrEnum):
     GLOBAL = "global"
     ORGANIZATION = "organization"
     LIST = "list"
+
+
+MAX_LADDER_STEPS = 20
+MAX_LADDER_DAYS = 3650
+
+
+def ladder_problem(days: tuple[int, ...]) -> str | None:
+    """Why `days` cannot be a temporary-block ladder, in one line, or None. The one rule of
+    BOUNCE_WORKER_LADDER_DAYS, `policy set --ladder` and PUT /v1/policy: SPEC 3's ladder
+    escalates (1, 2, 3, then 90 days), so each step is longer than the one before; `3,1`
+    was taken, and gave a second outage a shorter block than the first."""
+    shown = ",".join(map(str, days))
+    if not days or len(days) > MAX_LADDER_STEPS or any(not 1 <= d <= MAX_LADDER_DAYS for d in days):
+        return (
+            f"a ladder is 1 to {MAX_LADDER_STEPS} steps of 1 to {MAX_LADDER_DAYS} days; "
+            f"got {shown!r}"
+        )
+    if any(later <= earlier for earlier, later in pairwise(days)):
+        return (
+            f"a ladder climbs: each step longer than the one before (like 1,2,3,90); got {shown!r}"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
