@@ -432,6 +432,17 @@ def test_bad_input_is_one_line_error_and_phones_need_no_channel(
         # A list without its organization was ignored (support): may_send for an unsubscribe.
         (support, "GET", "/v1/check", {"params": {"address": "a@b.org", "list": "news"}}, 422),
         (support, "POST", "/v1/check", {"json": {"addresses": ["x@y.org"], "list": "news"}}, 422),
+        # A blank list read as none: the organization's entries only, so an address
+        # unsubscribed from the list was may_send (twice: the route, then the fast path).
+        (sender, "GET", "/v1/check", {"params": {"address": "a@b.org", "list": ""}}, 422),
+        (sender, "GET", "/v1/check", {"params": {"address": "a@b.org", "list": ""}}, 422),
+        (sender, "POST", "/v1/check", {"json": {"addresses": ["x@y.org"], "list": " "}}, 422),
+        (support, "GET", "/v1/contacts/a@b.org", {"params": {"organization": "acme", "list": ""}},
+         422),
+        (support, "POST", "/v1/suppress", {"json": {"target": "n@example.org", "scope": "list",
+         "organization": "acme", "list": "", "reason": "r"}}, 422),
+        (sender, "POST", "/v1/import-check", {"params": {"list": ""},
+         "content": b"email\nx@y.org\n"}, 422),
         # A NUL character PostgreSQL cannot store: was a 500.
         (support, "GET", "/v1/audit", {"params": {"organization": "a\x00b"}}, 422),
         (
@@ -450,6 +461,8 @@ def test_bad_input_is_one_line_error_and_phones_need_no_channel(
         error = answer.json()["error"]
         assert list(answer.json()) == ["error"] and "\n" not in error, answer.text
         assert len(error) < 300 and "a@b.org" not in error, error
+    blank = _call(server, sender, "GET", "/v1/check", params={"address": "a@b.org", "list": ""})
+    assert blank.json() == {"error": "list is empty: name the list, or leave it out"}
     too_many = _call(server, sender, "POST", "/v1/check", json={"addresses": ["a@b.org"] * 10_001})
     assert "addresses: List should have at most 10000 items" in too_many.json()["error"]
     # The one rule (domain.targets): a phone number is on the sms channel without channel=sms.

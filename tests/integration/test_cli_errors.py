@@ -66,6 +66,15 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
      "+2d, -12h, +30m) (see `bounce-worker unlock-expired --help`)"),
     ("bad option", ["status", "jane@example.org", "--list", "news"], {},
      "--list needs --organization (a list belongs to an organization)"),
+    # A blank --list read as no list: the organization's entries only (a list unsubscribe
+    # read active), a list entry made without its list.
+    ("bad option", ["status", "jane@example.org", "--organization", "acme", "--list", ""], {},
+     "argument --list: empty: name the list, or leave --list out"),
+    ("bad option", ["suppress", "jane@example.org", "--scope", "list", "--organization", "acme",
+                    "--list", " ", *ACT], {},
+     "argument --list: empty: name the list, or leave --list out"),
+    ("bad option", ["check-import", "{tmp}/c.csv", "--organization", "acme", "--list", "", "-o",
+                    "{tmp}/r.csv"], {}, "argument --list: empty: name the list, or leave --list out"),
     ("bad option", ["status", "jane@example.org", "--channel", "fax"], {},
      "argument --channel: invalid choice: 'fax'"),
     ("bad option", ["dead-letters", "list", "--limit", "0"], {},

@@ -126,3 +126,15 @@ def test_plain_lines_cut_short_are_quiet_too(tmp_path: Path) -> None:
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)  # fmt: skip
     assert out.stdout.strip() == "status 1", out.stdout
     assert "Broken pipe" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_a_blank_list_is_refused_by_the_real_command(home: Path) -> None:
+    # `--list "$LIST"` with LIST unset read as no list: the organization's entries only.
+    for argv in (
+        ["status", "jane@example.org", "--organization", "acme", "--list", ""],
+        ["verp", "encode", "jane@example.org", "--organization", "acme", "--list", " "],
+    ):
+        out = bw(home, *argv)
+        assert out.returncode == 2, out.stdout
+        assert out.stderr.count("\n") == 1, out.stderr
+        assert "argument --list: empty: name the list, or leave --list out" in out.stderr

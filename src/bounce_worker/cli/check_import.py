@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bounce_worker.cli.common import CliError, engine, organization
+from bounce_worker.cli.common import CliError, engine, list_name, organization
 from bounce_worker.cli.progress import bar
 from bounce_worker.config import settings
 from bounce_worker.domain.addresses import InvalidAddress
@@ -26,7 +26,9 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--organization", type=organization, required=True, metavar="ORG", help="sending account"
     )
-    parser.add_argument("--list", metavar="LIST", help="the list the import goes into")
+    parser.add_argument(
+        "--list", type=list_name, metavar="LIST", help="the list the import goes into"
+    )
     parser.add_argument("--column", default="email", help="column with the address (email)")
     parser.add_argument(
         "--channel",

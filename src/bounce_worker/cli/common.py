@@ -6,6 +6,7 @@ import argparse
 import re
 import socket
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rich.console import Console
@@ -112,12 +113,23 @@ def tcp_port(value: str) -> int:
     return int(value)
 
 
-def organization(value: str) -> str:
-    """argparse type of every --organization: a name, never blank. `--organization "$ORG"`
-    with ORG unset read as no organization: a platform-wide Robinson list or key, a check
-    against the global entries only, all without a word."""
-    if not value.strip():
-        raise argparse.ArgumentTypeError(
-            "empty: name the organization, or leave --organization out"
-        )
-    return value
+def _named(what: str) -> Callable[[str], str]:
+    """argparse type of --WHAT: a name, never blank (the message names what to do)."""
+
+    def check(value: str) -> str:
+        if not value.strip():
+            raise argparse.ArgumentTypeError(f"empty: name the {what}, or leave --{what} out")
+        return value
+
+    check.__name__ = what  # argparse's "invalid <name> value" wording, were it ever used
+    return check
+
+
+# argparse type of every --organization: a name, never blank. `--organization "$ORG"` with
+# ORG unset read as no organization: a platform-wide Robinson list or key, a check against
+# the global entries only, all without a word.
+organization = _named("organization")
+# argparse type of every --list, for the same reason: `--list "$LIST"` with LIST unset read
+# as no list, so `status --list` checked the organization's entries only (a list unsubscribe
+# read active) and `suppress --scope list` or `check-import --list` lost the list.
+list_name = _named("list")

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from bounce_worker.cli.common import CliError, organization, port_free, tcp_port
+from bounce_worker.cli.common import CliError, list_name, organization, port_free, tcp_port
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the mail and tries again later
 
@@ -32,7 +32,9 @@ def register(sub: Any) -> None:
     encode.add_argument(
         "--organization", type=organization, required=True, metavar="ORG", help="sending account"
     )
-    encode.add_argument("--list", metavar="LIST", help="list inside the organization")
+    encode.add_argument(
+        "--list", type=list_name, metavar="LIST", help="list inside the organization"
+    )
     encode.set_defaults(func=run_verp_encode)
 
     pipe = sub.add_parser(

@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from bounce_worker import api
-from bounce_worker.cli.common import TARGET_HELP, CliError, engine, organization
+from bounce_worker.cli.common import TARGET_HELP, CliError, engine, list_name, organization
 from bounce_worker.domain.permissions import Refused
 
 ROLE_HELP = (
@@ -30,7 +30,9 @@ def _entry_args(parser: argparse.ArgumentParser, role_default: str) -> None:
     parser.add_argument(
         "--organization", type=organization, metavar="ORG", help="the organization (account)"
     )
-    parser.add_argument("--list", metavar="LIST", help="the list inside the organization")
+    parser.add_argument(
+        "--list", type=list_name, metavar="LIST", help="the list inside the organization"
+    )
     parser.add_argument("--reason", required=True, metavar="TEXT", help="written reason (kept)")
     parser.add_argument("--actor", required=True, metavar="NAME", help="who does this (kept)")
     parser.add_argument(

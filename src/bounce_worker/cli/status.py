@@ -14,6 +14,7 @@ from bounce_worker.cli.common import (
     TARGET_HELP,
     CliError,
     engine,
+    list_name,
     organization,
     output_console,
 )
@@ -37,7 +38,9 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--organization", type=organization, metavar="ORG", help="the sending organization"
     )
-    parser.add_argument("--list", metavar="LIST", help="the list inside the organization")
+    parser.add_argument(
+        "--list", type=list_name, metavar="LIST", help="the list inside the organization"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run_status)
 

@@ -20,7 +20,15 @@ from bounce_worker.domain.identity import Principal
 from bounce_worker.domain.permissions import Invalid, Refused
 from bounce_worker.domain.policy import Scope, State
 from bounce_worker.domain.targets import forgotten_key, parse_target
-from bounce_worker.http.v1.identity import ApiError, Operator, Support, acting_for, deny, engine
+from bounce_worker.http.v1.identity import (
+    ApiError,
+    Operator,
+    Support,
+    acting_for,
+    deny,
+    engine,
+    named,
+)
 
 router = APIRouter(tags=["operator"])
 
@@ -55,6 +63,7 @@ def _apply(
     action: Callable[..., operations.Change],
 ) -> dict[str, Any]:
     org = acting_for(request, who, body.organization, target=body.target)
+    named(body.list, "list")
     contact_org = org
     if body.scope == Scope.GLOBAL:
         org = None  # a global entry belongs to no organization (an owner is refused below)

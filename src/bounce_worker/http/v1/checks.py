@@ -15,7 +15,7 @@ from bounce_worker import api, lookup
 from bounce_worker.domain.addresses import InvalidAddress
 from bounce_worker.domain.permissions import Role
 from bounce_worker.domain.targets import kind_of
-from bounce_worker.http.v1.identity import ApiError, Checker, acting_for, engine
+from bounce_worker.http.v1.identity import ApiError, Checker, acting_for, engine, named
 
 router = APIRouter(tags=["check"])
 
@@ -122,7 +122,7 @@ async def check(
     # they get here, by fastcheck.FastCheck; this route answers the first call of a key
     # and every refusal or bad input.
     org = acting_for(request, who, organization, target=address)
-    _list_needs_organization(list, org)
+    _list_needs_organization(named(list, "list"), org)
     try:
         body = answer(
             address, channel=channel_for(address, channel), organization=org, list_id=list
@@ -153,7 +153,7 @@ class BatchCheck(BaseModel):
 )
 def check_batch(request: Request, who: Checker, body: BatchCheck) -> JSONResponse:
     org = acting_for(request, who, body.organization, target=f"{len(body.addresses)} addresses")
-    _list_needs_organization(body.list, org)
+    _list_needs_organization(named(body.list, "list"), org)
     verdicts = api.check_many(
         body.addresses, channel=body.channel, organization=org, list=body.list, engine=engine()
     )

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from bounce_worker import api, contacts
 from bounce_worker.domain.addresses import InvalidAddress
 from bounce_worker.http.v1.checks import channel_for
-from bounce_worker.http.v1.identity import ApiError, Operator, acting_for, engine
+from bounce_worker.http.v1.identity import ApiError, Operator, acting_for, engine, named
 
 router = APIRouter(tags=["operator"])
 
@@ -28,6 +28,7 @@ def contact(
     organization: str | None = Query(None, description="support only: whose view"),
 ) -> dict[str, Any]:
     org = acting_for(request, who, organization, target=address)
+    named(list, "list")
     channel = channel_for(address, channel)
     try:
         card = api.check(address, channel=channel, organization=org, list=list, engine=engine())

@@ -17,7 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from bounce_worker import audit, export
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
-from bounce_worker.http.v1.identity import ApiError, Checker, Operator, acting_for, engine
+from bounce_worker.http.v1.identity import (
+    ApiError,
+    Checker,
+    Operator,
+    acting_for,
+    engine,
+    named,
+)
 from bounce_worker.importcheck import BadFile, check_file
 
 router = APIRouter(tags=["files"])
@@ -87,6 +94,7 @@ async def import_check(
     org = acting_for(request, who, organization)
     if org is None:
         raise ApiError(422, "a platform-wide key must name the organization to check for")
+    named(list, "list")
     with tempfile.TemporaryDirectory(prefix="bw-import-") as tmp:
         source = Path(tmp) / "contacts.csv"
         with source.open("wb") as out:

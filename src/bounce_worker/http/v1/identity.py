@@ -180,14 +180,22 @@ def allow(*roles: Role) -> Callable[..., Principal]:
     return dependency
 
 
+def named(value: str | None, what: str) -> str | None:
+    """An organization or list a caller gave (query or body): None when left out, never
+    blank (422): a blank one read as none, and widened the call (see acting_for; a blank
+    `list=` checked the organization's entries only, so a list unsubscribe read may_send)."""
+    if value is not None and not value.strip():
+        raise ApiError(422, f"{what} is empty: name the {what}, or leave it out")
+    return value
+
+
 def acting_for(
     request: Request, who: Principal, requested: str | None, *, target: str | None = None
 ) -> str | None:
     """The organization this call acts for (see domain.identity.acting_for); 403 audited.
     A blank one is refused: it read as none, so support's `organization=` with an unset
     variable checked the global entries only and answered may_send for a blocked address."""
-    if requested is not None and not requested.strip():
-        raise ApiError(422, "organization is empty: name the organization, or leave it out")
+    named(requested, "organization")
     try:
         return identity.acting_for(who, requested)
     except Forbidden as exc:
