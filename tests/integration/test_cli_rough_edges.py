@@ -3,6 +3,7 @@ the embedded default (SQLite files in a temporary home), output piped as in a sc
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -126,6 +127,36 @@ def test_plain_lines_cut_short_are_quiet_too(tmp_path: Path) -> None:
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)  # fmt: skip
     assert out.stdout.strip() == "status 1", out.stdout
     assert "Broken pipe" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_dead_letters_discard_at_the_cli_is_all_or_nothing_and_audited(tmp_path: Path) -> None:
+    # It was HTTP only (POST /v1/dead-letters/discard): the CLI could list and replay.
+    assert bw(tmp_path, "process", str(SAMPLE)).returncode == 0  # two dead letters
+    ids = [line.split("\t")[0] for line in bw(tmp_path, "dead-letters", "list").stdout.splitlines()]
+    assert len(ids) == 2, ids
+    helped = bw(tmp_path, "dead-letters", "discard", "--help")
+    assert helped.returncode == 0 and "audit" in helped.stdout
+    unknown = bw(tmp_path, "dead-letters", "discard", ids[0], "999", "--reason", "junk")
+    assert unknown.returncode == 1, unknown.stdout
+    assert unknown.stderr.strip() == (
+        "bounce-worker: error: no dead letter with id 999 "
+        "(see `bounce-worker dead-letters list --all`)"
+    )
+    blank = bw(tmp_path, "dead-letters", "discard", ids[0], "--reason", " ")
+    assert blank.returncode == 2 and blank.stderr.strip() == (
+        "bounce-worker dead-letters discard: error: argument --reason: empty: say why (it is "
+        "kept in the audit log) (see `bounce-worker dead-letters discard --help`)"
+    ), blank.stderr
+    assert len(bw(tmp_path, "dead-letters", "list").stdout.splitlines()) == 2  # none went
+    done = bw(tmp_path, "dead-letters", "discard", *ids, "--reason", "staging test mail")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"discarded 2 dead letters: {ids[0]}, {ids[1]}"
+    assert bw(tmp_path, "dead-letters", "list", "--all").stdout.strip() == "no dead letters"
+    audited = bw(tmp_path, "audit", "--json")
+    rows = [r for r in json.loads(audited.stdout) if r["action"] == "dead-letters discard"]
+    assert [(r["outcome"], r["reason"], r["target"]) for r in rows] == [
+        ("done", "staging test mail", f"dead letters {ids[0]}, {ids[1]}")
+    ]
 
 
 def test_a_blank_list_is_refused_by_the_real_command(home: Path) -> None:

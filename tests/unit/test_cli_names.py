@@ -1,4 +1,5 @@
-"""Names a caller gives (an organization, a list) are never blank, at the CLI and over HTTP."""
+"""Names a caller gives (an organization, a list) are never blank, at the CLI and over HTTP,
+and `dead-letters discard` is a CLI command as it is an HTTP route."""
 
 from __future__ import annotations
 
@@ -40,6 +41,20 @@ def test_every_list_option_refuses_a_blank_value() -> None:
         ["suppress", "a@example.org", "--list", " ", "--reason", "r", "--actor", "a"],
         ["check-import", "c.csv", "--organization", "acme", "--list", "", "-o", "r.csv"],
         ["verp", "encode", "a@example.org", "--organization", "acme", "--list", ""],
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(argv)
+
+
+def test_dead_letters_discard_takes_ids_and_a_reason() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["dead-letters", "discard", "3", "4", "--reason", "junk"])
+    assert (args.ids, args.reason, args.func.__name__) == ([3, 4], "junk", "run_discard")
+    for argv in (
+        ["dead-letters", "discard", "--reason", "junk"],  # no id: never "all of them"
+        ["dead-letters", "discard", "3"],  # no reason
+        ["dead-letters", "discard", "0", "--reason", "junk"],
+        ["dead-letters", "discard", "3", "--reason", ""],
     ):
         with pytest.raises(SystemExit):
             parser.parse_args(argv)

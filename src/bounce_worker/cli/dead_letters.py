@@ -1,4 +1,5 @@
-"""`bounce-worker dead-letters list|replay`: what could not be applied, and a second try."""
+"""`bounce-worker dead-letters list|replay|discard`: what could not be applied, a second try,
+and deleting the ones that never will apply (as POST /v1/dead-letters/discard, audited)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bounce_worker import dead_letters
+from bounce_worker import audit, dead_letters
 from bounce_worker.cli.common import CliError, engine, output_console
 from bounce_worker.clock import utcnow
 from bounce_worker.config import settings
@@ -20,9 +21,10 @@ from bounce_worker.store.models import DeadLetterRow
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "dead-letters",
-        help="list and replay inputs that could not be applied",
+        help="list, replay and discard inputs that could not be applied",
         description="Every input that failed to parse or validate is stored as a dead letter "
-        "with its raw payload and the reason. List them; replay them after a fix.",
+        "with its raw payload and the reason. List them; replay them after a fix; discard "
+        "the ones that will never apply.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -46,6 +48,19 @@ def register(sub: Any) -> None:
     replay.add_argument("ids", nargs="*", type=_positive, metavar="ID", help="dead letter id")
     replay.set_defaults(func=run_replay)
 
+    discard = actions.add_parser(
+        "discard",
+        help="delete dead letters that will never apply (audited, with your reason)",
+        description="Delete the dead letters ID... for good: their payloads are gone, the "
+        "audit log keeps who discarded which and why (`bounce-worker audit`). All or "
+        "nothing: an unknown ID discards none. The same as POST /v1/dead-letters/discard.",
+    )
+    discard.add_argument("ids", nargs="+", type=_positive, metavar="ID", help="dead letter id")
+    discard.add_argument(
+        "--reason", required=True, type=_reason, metavar="TEXT", help="why (kept in the audit log)"
+    )
+    discard.set_defaults(func=run_discard)
+
 
 def _positive(value: str) -> int:
     try:
@@ -55,6 +70,12 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
     return number
+
+
+def _reason(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty: say why (it is kept in the audit log)")
+    return value
 
 
 def as_dict(row: DeadLetterRow) -> dict[str, Any]:
@@ -109,4 +130,20 @@ def run_replay(args: argparse.Namespace) -> int:
         f"duplicates {counts['duplicate']}, still dead {counts['dead_lettered']}"
         + (f", no replayer for their kind {counts['no_replayer']}" if counts["no_replayer"] else "")
     )
+    return 0
+
+
+def run_discard(args: argparse.Namespace) -> int:
+    ids = list(dict.fromkeys(args.ids))  # `discard 12 12` is one dead letter
+    eng = engine()
+    try:
+        gone = dead_letters.discard(eng, ids)
+    except dead_letters.UnknownDeadLetter as exc:
+        raise CliError(f"{exc} (see `bounce-worker dead-letters list --all`)") from None
+    audit.record(
+        eng, audit.Who.administrator(), "dead-letters discard", "done", now=utcnow(),
+        target=f"dead letters {', '.join(map(str, ids))}", reason=args.reason,
+        detail=f"discarded {gone}",
+    )  # fmt: skip
+    print(f"discarded {gone} dead letter{'' if gone == 1 else 's'}: {', '.join(map(str, ids))}")
     return 0
