@@ -443,6 +443,8 @@ def test_bad_input_is_one_line_error_and_phones_need_no_channel(
          "organization": "acme", "list": "", "reason": "r"}}, 422),
         (sender, "POST", "/v1/import-check", {"params": {"list": ""},
          "content": b"email\nx@y.org\n"}, 422),
+        # Over RFC 5321's 64-octet local part: flanker took it, and it was stored as an entry.
+        (sender, "GET", "/v1/check", {"params": {"address": "x" * 65 + "@example.org"}}, 422),
         # A NUL character PostgreSQL cannot store: was a 500.
         (support, "GET", "/v1/audit", {"params": {"organization": "a\x00b"}}, 422),
         (

@@ -169,3 +169,59 @@ def test_a_blank_list_is_refused_by_the_real_command(home: Path) -> None:
         assert out.returncode == 2, out.stdout
         assert out.stderr.count("\n") == 1, out.stderr
         assert "argument --list: empty: name the list, or leave --list out" in out.stderr
+
+
+LONG_LOCAL = "a" * 300  # flanker parses it; RFC 5321 4.5.3.1.1 allows 64 octets
+DSN = f"""From: MAILER-DAEMON@mx.example.net
+To: bounces@example.com
+Subject: Undelivered Mail Returned to Sender
+Date: Mon, 23 Nov 2026 10:00:00 +0000
+Message-ID: <dsn-long-local@mx.example.net>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; {LONG_LOCAL}@example.org
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+
+--B--
+"""
+
+
+def test_an_address_over_rfc_5321s_lengths_is_bad_input_not_an_entry(tmp_path: Path) -> None:
+    # A bounce naming it, and an event: dead letters with the reason, no entry, no crash.
+    mail = tmp_path / "long.eml"
+    mail.write_text(DSN)
+    feed = tmp_path / "long.jsonl"
+    feed.write_text(
+        json.dumps({"event_id": "long-1", "type": "bounce", "recipient": "b" * 65 + "@example.org",
+                    "status": "5.1.1", "occurred_at": "2026-11-20T10:00:00Z"}) + "\n"
+    )  # fmt: skip
+    for path in (mail, feed):
+        out = bw(tmp_path, "process", str(path))
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "applied 0, duplicates 0, dead-lettered 1"
+        assert "Traceback" not in out.stderr
+    letters = json.loads(bw(tmp_path, "dead-letters", "list", "--json").stdout)
+    assert (
+        sorted(r["reason"][:50] for r in letters)
+        == ["email local part longer than 64 octets (RFC 5321):"] * 2
+    )
+    assert bw(tmp_path, "export", "-o", str(tmp_path / "all.csv")).returncode == 0
+    assert LONG_LOCAL not in (tmp_path / "all.csv").read_text()
+    asked = bw(tmp_path, "status", LONG_LOCAL + "@example.org")
+    assert asked.returncode == 1 and asked.stderr.count("\n") == 1, asked.stderr
+    assert "email local part longer than 64 octets (RFC 5321)" in asked.stderr
+    fits = bw(tmp_path, "status", "a" * 64 + "@example.org")
+    assert fits.returncode == 0 and "active" in fits.stdout, fits.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,3 +60,32 @@ def test_known_forms() -> None:
     }
     for raw, expected in cases.items():
         assert outcome(normalize_email, raw) == expected == outcome(normalize_email_flanker, raw)
+
+
+# RFC 5321 4.5.3.1.1 and 4.5.3.1.3 (RFC 3696 errata 1690): a local part of at most 64
+# octets, an address of at most 254. flanker took a 300-character local part.
+DOMAIN_189 = "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".org"  # 64 + 1 + 189 = 254
+
+
+def test_rfc_5321_lengths_on_both_paths() -> None:
+    fits = ["a" * 64 + "@example.org", "a" * 64 + "@" + DOMAIN_189, "ü" * 32 + "@example.org",
+            "Name <" + "a" * 64 + "@example.org>"]  # fmt: skip
+    for raw in fits:
+        assert outcome(normalize_email, raw) != "invalid", raw
+        assert outcome(normalize_email_flanker, raw) != "invalid", raw
+        assert outcome(email_key, raw) != "invalid", raw
+    too_long = {
+        "a" * 65 + "@example.org": "email local part longer than 64 octets (RFC 5321)",
+        "a" * 300 + "@example.org": "email local part longer than 64 octets (RFC 5321)",
+        "ü" * 33 + "@example.org": "email local part longer than 64 octets (RFC 5321)",  # 66
+        '"' + "a b" * 21 + '"@example.org': "email local part longer than 64 octets",
+        "a" * 64 + "@" + DOMAIN_189.replace("d" * 57, "d" * 58): (
+            "email address longer than 254 octets (RFC 5321)"
+        ),
+        "Name <" + "a" * 65 + "@example.org>": "email local part longer than 64 octets",
+    }
+    for raw, says in too_long.items():
+        for fn in (normalize_email, normalize_email_flanker, email_key):
+            with pytest.raises(InvalidAddress) as refused:
+                fn(raw)
+            assert str(refused.value).startswith(says), (fn, raw, refused.value)

@@ -11,7 +11,13 @@ import phonenumbers
 if TYPE_CHECKING:
     from bounce_worker.domain.events import Channel
 
-MAX_ADDRESS_LENGTH = 320  # RFC 5321: 64 (local) + 1 + 255 (domain)
+MAX_ADDRESS_LENGTH = 320  # longest text handed to flanker at all (display-name forms too)
+# What an SMTP server must accept and nothing may exceed (RFC 5321 4.5.3.1.1: a local part
+# of 64 octets; 4.5.3.1.3: a path of 256 octets with its angle brackets, so an address of
+# 254, RFC 3696 errata 1690). flanker took a 300-character local part; such an address can
+# never be mailed, so it is bad input (SPEC 2 and 6), not a key to store.
+MAX_LOCAL_PART_OCTETS = 64
+MAX_ADDRESS_OCTETS = 254
 
 # The plain addresses that are nearly every real one: a dot-atom local part of at most 64
 # characters and an ASCII host name (no IDNA "xn--" labels). For these flanker's answer is
@@ -62,7 +68,9 @@ def _normalize_email_slow(raw: str, text: str) -> str:
 
 
 def normalize_email_flanker(raw: str) -> str:
-    """The general path: any RFC 5322 form flanker understands (and the fast path's oracle)."""
+    """The general path: any RFC 5322 form flanker understands (and the fast path's oracle),
+    within RFC 5321's lengths (MAX_LOCAL_PART_OCTETS, MAX_ADDRESS_OCTETS; the fast path's
+    pattern admits nothing longer)."""
     # Imported here: flanker builds its grammar on import (~0.5 s), which every CLI call
     # would pay although plain addresses never reach this path.
     from flanker.addresslib import address as flanker_address
@@ -82,7 +90,17 @@ def normalize_email_flanker(raw: str) -> str:
         raise InvalidAddress(f"invalid email domain: {raw[:80]!r}") from None
     if "." not in domain:
         raise InvalidAddress(f"email domain has no dot: {raw[:80]!r}")
-    return f"{parsed.mailbox}@{domain}"
+    address = f"{parsed.mailbox}@{domain}"
+    if len(parsed.mailbox.encode("utf-8")) > MAX_LOCAL_PART_OCTETS:
+        raise InvalidAddress(
+            f"email local part longer than {MAX_LOCAL_PART_OCTETS} octets (RFC 5321): "
+            f"{raw[:80]!r}"
+        )
+    if len(address.encode("utf-8")) > MAX_ADDRESS_OCTETS:
+        raise InvalidAddress(
+            f"email address longer than {MAX_ADDRESS_OCTETS} octets (RFC 5321): {raw[:80]!r}"
+        )
+    return address
 
 
 def normalize_domain(raw: str) -> str:

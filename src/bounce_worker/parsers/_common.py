@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from bounce_worker import limits
-from bounce_worker.domain.addresses import MAX_ADDRESS_LENGTH
+from bounce_worker.domain.addresses import MAX_ADDRESS_OCTETS, MAX_LOCAL_PART_OCTETS
 from bounce_worker.domain.events import (
     _FIELDS,
     MAX_ID_LENGTH,
@@ -207,7 +207,10 @@ def make_event(**fields: Any) -> Event:
         if (
             data.get("channel", "email") == "email"
             and isinstance(recipient, str)
-            and len(recipient) <= MAX_ADDRESS_LENGTH
+            # ASCII (the pattern), so characters are octets: longer ones go to the
+            # normalizer, which refuses them (RFC 5321 lengths).
+            and len(recipient) <= MAX_ADDRESS_OCTETS
+            and recipient.find("@") <= MAX_LOCAL_PART_OCTETS
             and _SIMPLE_ADDRESS.fullmatch(recipient)
         ):
             return _simple_event(data, recipient)

@@ -52,11 +52,25 @@ def test_fast_path_matches_from_dict(local, domain, tld):
         {"event_id": ""},
         {"recipient": "nobody"},
         {"recipient": "a@b"},
+        # RFC 5321's lengths: the fast path took a 65-character local part (and 300).
+        {"recipient": "a" * 65 + "@example.org"},
+        {"recipient": "a" * 300 + "@example.org"},
+        {"recipient": "a@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 60 + ".org"},
     ],
 )
 def test_invalid_fields_are_parse_errors_on_both_paths(field):
     with pytest.raises(ParseError):
         make_event(**{**BASE, "recipient": "ok@example.org", **field})
+
+
+def test_the_longest_addresses_rfc_5321_allows_are_taken_on_both_paths():
+    for address in (
+        "a" * 64 + "@example.org",
+        "a@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 56 + ".org",
+    ):
+        assert len(address) <= 254
+        data = {**BASE, "recipient": address}
+        assert make_event(**data) == Event.from_dict(data)
 
 
 def test_codes_from_prose():
