@@ -954,6 +954,15 @@ def test_provider_references(status, code, diagnostic, category, detail):
             "network_error",
         ),
         ("5.0.0", None, "message has lines too long for transport", SOFT, "not_compliant"),
+        # Postfix with the VDA quota patch (virtual_maildir_limit_message's default)
+        (
+            "5.0.0",
+            None,
+            "maildir delivery failed: Sorry, the user's maildir has overdrawn his diskspace "
+            "quota, please try again later.",
+            FULL,
+            "mailbox_full",
+        ),
         # Postfix reject_unknown_client_hostname: the sending IP has no name
         (
             "4.7.1",

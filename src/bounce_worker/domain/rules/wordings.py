@@ -303,6 +303,12 @@ GROUPS: tuple[WordingGroup, ...] = (
             ),
             (r"over (?:the )?allowed quota", "vpopmail 'mailfolder is over the allowed quota'"),
             (
+                # (ends "please try again later": read here first, not as a temporary refusal)
+                r"overdrawn (?:his |her |its )?disk ?space quota",
+                "Postfix VDA quota patch, DEF_VIRT_MAILDIR_LIMIT_MESSAGE 'Sorry, the user's "
+                "maildir has overdrawn his diskspace quota, please try again later.'",
+            ),
+            (
                 r"error writing message: file too large",
                 "Postfix local(8) at mailbox_size_limit (EFBIG)",
             ),
