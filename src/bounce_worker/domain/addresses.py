@@ -46,10 +46,19 @@ def normalize_email(raw: str) -> str:
     `address_key()`, which folds the case, so the original spelling stays readable.
     """
     text = raw.strip()
-    plain = _PLAIN.fullmatch(text) if len(text) <= 254 else None
-    if plain:
-        return f"{plain['local']}@{plain['domain'].lower()}"
-    return _normalize_email_slow(raw, text)
+    plain = _plain(text)
+    return plain if plain is not None else _normalize_email_slow(raw, text)
+
+
+def plain_address(raw: str) -> str | None:
+    """`normalize_email(raw)` when `raw` is a plain address (the fast path: `_PLAIN`), else
+    None: the caller then goes the general way (event construction, parsers/_common.py)."""
+    return _plain(raw.strip())
+
+
+def _plain(text: str) -> str | None:
+    plain = _PLAIN.fullmatch(text) if len(text) <= MAX_ADDRESS_OCTETS else None
+    return f"{plain['local']}@{plain['domain'].lower()}" if plain else None
 
 
 def email_key(raw: str) -> str:

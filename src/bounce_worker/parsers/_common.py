@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from bounce_worker import limits
-from bounce_worker.domain.addresses import MAX_ADDRESS_OCTETS, MAX_LOCAL_PART_OCTETS
+from bounce_worker.domain.addresses import plain_address
 from bounce_worker.domain.events import (
     _FIELDS,
     MAX_ID_LENGTH,
@@ -207,13 +207,9 @@ def make_event(**fields: Any) -> Event:
         if (
             data.get("channel", "email") == "email"
             and isinstance(recipient, str)
-            # ASCII (the pattern), so characters are octets: longer ones go to the
-            # normalizer, which refuses them (RFC 5321 lengths).
-            and len(recipient) <= MAX_ADDRESS_OCTETS
-            and recipient.find("@") <= MAX_LOCAL_PART_OCTETS
-            and _SIMPLE_ADDRESS.fullmatch(recipient)
+            and (plain := plain_address(recipient)) is not None
         ):
-            return _simple_event(data, recipient)
+            return _simple_event(data, plain)
         when = data.get("occurred_at")
         if isinstance(when, datetime):
             data["occurred_at"] = when.astimezone(UTC).isoformat()
@@ -224,28 +220,20 @@ def make_event(**fields: Any) -> Event:
         raise ParseError(str(exc)) from None
 
 
-# The plainest addresses (dot-atom of letters, digits, "_+-"; letter-digit-hyphen host names),
-# which are nearly all of them: their normal form is known without flanker's full RFC 5322
-# grammar (local part as given, host lower-cased; IDNA leaves ASCII labels alone), and
-# building the event skips the parser, the dearest step of all. Everything else, and every
-# other field, goes through the same validation as Event.from_dict; a unit test checks the
-# two agree (tests/unit/parsers/test_common.py).
-_SIMPLE_ADDRESS = re.compile(
-    r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
-
-
+# A plain address (the normalizer's own fast path, domain/addresses.plain_address: nearly
+# every real one) has its normal form without flanker's full RFC 5322 grammar, and building
+# the event skips the parser, the dearest step of all. Everything else, and every other
+# field, goes through the same validation as Event.from_dict; a unit test checks the two
+# agree (tests/unit/parsers/test_common.py).
 def _simple_event(data: dict[str, Any], recipient: str) -> Event:
     unknown = set(data) - _FIELDS
     if unknown:
         raise InvalidEvent(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
-    local, _, domain = recipient.partition("@")
     return Event(
         event_id=_text(data, "event_id", required=True, limit=MAX_ID_LENGTH),
         type=_enum(EventType, data, "type"),
         channel=Channel.EMAIL,
-        recipient=f"{local}@{domain.lower()}",
+        recipient=recipient,  # normalized (plain_address)
         occurred_at=_instant(data.get("occurred_at")),
         organization=_text(data, "organization", limit=MAX_ID_LENGTH),
         list=_text(data, "list", limit=MAX_ID_LENGTH),
