@@ -56,7 +56,7 @@ figures are printed beside the whole-corpus ones; --families lists each family's
 category agreement.
 
 Exit status 0 when every figure meets its bar (BARS), 1 otherwise; --misses lists the rows
-we disagree on.
+we disagree on, --strict-misses those the strict variant disagrees on.
 """
 
 from __future__ import annotations
@@ -169,6 +169,7 @@ class Report:
     strict_removed: int = 0  # all wordings evidenced by a single family
     strict_hard_agreement: float = 0.0
     strict_reason_agreement: float = 0.0
+    strict_misses: list[str] | None = None  # rows the strict variant disagrees on
     lofo_families: dict[str, tuple[int, float]] | None = None  # family -> (rows, category %)
 
     def lines(self) -> list[str]:
@@ -305,14 +306,18 @@ def _parse_only(raw: bytes) -> list | str:
 
 
 def leave_one_family_out(
-    raws: dict[str, bytes], *, documented_too: bool = True
+    raws: dict[str, bytes],
+    *,
+    documented_too: bool = True,
+    withheld: dict[str, set[str]] | None = None,
 ) -> tuple[dict[str, object], int]:
     """Each mail's categories when its family is classified without the wordings that only
     that family's mails evidence; and how many wordings are evidenced by one family only.
 
     documented_too=False removes only the observed wordings (`Wording.observed`: sources
     "common wording", "observed: ..."), keeping those written from a document (an RFC, an
-    MTA's source, a provider's published reference), which no mail tuned."""
+    MTA's source, a provider's published reference), which no mail tuned. `withheld`, when
+    given, receives each family's removed wordings (for --strict-misses)."""
     parsed = {name: _parse_only(raw) for name, raw in raws.items()}
     evidence: dict[str, set[str]] = defaultdict(set)  # family -> wordings its mails match
     for name, events in parsed.items():
@@ -325,6 +330,8 @@ def leave_one_family_out(
         others = set().union(*(w for f, w in evidence.items() if f != fam))
         own = {w for w in words - others if documented_too or OBSERVED.get(w, True)}
         single |= own
+        if withheld is not None:
+            withheld[fam] = own
         with without_wordings(own):
             for name, events in parsed.items():
                 if family_of(name) == fam and isinstance(events, list):
@@ -349,8 +356,10 @@ def score(email_dir: Path, manifest: Path, limit: int | None = None, repeat: int
     )
     lofo_results, removed = leave_one_family_out(raws, documented_too=False)
     lofo = _tally(rows, lofo_results)
-    strict_results, strict_removed = leave_one_family_out(raws)
-    strict = _tally(rows, strict_results)
+    withheld: dict[str, set[str]] = {}
+    strict_results, strict_removed = leave_one_family_out(raws, withheld=withheld)
+    strict_misses: list[str] = []
+    strict = _tally(rows, strict_results, strict_misses)
     families: dict[str, tuple[int, float]] = {}
     for fam in sorted({family_of(r["file"]) for r in rows}):
         fam_rows = [r for r in rows if family_of(r["file"]) == fam]
@@ -378,6 +387,7 @@ def score(email_dir: Path, manifest: Path, limit: int | None = None, repeat: int
         strict_removed=strict_removed,
         strict_hard_agreement=100 * strict.hard_ok / (strict.hard_total or 1),
         strict_reason_agreement=100 * strict.reason_ok / n,
+        strict_misses=strict_misses,
         lofo_families=families,
     )
 
@@ -389,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N mails (smoke run)")
     parser.add_argument("--repeat", type=int, default=7, help="timing runs, best kept")
     parser.add_argument("--misses", action="store_true", help="list rows we disagree on")
+    parser.add_argument(
+        "--strict-misses", action="store_true", help="list rows the strict LOFO variant misses"
+    )
     parser.add_argument("--families", action="store_true", help="LOFO category %% per family")
     args = parser.parse_args(argv)
     report = score(args.email_dir, args.manifest, args.limit, args.repeat)
@@ -398,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {fam:28} {count:4d} rows  LOFO category {pct:6.2f} %")
     if args.misses:
         print("\n".join(report.misses))
+    if args.strict_misses and report.strict_misses is not None:
+        print(f"strict LOFO misses ({len(report.strict_misses)}):")
+        print("\n".join(report.strict_misses))
     by_bar = defaultdict(bool, {k: getattr(report, k) >= v for k, v in BARS.items()})
     return 0 if all(by_bar.values()) else 1
 
