@@ -316,3 +316,63 @@ def test_exim_pipelined_commands_are_the_same_stage(status, code, stage, detail)
     for words in ("after", "after pipelined"):
         diagnostic = f"SMTP error from remote mail server {words} {stage}: {code} user unknown"
         assert classify_bounce(status, code, diagnostic).detail == detail, words
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category", "detail"),
+    [
+        # RFC 1870 6.1: "552 message size exceeds fixed maximium message size" in reply to
+        # MAIL FROM ... SIZE=n; Sendmail's wording, Postfix's and Exim's way of naming the stage
+        (
+            "5.2.3",
+            552,
+            "552 5.2.3 Message size exceeds fixed maximum message size (10485760) "
+            "(in reply to MAIL FROM)",
+            Category.SOFT_BOUNCE,
+            "message_too_big",
+        ),
+        (
+            "5.3.4",
+            552,
+            "SMTP error from remote mail server after MAIL FROM:<me@sender.example> "
+            "SIZE=31457280: 552 5.3.4 Message too big for system",
+            Category.SOFT_BOUNCE,
+            "message_too_big",
+        ),
+        (
+            None,
+            552,
+            "552 Requested action aborted (in reply to MAIL FROM command)",
+            Category.SOFT_BOUNCE,
+            "message_too_big",
+        ),
+        # RFC 1870 6.1: "452 insufficient system storage" (the receiving system, for now)
+        (
+            "4.3.0",
+            452,
+            "452 4.3.0 Insufficient system storage (in reply to MAIL FROM command)",
+            Category.SOFT_BOUNCE,
+            "system_full",
+        ),
+        # any other refusal at MAIL FROM is still about the sender
+        (
+            "5.7.1",
+            552,
+            "552 5.7.1 Sender refused (in reply to MAIL FROM command)",
+            Category.POLICY,
+            "sender_rejected",
+        ),
+        (
+            "5.0.0",
+            550,
+            "550 5.0.0 Denied (in reply to MAIL FROM command)",
+            Category.POLICY,
+            "blocked",
+        ),
+    ],
+)
+def test_size_refusal_at_mail_from_is_the_message_not_the_sender(
+    status, code, diagnostic, category, detail
+):
+    outcome = classify_bounce(status, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)

@@ -283,6 +283,10 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
         and _stages.SENDER_STAGE.search(text)
         and not _stages.NO_REPLY_AT_STAGE.search(text)
     ):
+        size = _stages.size_refusal(key, smtp_code)
+        if size is not None:
+            # RFC 1870: a server refuses a too big message in reply to MAIL FROM SIZE=
+            return outcome_for(size)
         return outcome_for(_policy_detail(text, key, "blocked"), policy=True)
     if permanent and subject != 1 and _stages.DATA_STAGE.search(text):
         weak = _first_group(text, WEAK_CODE_RULES)

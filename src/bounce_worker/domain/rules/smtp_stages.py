@@ -40,6 +40,27 @@ SENDER_STAGE = re.compile(
     # rejected." (MAIL FROM / HELO)
     r"but (?:sender|my name) was rejected|\(state (?:6|13)\)"
 )
+# RFC 1870 (SMTP SIZE extension) section 6.1: the server answers MAIL FROM ... SIZE=n with
+# "452 insufficient system storage" when it lacks room now and "552 message size exceeds fixed
+# maximium message size" when the message is over its fixed limit. So a refusal at MAIL FROM
+# is about our message's size, not its sender, when its code says so: the size codes of RFC
+# 3463 (X.2.3 message length exceeds administrative limit, X.3.4 message too big for system)
+# and RFC 6710 (X.7.16 too big for the priority), or the bare 552 / 452 with no more specific
+# enhanced code (X.0.0, X.2.0, X.3.0: the areas those two replies belong to).
+SIZE_CODES = frozenset({(2, 3), (3, 4), (7, 16)})
+_SIZE_AREAS = frozenset({None, (0, 0), (2, 0), (3, 0)})
+_SIZE_REPLIES = {552: "message_too_big", 452: "system_full"}
+
+
+def size_refusal(key: tuple[int, int] | None, smtp_code: int | None) -> str | None:
+    """The reason of a refusal at MAIL FROM that RFC 1870 makes a size refusal, else None."""
+    if key in SIZE_CODES:
+        return "message_too_big"
+    if key in _SIZE_AREAS:
+        return _SIZE_REPLIES.get(smtp_code)  # type: ignore[arg-type]
+    return None
+
+
 # A session that failed at that stage without a reply: no refusal at all, a network failure.
 # Postfix smtp_proto.c "conversation with %s timed out while %s" / "lost connection with %s
 # while %s" (%s: "receiving the initial server greeting", "performing the EHLO handshake",
