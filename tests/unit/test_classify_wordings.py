@@ -1277,3 +1277,57 @@ def test_qq_mail_connection_denied():
     diagnostic = "550 Connection denied. https://service.mail.qq.com/detail/122/170"
     outcome = classify_bounce(None, 550, diagnostic)
     assert (outcome.category, outcome.detail) == (POLICY, "blocked")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "diagnostic", "category", "detail"),
+    [
+        # RFC 3463 X.2.2 "the user has exceeded a per-mailbox administrative quota", in any of
+        # the word orders MTAs use, with no telling code (the entry alone decides)
+        (None, None, "Quota exceeded (mailbox for user is full)", FULL, "mailbox_full"),
+        (None, None, "mailbox quota violation", FULL, "mailbox_full"),
+        (None, 550, "550 user is over quota", FULL, "mailbox_full"),
+        (None, 550, "550 mailbox is overquota", FULL, "mailbox_full"),
+        (None, None, "mailfolder is over the allowed quota", FULL, "mailbox_full"),
+        (None, None, "user has exceeded the storage quota", FULL, "mailbox_full"),
+        (None, None, "this message exceeds quota for the recipient", FULL, "mailbox_full"),
+        ("4.3.0", None, "Disk quota exceeded", FULL, "mailbox_full"),
+        # ... and the sender's own limits stay ours: a rate limit, not the recipient's mailbox
+        ("5.4.5", 550, "550 5.4.5 Daily user sending quota exceeded", SOFT, "rate_limited"),
+        ("5.2.2", 550, "550 5.2.2 Submission quota exceeded", SOFT, "rate_limited"),
+        # RFC 3463 X.2.2 "mailbox full"; the folder that stores the mailbox (Sendmail/cyrus)
+        (None, None, "The user's mailfolder is full.", FULL, "mailbox_full"),
+        ("5.0.0", None, "mail box is full", FULL, "mailbox_full"),
+        # RFC 3463 X.1.2: the destination system does not exist, as MTAs word it
+        ("5.0.0", None, "No such domain.", HARD, "host_unknown"),  # Courier esmtpclient.c
+        (
+            "5.0.0",
+            None,
+            "DNS lookup failure: host example.org not found",  # DragonFly dma net.c
+            HARD,
+            "host_unknown",
+        ),
+        ("5.0.0", None, "Host or domain name not found. Name service error", HARD, "host_unknown"),
+        (
+            "5.0.0",
+            550,
+            "550 Host unknown (Name server: example.org: host not found)",
+            HARD,
+            "host_unknown",
+        ),
+        ("5.0.0", None, "Unknown host: kim@example.org", HARD, "host_unknown"),  # IMail
+        ("5.0.0", 550, "550 domain example.org does not exist", HARD, "host_unknown"),
+        ("4.0.0", 450, "450 domain name not found", SOFT, "host_unknown"),
+        # RFC 5321 550 "mailbox unavailable (e.g., mailbox not found ...)"; RFC 3463 X.1.1
+        (None, 550, "550 User not found (in reply to RCPT TO command)", HARD, "user_unknown"),
+        (None, 550, "550 Recipient not found", HARD, "user_unknown"),
+        (None, 550, "550 Requested action not taken: mailbox not found", HARD, "user_unknown"),
+        (None, 550, "550 the user was not found", HARD, "user_unknown"),
+        (None, 550, "550 recipient invalid", HARD, "user_unknown"),
+        (None, 550, "550 mailbox unavailable", HARD, "user_unknown"),
+        ("4.0.0", 450, "450 mailbox unavailable", SOFT, "user_unknown"),
+    ],
+)
+def test_generic_rfc_wordings_in_any_mta_words(status, code, diagnostic, category, detail):
+    outcome = classify_bounce(status, code, diagnostic)
+    assert (outcome.category, outcome.detail) == (category, detail)

@@ -36,6 +36,20 @@ def _w(*pairs: tuple[str, str]) -> tuple[Wording, ...]:
     return tuple(Wording(pattern, source) for pattern, source in pairs)
 
 
+# RFC 3463 X.1.2 as MTAs word it: "no such domain", "unknown host", "host (x) unknown / not
+# found", "domain (name) not found / does not exist". One pattern, spelled out per branch so
+# every branch has a rare literal for the classifier's substring pre-check (" not found"
+# rather than "host", which most diagnostics contain).
+_NO_SUCH_DOMAIN = "|".join(
+    [r"\bno such (?:host|domain)\b", r"\bunknown (?:host|domain)\b"]
+    + [
+        rf"{subject} {predicate}"
+        for subject in (r"\bhost(?: or domain)?(?: name)?(?: \S+)?", r"\bdomain(?: name)?(?: \S+)?")
+        for predicate in ("unknown", "not found", "does not exist")
+    ]
+)
+
+
 def _orange(code: str) -> str:
     """Orange / La Poste reply codes: 'OFR005_104', 'LPN007_426', 'OFR_417', 'LPN416',
     'LPNAAA_101', 'OUK_513'; the last three digits name the condition. One code per pattern,
@@ -295,13 +309,21 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=OVERRIDES_CODE,
         detail="mailbox_full",
         wordings=_w(
-            (r"over ?quota", "Gmail 452 4.2.2 'is over quota'; qmail/vpopmail"),
-            # (not "Daily user sending quota exceeded": Gmail 550 5.4.5, our account's limit)
             (
-                r"(?<!sending )(?<!submission )quota (?:exceeded|full)",
-                "Dovecot 'Quota exceeded'; Exim appendfile",
+                # RFC 3463 X.2.2 'Mailbox full: ... the user has exceeded a per-mailbox
+                # administrative quota', as MTAs word it, in either order: "quota exceeded"
+                # (Dovecot quota_exceeded_message 'Quota exceeded (mailbox for user is full)',
+                # Exim appendfile 'mailbox quota violation'), "over quota" (Gmail 452 4.2.2
+                # 'is over quota'; qmail/vpopmail 'over the allowed quota'), "exceeded the
+                # quota" (Exim; Courier). One entry: the same condition in any of the words.
+                # (not the sender's own limits: Gmail 550 5.4.5 "Daily user sending quota
+                # exceeded", MS365 "Submission quota exceeded", Gmail "exceeded the quota for
+                # sending messages")
+                r"(?<!sending )(?<!submission )quota (?:exceeded|full|violation)|"
+                r"\b(?:over|exceed(?:s|ed)?)(?: (?:its|the|his|her|allowed|storage|mailbox|disk))*"
+                r" ?quota(?! for sending)",
+                "RFC 3463 X.2.2; Dovecot; Exim appendfile; Courier; qmail/vpopmail; Gmail 4.2.2",
             ),
-            (r"over (?:the )?allowed quota", "vpopmail 'mailfolder is over the allowed quota'"),
             (
                 # (ends "please try again later": read here first, not as a temporary refusal)
                 r"overdrawn (?:his |her |its )?disk ?space quota",
@@ -316,16 +338,15 @@ GROUPS: tuple[WordingGroup, ...] = (
                 r"mail file size exceeds the maximum",
                 "Sendmail 552 'Mail file size exceeds the maximum size allowed for mail delivery'",
             ),
-            (
-                # (not Gmail's "exceeded the quota for sending messages": the sender's)
-                r"exceeded (?:its |the |his |her )?(?:storage )?quota(?! for sending)",
-                "Exim; Courier",
-            ),
             (r"quotaexceeded", "MS365 STOREDRV.Deliver QuotaExceededException"),
-            (r"mail ?box (?:is )?full", "RFC 3463 X.2.2 'mailbox full'; Yahoo; Postfix"),
+            (
+                # the mailbox, or the folder that stores it (Sendmail/cyrus 'mailfolder is full')
+                r"mail ?(?:box|folder) (?:is )?full",
+                "RFC 3463 X.2.2 'mailbox full'; Yahoo; Postfix; Sendmail/cyrus 'mailfolder is "
+                "full'",
+            ),
             (r"mailbox size limit", "Yandex 5.2.2; Postfix virtual(8) mailbox_size_limit"),
             (r"full mailbox", "common MTA wording"),
-            (r"mail ?folder is full", "Sendmail/cyrus"),
             (r"exceeded storage allocation", "RFC 5321 552 reply text"),
             (r"insufficient (?:space|storage)", "Courier/cyrus 'insufficient storage'"),
             (r"exceeded storage", "RFC 5321 552 wording variants"),
@@ -338,7 +359,6 @@ GROUPS: tuple[WordingGroup, ...] = (
             (r"storage (?:limit|space) (?:exceeded|reached)", "iCloud; Mail.ru"),
             (r"out of storage space", "Gmail 452 4.2.2 'The recipient's inbox is out of storage'"),
             (r"disk quota", "Exim appendfile / POSIX EDQUOT 'Disk quota exceeded'"),
-            (r"quota violation", "Exim appendfile 'mailbox quota violation'"),
             (
                 r"would exceed (?:the )?(?:maximum allowed storage|(?:mailbox )?quota)",
                 "Zimbra/Dovecot 'mailbox would exceed maximum allowed storage'",
@@ -1154,23 +1174,23 @@ GROUPS: tuple[WordingGroup, ...] = (
         stage=WHEN_CODE_IS_WEAK,
         detail="host_unknown",
         wordings=_w(
-            (r"host unknown", "Sendmail 'Host unknown (Name server: host not found)'"),
-            (r"unknown host", "Ipswitch IMail 'Unknown host: <address>'"),
-            (r"host (?:or domain name )?not found", "Postfix 'Host or domain name not found'"),
             (
-                r"host \S+ not found",
-                "Postfix 'Name service error ... Host x not found'; DragonFly dma net.c 'DNS "
-                "lookup failure: host %s not found'",
+                # RFC 3463 X.1.2 'Bad destination system address: the destination system
+                # specified in the address does not exist', as MTAs word it: "no such domain",
+                # "unknown host", "host (x) unknown / not found", "domain (name) not found /
+                # does not exist". One entry for the one condition.
+                _NO_SUCH_DOMAIN,
+                "RFC 3463 X.1.2; Sendmail 'Host unknown (Name server: host not found)'; "
+                "Ipswitch IMail 'Unknown host: <address>'; Postfix 'Host or domain name not "
+                "found', 'Name service error ... Host x not found'; DragonFly dma net.c 'DNS "
+                "lookup failure: host %s not found'; Courier module.esmtp/esmtpclient.c "
+                "hard_error 'No such domain.'",
             ),
             (r"name service error", "Postfix/Sendmail name service errors"),
-            (r"domain (?:name )?(?:not found|is not reachable|does not exist)", "common"),
+            (r"domain (?:name )?is not reachable", "common"),
             (
                 r"remote domain doesn'?t exist",
                 "au by KDDI notice 'As the remote domain doesnt exist.'",
-            ),
-            (
-                r"no such domain",
-                "Courier module.esmtp/esmtpclient.c hard_error 'No such domain.'",
             ),
             (r"domain.{0,20}unknown", "common wording"),
             (r"illegal (?:host|domain)", "Sendmail"),
@@ -1262,8 +1282,16 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "OpenSMTPD 'Invalid recipient'; Mail.ru 'invalid mailbox'",
             ),
             (r"bad[_ ]recipient", "MTA error-code wording BAD_RECIPIENT"),
-            (r"recipient (?:not found|unknown|invalid)", "common wording"),
-            (r"mailbox (?:not found|unavailable)", "RFC 5321 550 'mailbox unavailable'"),
+            (
+                # RFC 5321 4.2.2/4.2.3: 550 'Requested action not taken: mailbox unavailable
+                # (e.g., mailbox not found, ...)'; RFC 3463 X.1.1 'The mailbox specified in
+                # the address does not exist'. MTAs name the mailbox by the user or the
+                # recipient as well (Exchange 'Recipient not found', Mail.ru 'user not found').
+                r"\b(?:user|recipient|mailbox)(?: name)? (?:is |was )?(?:not found|unknown)",
+                "RFC 5321 550 'mailbox not found'; RFC 3463 X.1.1; Exchange; Mail.ru",
+            ),
+            (r"recipient invalid", "common wording"),
+            (r"mailbox unavailable", "RFC 5321 550 'mailbox unavailable'"),
             (r"mailbox (?:is )?not present", "Exchange/IMail 'mailbox not present'"),
             (
                 r"(?:user|mailbox|recipient)(?: name)? (?:is )?(?:invalid|not valid)\b",
@@ -1279,7 +1307,6 @@ GROUPS: tuple[WordingGroup, ...] = (
                 "('Address unknown', 'Mailbox unknown')",
             ),
             (r"unrouteable address", "Exim 'Unrouteable address'"),
-            (r"user not found", "Mail.ru 'user not found'"),
             (r"recipient address rejected: (?:invalid|unknown|user)", "Postfix"),
             (r"name is not recognized", "common wording"),
             (r"no longer (?:available|active|exists|valid)", "common wording"),
