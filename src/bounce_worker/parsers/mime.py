@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from bounce_worker import limits
-from bounce_worker.parsers._common import ADDRESS_RE, tidy_address
+from bounce_worker.parsers._common import iter_addresses, tidy_address
 from bounce_worker.parsers.mime_part import MAX_DEPTH, Part, decode_bytes, parse, parse_headers
 
 __all__ = ["Part", "parse_headers"]
@@ -89,7 +89,7 @@ def _flush(out: list[str], run: list[bytes], charset: str) -> None:
 
 
 def addresses(value: str) -> list[str]:
-    return [tidy_address(m.group(1)) for m in ADDRESS_RE.finditer(value or "")]
+    return [tidy_address(m.group(1)) for m in iter_addresses(value or "")]
 
 
 def walk_own(msg: Part) -> Iterator[Part]:

@@ -25,6 +25,7 @@ from bounce_worker.parsers._common import (
     check_recipients,
     first_reply_code,
     first_status,
+    iter_addresses,
     one_line,
     tidy_address,
 )
@@ -134,7 +135,7 @@ def find_recipients(report: str, exclude: set[str]) -> list[tuple[str, int]]:
     seen: dict[str, tuple[str, int]] = {}
     quoted: dict[str, tuple[str, int]] = {}
     excluded = set(exclude)
-    for match in ADDRESS_RE.finditer(report):
+    for match in iter_addresses(report):
         address = tidy_address(match.group(1))
         key = address.lower()
         if key in excluded:

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from bounce_worker.domain.events import Event
 from bounce_worker.parsers import ParseError
 from bounce_worker.parsers._common import (
+    ADDRESS_RE,
     first_reply_code,
     first_status,
+    iter_addresses,
     make_event,
     parse_date,
 )
@@ -88,3 +90,25 @@ def test_dates():
     assert parse_date("Sun, 22 Nov 2026 10:00:04 +0900").isoformat() == "2026-11-22T01:00:04+00:00"
     assert parse_date("garbage") is None
     assert parse_date(None) is None
+
+
+# Prose around addresses: every character class ADDRESS_RE and its look-arounds care about
+# (atext, dots, quotes, '@', brackets, hyphens, line breaks, non-ASCII word characters).
+_PROSE = st.lists(
+    st.sampled_from([*'ab.-_+=/%"@<>() \t\r\n;:é1', "kim@example.org", "x@b.co", '"a b"@c.io']),
+    max_size=60,
+).map("".join)
+
+
+@given(st.lists(_PROSE, max_size=8).map("".join))
+def test_iter_addresses_is_finditer(text):
+    """The line-wise address scan gives exactly ADDRESS_RE.finditer's matches."""
+    want = [(m.start(), m.end(), m.group(1)) for m in ADDRESS_RE.finditer(text)]
+    assert [(m.start(), m.end(), m.group(1)) for m in iter_addresses(text)] == want
+
+
+def test_iter_addresses_on_report_lines():
+    text = 'a@b.org x@y.io\n"kim k"@example.org, <bob@example.net>\nno address\nfoo.@bar.com@x.org'
+    want = [m.span() for m in ADDRESS_RE.finditer(text)]
+    assert len(want) >= 4
+    assert [m.span() for m in iter_addresses(text)] == want
