@@ -74,9 +74,11 @@ class Part:
         if ctype:
             self.ctype = ctype.group(1).lower()
         if "=" in raw_type:
+            # (findall gives '' for the branch that did not match: a quoted value, even an
+            # empty one, leaves the bare one '', so `quoted or bare` is the value.)
             self.params = {
-                m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-                for m in _PARAM.finditer(raw_type[:4096])
+                name.lower(): quoted or bare
+                for name, quoted, bare in _PARAM.findall(raw_type[:4096])
             }
         lim = limits.active()
         if depth >= lim.max_depth:

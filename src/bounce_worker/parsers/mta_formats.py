@@ -113,8 +113,8 @@ GROUP_REFUSAL = "the group refused the post (not a member or no permission to po
 
 def filter_gateway(signature: str) -> str | None:
     """The filtering gateway named in a lower-cased signature, if any."""
-    for name, literals in FILTER_GATEWAYS:
-        if any(literal in signature for literal in literals):
+    for name, literal in _GATEWAY_LITERALS:
+        if literal in signature:
             return name
     return None
 
@@ -159,7 +159,13 @@ BOUNCE_TEXT = re.compile(
 
 def family(signature: str) -> str | None:
     """The MTA family named in a lower-cased signature, if any."""
-    for name, literals in FAMILIES:
-        if any(literal in signature for literal in literals):
+    for name, literal in _FAMILY_LITERALS:
+        if literal in signature:
             return name
     return None
+
+
+# (name, literal) in the tables' order, flat: one loop per mail instead of a generator per
+# family (the first family listed that has a signature present still wins).
+_FAMILY_LITERALS = [(name, literal) for name, literals in FAMILIES for literal in literals]
+_GATEWAY_LITERALS = [(name, lit) for name, literals in FILTER_GATEWAYS for lit in literals]
