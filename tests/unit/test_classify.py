@@ -376,3 +376,11 @@ def test_size_refusal_at_mail_from_is_the_message_not_the_sender(
 ):
     outcome = classify_bounce(status, code, diagnostic)
     assert (outcome.category, outcome.detail) == (category, detail)
+
+
+def test_a_refusal_in_reply_to_the_connection_is_the_senders():
+    # The DSN parser notes "(in reply to connect)" where the prose names the greeting
+    # (Postfix "refused to talk to me") or Exim's "after initial connection": before any
+    # recipient was named, so not about the recipient's mailbox, whatever X.2.x hint.
+    outcome = classify_bounce("4.2.1", 421, "421 4.2.1 Service refused (in reply to connect)")
+    assert outcome.category is Category.POLICY

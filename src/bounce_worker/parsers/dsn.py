@@ -288,7 +288,8 @@ def _generic(status: str | None) -> bool:
     return status is None or status.split(".")[1:] in (["0", "0"],)
 
 
-_COMMAND_WORDS = ("in reply to", "after ", ">>>", "did not like our")
+# (Postfix's "refused to talk to me" names the greeting: the stage is already said)
+_COMMAND_WORDS = ("in reply to", "after ", ">>>", "did not like our", "refused to talk to me")
 
 
 def _needs_command(status: str | None, diagnostic: str) -> bool:

@@ -91,10 +91,16 @@ _STATUS_FIELD = re.compile(r"^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})", re.I | re
 # The SMTP command a failure answered, as MTAs write it in their reports: Postfix "(in reply
 # to RCPT TO command)", Exim "after RCPT TO:", Sendmail's transcript ">>> DATA", DragonFly
 # "did not like our RCPT TO". Read on the lower-cased text.
+# Postfix smtp(8) names no command when the server refuses in its greeting banner:
+# smtp_proto.c smtp_helo() "host %s refused to talk to me: %s" (a non-2xx greeting) and
+# smtp_connect.c "server refused to talk to me: %s" (a 4xx one); the prose wraps lines, so
+# any whitespace between the words. That is the connection stage. (A regex of its own, run
+# only when "talk" is in the text: as a branch of _COMMAND_RE it made that one 4x slower.)
 _COMMAND_RE = re.compile(
     r"(?:in reply to|after(?: pipelined)?|>>>|did not like our|smtp command:?) ?"
     r"(rcpt to|mail from|end of data|final data|data|ehlo|helo|initial connection|connect)"
 )
+_GREETING_REFUSED = re.compile(r"refused\s+to\s+talk\s+to\s+me")
 _COMMAND_NAMES = {
     "rcpt to": "RCPT TO",
     "mail from": "MAIL FROM",
@@ -111,6 +117,9 @@ def smtp_command(text: str, recipient: str) -> str | None:
     start = low.find(recipient.lower())
     window = low[start : start + 1500] if start >= 0 else low[:3000]
     match = _COMMAND_RE.search(window)
+    greeting = _GREETING_REFUSED.search(window) if "talk" in window else None
+    if greeting is not None and (match is None or greeting.start() < match.start()):
+        return "connect"  # Postfix's "refused to talk to me": the greeting
     if match is None:
         return None
     return _COMMAND_NAMES.get(match.group(1), "DATA")

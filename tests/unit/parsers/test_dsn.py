@@ -114,3 +114,40 @@ def test_recipient_blocks_run_together_are_still_one_event_each():
         ("kim@example.net", "5.1.1"),
         ("bob@example.com", "5.2.2"),
     ]
+
+
+def _postfix_dsn(prose: str, fields: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@mx.example\nTo: bounces@sender.example\n"
+        "Subject: Undelivered Mail Returned to Sender\nMessage-ID: <xa2@mx.example>\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; "
+        'boundary="B"\n\n--B\nContent-Type: text/plain\n\n'
+        f"                   The mail system\n\n{prose}\n\n"
+        "--B\nContent-Type: message/delivery-status\n\n"
+        f"Reporting-MTA: dns; mx.example\n\n{fields}\n--B--\n"
+    ).encode()
+
+
+def test_postfix_greeting_refusal_is_the_connection_stage():
+    # Postfix smtp_proto.c smtp_helo(): a non-2xx greeting banner is reported as "host %s
+    # refused to talk to me: %s" in the prose, and the Diagnostic-Code holds the reply alone
+    # (smtp_skip_5xx_greeting makes the DSN status 4.x.x). The refusal was before any
+    # recipient: the sender's (policy), not the recipient's mailbox (its X.2.1 hint).
+    prose = (
+        "<kim@example.net>: host mx.example.net[192.0.2.1] refused to\n"
+        "    talk to me: 421 4.2.1 Service refused, please try later."
+    )
+    fields = (
+        "Final-Recipient: rfc822; kim@example.net\nAction: failed\nStatus: 4.2.1\n"
+        "Diagnostic-Code: smtp; 421 4.2.1 Service refused, please try later.\n"
+    )
+    (event,) = parse_message(_postfix_dsn(prose, fields), received_at=RECEIVED_AT)
+    assert "(in reply to connect)" in event.diagnostic
+    assert classify(event).category is Category.POLICY
+    # a diagnostic that already says it gets no second stage note
+    fields = fields.replace(
+        "smtp; 421", "smtp; host mx.example.net[192.0.2.1] refused to talk to me: 421"
+    )
+    (event,) = parse_message(_postfix_dsn(prose, fields), received_at=RECEIVED_AT)
+    assert "(in reply to" not in event.diagnostic
+    assert classify(event).category is Category.POLICY

@@ -32,10 +32,12 @@ RCPT_STAGE = re.compile(
 )
 # Postfix "(in reply to MAIL FROM command)", "(in reply to EHLO/HELO command)", "host x
 # refused to talk to me" (Postfix smtp(8)); Exim "after initial connection", "after EHLO",
-# "after MAIL FROM"; Sendmail ">>> MAIL From:"; a refusal in the server's greeting.
+# "after MAIL FROM"; Sendmail ">>> MAIL From:"; a refusal in the server's greeting. The DSN
+# parser adds "(in reply to connect)" where the report's prose names the greeting or the
+# connection (parsers.mta_text.smtp_command).
 SENDER_STAGE = re.compile(
     r"after (?:pipelined )?(?:initial connection|connect|ehlo|helo|mail from)|"
-    r"in reply to (?:mail from|ehlo|helo)|>>> mail from|refused to talk to me|greeting|"
+    r"in reply to (?:mail from|ehlo|helo|connect)|>>> mail from|refused to talk to me|greeting|"
     # qmail-remote.c: "Connected to <host> but sender was rejected." / "but my name was
     # rejected." (MAIL FROM / HELO)
     r"but (?:sender|my name) was rejected|\(state (?:6|13)\)"
