@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from bounce_worker.domain.events import Event
@@ -18,6 +17,7 @@ from bounce_worker.parsers._common import digest, make_event, parse_date
 from bounce_worker.parsers.mime import Part
 
 _LIST_ID_RE = re.compile(r"<([^<>\s]+)>")
+_UNSET: Any = object()  # a lazily read field not read yet (None is a value)
 
 
 @dataclass
@@ -30,6 +30,9 @@ class MailContext:
     _text: str | None = None
     note: str | None = None  # what the bounce's format tells (e.g. a filtering gateway)
     id_base: str = field(init=False)
+    _plain: str | None = field(default=None, init=False, repr=False)
+    _date: Any = field(default=_UNSET, init=False, repr=False)
+    _list_id: Any = field(default=_UNSET, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Same mail twice -> same ids. Message-ID identifies a mail across re-deliveries (its
@@ -44,20 +47,28 @@ class MailContext:
             self._text = mime.human_text(self.msg)
         return self._text
 
-    @cached_property
+    # (Computed on first use and kept in a field: functools.cached_property takes a lock on
+    # every first read, which cost more than reading the Date or List-Id header itself.)
+    @property
     def plain_text(self) -> str:
         """The text/plain parts only: where MTAs write the SMTP session (no HTML to strip)."""
-        return self._text if self._text is not None else mime.plain_text(self.msg)
+        if self._plain is None:
+            self._plain = self._text if self._text is not None else mime.plain_text(self.msg)
+        return self._plain
 
-    @cached_property
+    @property
     def mail_date(self) -> datetime | None:
-        return parse_date(mime.header(self.msg, "Date"))
+        if self._date is _UNSET:
+            self._date = parse_date(mime.header(self.msg, "Date"))
+        return self._date
 
-    @cached_property
+    @property
     def list_id(self) -> str | None:
-        if self.original is None:
-            return None
-        return list_id_of(mime.header(self.original, "List-Id"))
+        if self._list_id is _UNSET:
+            self._list_id = (
+                None if self.original is None else list_id_of(mime.header(self.original, "List-Id"))
+            )
+        return self._list_id
 
     def event(self, index: int, *, occurred_at: datetime | None = None, **fields: Any) -> Event:
         # No organization: a mail's headers are written by whoever sent it; the VERP token

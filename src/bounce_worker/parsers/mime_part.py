@@ -248,8 +248,16 @@ def _find_field(head: str, low: str, key: str) -> str | None:
 def _split_head(src: bytes, start: int, end: int) -> tuple[int, int]:
     """(end of the header block, start of the body): split at the first empty line (LF or
     CRLF mail). A header block is read up to `max_header_bytes`; a longer one is cut there."""
-    lf = src.find(b"\n\n", start, end)
-    crlf = src.find(b"\r\n\r\n", start, lf + 4 if lf >= 0 else end)
+    first = src.find(b"\n", start, end)
+    if first > start and src[first - 1] == 13:  # CRLF line ends (mail as SMTP carries it)
+        # Look for the CRLF blank line first: a CRLF mail holds no LF one, and searching
+        # for that first scanned the rest of the mail for every part. An LF blank line
+        # before the CRLF one, if any, ends before it, so it is still found.
+        crlf = src.find(b"\r\n\r\n", start, end)
+        lf = src.find(b"\n\n", start, crlf + 2 if crlf >= 0 else end)
+    else:
+        lf = src.find(b"\n\n", start, end)
+        crlf = src.find(b"\r\n\r\n", start, lf + 4 if lf >= 0 else end)
     if crlf >= 0 and (lf < 0 or crlf < lf):
         head_end, body_start = crlf, crlf + 4
     elif lf >= 0:
