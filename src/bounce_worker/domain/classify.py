@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bounce_worker.domain.events import Event, EventType
+from bounce_worker.domain.literal_scan import LiteralScan
 from bounce_worker.domain.rules import OVERRIDES_CODE, WHEN_CODE_IS_WEAK, WordingGroup
 from bounce_worker.domain.rules import reasons as _reasons
 from bounce_worker.domain.rules import smtp_stages as _stages
@@ -174,7 +175,24 @@ def _alternative_literals(pattern: re.Pattern[str]) -> tuple[str, ...]:
     return max(candidates, key=lambda runs: min(map(len, runs)), default=())
 
 
-def _compile(groups: list[WordingGroup]) -> list[_Rule]:
+class _Rules(list[_Rule]):
+    """Rules in order, and the scan that finds which of their prefilter literals a text
+    holds in one pass (literal_scan.py). A subset of a list (the policy, user-unknown and
+    relay rules, the leave-one-family-out tables) shares its list's scan."""
+
+    def __init__(self, rules: Iterable[_Rule], scan: LiteralScan | None = None) -> None:
+        super().__init__(rules)
+        self.scan = scan or LiteralScan(p for r in self for p in (r[1], *r[3]))
+        self.by_literal: dict[str, list[int]] = {}
+        self.always: list[int] = []  # rules with no prefilter: their regex always runs
+        for i, (_regex, literal, _group, alternatives, _exact) in enumerate(self):
+            for piece in (literal,) if literal else alternatives:
+                self.by_literal.setdefault(piece, []).append(i)
+            if not literal and not alternatives:
+                self.always.append(i)
+
+
+def _compile(groups: list[WordingGroup]) -> _Rules:
     rules = []
     for group in groups:
         for wording in group.wordings:
@@ -183,18 +201,25 @@ def _compile(groups: list[WordingGroup]) -> list[_Rule]:
             alternatives = () if literal else _alternative_literals(regex)
             exact = bool(literal) and literal == wording.pattern
             rules.append((regex, literal, group, alternatives, exact))
-    return rules
+    return _Rules(rules)
 
 
 OVERRIDING_RULES = _compile([g for g in GROUPS if g.stage == OVERRIDES_CODE])
 WEAK_CODE_RULES = _compile([g for g in GROUPS if g.stage == WHEN_CODE_IS_WEAK])
-_POLICY_RULES = [r for r in WEAK_CODE_RULES if _reasons.REASONS[r[2].detail][0] == "policy"]
+_POLICY_RULES = _Rules(
+    (r for r in WEAK_CODE_RULES if _reasons.REASONS[r[2].detail][0] == "policy"),
+    WEAK_CODE_RULES.scan,
+)
 # "No such user" in the generic words any filter may use (not a provider's own wording).
 _GENERIC_UNKNOWN = "mailbox_does_not_exist"
 _PROVIDER_UNKNOWN = "recipient_not_in_directory"
-_UNKNOWN_RULES = [r for r in WEAK_CODE_RULES if r[2].detail == "user_unknown"]
+_UNKNOWN_RULES = _Rules(
+    (r for r in WEAK_CODE_RULES if r[2].detail == "user_unknown"), WEAK_CODE_RULES.scan
+)
 _REMOTE_MTA = re.compile(r"\(remote-mta: [^)]*\)")
-_RELAY_RULES = [r for r in WEAK_CODE_RULES if r[2].name == "relay_denied"]
+_RELAY_RULES = _Rules(
+    (r for r in WEAK_CODE_RULES if r[2].name == "relay_denied"), WEAK_CODE_RULES.scan
+)
 
 
 def _prepare(diagnostic: str | None) -> str:
@@ -231,10 +256,9 @@ def without_wordings(patterns: Iterable[str]) -> Iterator[None]:
     global OVERRIDING_RULES, WEAK_CODE_RULES, _POLICY_RULES, _UNKNOWN_RULES
     saved = OVERRIDING_RULES, WEAK_CODE_RULES, _POLICY_RULES, _UNKNOWN_RULES
     drop = set(patterns)
-    OVERRIDING_RULES = [r for r in OVERRIDING_RULES if r[0].pattern not in drop]
-    WEAK_CODE_RULES = [r for r in WEAK_CODE_RULES if r[0].pattern not in drop]
-    _POLICY_RULES = [r for r in _POLICY_RULES if r[0].pattern not in drop]
-    _UNKNOWN_RULES = [r for r in _UNKNOWN_RULES if r[0].pattern not in drop]
+    OVERRIDING_RULES, WEAK_CODE_RULES, _POLICY_RULES, _UNKNOWN_RULES = (
+        _Rules((r for r in rules if r[0].pattern not in drop), rules.scan) for rules in saved
+    )
     try:
         yield
     finally:
@@ -350,20 +374,15 @@ def _policy_detail(text: str, key: tuple[int, int] | None, default: str) -> str:
     return group.detail if group is not None else default
 
 
-def _first_group(text: str, rules: list[_Rule]) -> WordingGroup | None:
-    for regex, literal, group, alternatives, exact in rules:
-        if literal:
-            if literal not in text:
-                continue
-            if exact:  # the pattern is its literal: found
-                return group
-        elif alternatives:
-            for alternative in alternatives:
-                if alternative in text:
-                    break
-            else:
-                continue
-        if regex.search(text):
+def _first_group(text: str, rules: _Rules) -> WordingGroup | None:
+    # The rules whose literal (or one of whose alternatives) the text holds, in order.
+    present = rules.scan.present(text)
+    by_literal = rules.by_literal
+    candidates = {i for piece in present for i in by_literal.get(piece, ())}
+    candidates.update(rules.always)
+    for i in sorted(candidates):
+        regex, _literal, group, _alternatives, exact = rules[i]
+        if exact or regex.search(text):  # (exact: the pattern is its literal: found)
             return group
     return None
 
