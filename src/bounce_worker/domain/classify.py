@@ -192,7 +192,7 @@ class _Rules(list[_Rule]):
                 self.always.append(i)
 
 
-def _compile(groups: list[WordingGroup]) -> _Rules:
+def _compile(groups: list[WordingGroup]) -> list[_Rule]:
     rules = []
     for group in groups:
         for wording in group.wordings:
@@ -201,11 +201,16 @@ def _compile(groups: list[WordingGroup]) -> _Rules:
             alternatives = () if literal else _alternative_literals(regex)
             exact = bool(literal) and literal == wording.pattern
             rules.append((regex, literal, group, alternatives, exact))
-    return _Rules(rules)
+    return rules
 
 
-OVERRIDING_RULES = _compile([g for g in GROUPS if g.stage == OVERRIDES_CODE])
-WEAK_CODE_RULES = _compile([g for g in GROUPS if g.stage == WHEN_CODE_IS_WEAK])
+_OVERRIDING = _compile([g for g in GROUPS if g.stage == OVERRIDES_CODE])
+_WEAK = _compile([g for g in GROUPS if g.stage == WHEN_CODE_IS_WEAK])
+# One scan for both tables: classify_bounce reads a diagnostic's literals once for all the
+# lookups it makes (the overriding wordings, then often the weak-code ones).
+_SCAN = LiteralScan(p for r in (*_OVERRIDING, *_WEAK) for p in (r[1], *r[3]))
+OVERRIDING_RULES = _Rules(_OVERRIDING, _SCAN)
+WEAK_CODE_RULES = _Rules(_WEAK, _SCAN)
 _POLICY_RULES = _Rules(
     (r for r in WEAK_CODE_RULES if _reasons.REASONS[r[2].detail][0] == "policy"),
     WEAK_CODE_RULES.scan,
@@ -294,9 +299,10 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     permanent = klass == 5
     key = (subject, detail) if subject is not None else None
     text = _prepare(diagnostic)
+    found = _SCAN.present(text)  # the rules' literals in the text, for every lookup below
 
     # 1. wordings that decide whatever the code
-    group = _first_group(text, OVERRIDING_RULES)
+    group = _first_group(text, OVERRIDING_RULES, found)
     if group is not None and not (
         group.detail == "suspended" and permanent and subject == 1 and detail != 0
     ):
@@ -311,9 +317,9 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
         if size is not None:
             # RFC 1870: a server refuses a too big message in reply to MAIL FROM SIZE=
             return outcome_for(size)
-        return outcome_for(_policy_detail(text, key, "blocked"), policy=True)
+        return outcome_for(_policy_detail(text, key, "blocked", found), policy=True)
     if permanent and subject != 1 and _stages.DATA_STAGE.search(text):
-        weak = _first_group(text, WEAK_CODE_RULES)
+        weak = _first_group(text, WEAK_CODE_RULES, found)
         if weak is not None and weak.name == _GENERIC_UNKNOWN:
             return outcome_for("filtered", policy=True)
     if permanent and (
@@ -326,23 +332,23 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     if key in _codes.DECIDES_ANY_CLASS:
         return outcome_for(_codes.DECIDES_ANY_CLASS[key])
     if permanent and key in _codes.DECIDES_WHEN_PERMANENT:
-        if subject == 1 and "relay" in text and _first_group(text, _RELAY_RULES) is not None:
+        if subject == 1 and "relay" in text and _first_group(text, _RELAY_RULES, found) is not None:
             # "550 5.1.1 Relaying denied": the server is no destination for that domain
             # (Sendmail/Postfix relay refusals), which says nothing about the mailbox.
             return outcome_for("relay_denied", policy=True)
         if key in _codes.SHARED_HARD_CODES:
             # One code, two documented meanings (X.1.10: RFC 7505 null MX, and Microsoft
             # 365's "recipient not found"): the text says which.
-            weak = _first_group(text, WEAK_CODE_RULES)
+            weak = _first_group(text, WEAK_CODE_RULES, found)
             if weak is not None and _reasons.REASONS[weak.detail][0] == _reasons.HARD:
                 return outcome_for(weak.detail)
         return outcome_for(_codes.DECIDES_WHEN_PERMANENT[key])
     if subject in _codes.POLICY_SUBJECTS:
-        if permanent and key in ((7, 0), (7, 1)) and _refuses_unknown_recipient(text):
+        if permanent and key in ((7, 0), (7, 1)) and _refuses_unknown_recipient(text, found):
             return outcome_for("user_unknown")
-        return outcome_for(_policy_detail(text, key, _codes.POLICY_DEFAULT), policy=True)
+        return outcome_for(_policy_detail(text, key, _codes.POLICY_DEFAULT, found), policy=True)
     # 4. the wordings, when the code leaves the question open
-    weak = _first_group(text, WEAK_CODE_RULES)
+    weak = _first_group(text, WEAK_CODE_RULES, found)
     if weak is not None:
         return outcome_for(weak.detail, permanent=permanent)
     # 5. what the code alone says
@@ -355,28 +361,32 @@ def classify_bounce(status: str | None, smtp_code: int | None, diagnostic: str |
     return SOFT_BOUNCE
 
 
-def _refuses_unknown_recipient(text: str) -> bool:
+def _refuses_unknown_recipient(text: str, found: set[str] | None = None) -> bool:
     """X.7.0/X.7.1 is many servers' catch-all ("not authorized"): refusing a recipient at
     RCPT TO in words that it is unknown (Postfix, Exim), or in a provider's own wording for
     "no such account" (Yandex "5.7.1 No such user!"), it is the recipient that was refused.
     Generic "user unknown" words without the stage may be a filter's: policy."""
-    if _stages.RCPT_STAGE.search(text) and _first_group(text, _UNKNOWN_RULES) is not None:
+    if _stages.RCPT_STAGE.search(text) and _first_group(text, _UNKNOWN_RULES, found) is not None:
         return True
-    weak = _first_group(text, WEAK_CODE_RULES)
+    weak = _first_group(text, WEAK_CODE_RULES, found)
     return weak is not None and weak.name == _PROVIDER_UNKNOWN
 
 
-def _policy_detail(text: str, key: tuple[int, int] | None, default: str) -> str:
+def _policy_detail(
+    text: str, key: tuple[int, int] | None, default: str, found: set[str] | None = None
+) -> str:
     """The fine reason of a policy refusal: the code's own, else the text's, else default."""
     if key in _codes.POLICY_DETAILS:
         return _codes.POLICY_DETAILS[key]  # type: ignore[index]
-    group = _first_group(text, _POLICY_RULES)
+    group = _first_group(text, _POLICY_RULES, found)
     return group.detail if group is not None else default
 
 
-def _first_group(text: str, rules: _Rules) -> WordingGroup | None:
+def _first_group(text: str, rules: _Rules, present: set[str] | None = None) -> WordingGroup | None:
     # The rules whose literal (or one of whose alternatives) the text holds, in order.
-    present = rules.scan.present(text)
+    # (`present`: what rules.scan.present(text) gives, when the caller has it already.)
+    if present is None:
+        present = rules.scan.present(text)
     by_literal = rules.by_literal
     candidates = {i for piece in present for i in by_literal.get(piece, ())}
     candidates.update(rules.always)
