@@ -63,11 +63,13 @@ def iter_addresses(text: str) -> Iterator[re.Match[str]]:
     """
     search = ADDRESS_RE.search
     pos = 0
+    end = -1  # end of the line of the last '@' (kept: a line may hold many addresses)
     while (at := text.find("@", pos)) >= 0:
+        if at > end:
+            end = text.find("\n", at)
+            if end < 0:
+                end = len(text)
         start = max(pos, text.rfind("\n", pos, at) + 1)
-        end = text.find("\n", at)
-        if end < 0:
-            end = len(text)
         match = search(text, start, end)
         if match is None:
             pos = end
