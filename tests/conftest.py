@@ -152,6 +152,18 @@ def run_cli(
     )
 
 
+def run_refused_worker(timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`celery worker` as a user starts it, for a start that must be refused (it returns
+    once the process has exited)."""
+    return subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "bounce_worker.celery_app", "worker"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+
+
 class Worker:
     """A real `celery worker` process, started as a user would."""
 

@@ -4,8 +4,6 @@ to start with one line."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -19,7 +17,7 @@ from bounce_worker.config import Settings, settings
 from bounce_worker.store.db import get_engine
 from bounce_worker.store.models import DeadLetterRow
 from bounce_worker.store.uow import UnitOfWork
-from tests.conftest import REPO, set_env
+from tests.conftest import run_refused_worker, set_env
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -86,13 +84,7 @@ def test_worker_refuses_a_visibility_timeout_under_the_longest_hard_limit(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     set_env(monkeypatch, visibility_timeout="1000")
-    proc = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "bounce_worker.celery_app", "worker"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
+    proc = run_refused_worker()
     assert proc.returncode != 0
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("bounce-worker:")]
     assert lines == [

@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Worker, run_cli, set_env, wait_until
+from tests.conftest import Worker, run_cli, run_refused_worker, set_env, wait_until
 
 WARM_SHUTDOWN = 15.0  # seconds: an idle worker's warm shutdown takes a few at most
 
@@ -58,13 +56,7 @@ def test_worker_on_a_server_database_without_schema_exits_at_once(
 ) -> None:
     set_env(monkeypatch, database_url=empty_pg_url, broker_url=redis_url, queue="bw-never-used")
     started = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "bounce_worker.celery_app", "worker"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
+    out = run_refused_worker()
     assert out.returncode != 0 and time.monotonic() - started < 30
     assert [ln for ln in out.stderr.splitlines() if ln.startswith("bounce-worker:")] == [
         "bounce-worker: database schema is not current: run `bounce-worker db upgrade`"
@@ -79,13 +71,7 @@ def test_worker_and_cli_refuse_a_placeholder_secret(
     expected = (
         "FLOWER_BASIC_AUTH still holds the CHANGE-ME placeholder of .env.example: set a real value"
     )
-    worker = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "bounce_worker.celery_app", "worker"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
+    worker = run_refused_worker()
     assert worker.returncode != 0
     assert worker.stderr.strip().splitlines()[-1] == f"bounce-worker: {expected}"
     cli = run_cli("status", "someone@example.org")
@@ -114,13 +100,7 @@ def test_worker_and_cli_refuse_a_setting_they_cannot_use_in_one_line(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, setting: str, value: str, expected: str
 ) -> None:
     monkeypatch.setenv(setting, value)
-    worker = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "bounce_worker.celery_app", "worker"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
+    worker = run_refused_worker()
     assert worker.returncode != 0
     assert worker.stderr.strip().splitlines() == [f"bounce-worker: {expected}"], worker.stderr
     cli = run_cli("status", "someone@example.org")
