@@ -141,18 +141,18 @@ RETRY_BACKOFF_MAX = 300
 DB_CONNECT_TIMEOUT = 10
 # An open connection whose server or network goes silent (a host that died, a firewall that
 # forgot the flow) is found dead by TCP keepalive: libpq asks the kernel to probe after
-# DB_KEEPALIVES_IDLE seconds of silence, every DB_KEEPALIVES_INTERVAL seconds, and to give
-# up after DB_KEEPALIVES_COUNT unanswered probes (about 25 s in all); DB_TCP_USER_TIMEOUT
+# `keepalives_idle` seconds of silence, every `keepalives_interval` seconds, and to give up
+# after `keepalives_count` unanswered probes (about 25 s in all); `tcp_user_timeout` (ms)
 # bounds how long data sent stays unacknowledged (tcp(7)). Without them a query waiting
 # on such a connection waits for the kernel's defaults: two hours before the first probe.
 # A busy server's kernel answers the probes, so a long statement is never cut short.
 # Each is a libpq connection parameter; the same name in the database URL wins.
 DB_KEEPALIVES = {
     "keepalives": 1,
-    "keepalives_idle": 10,  # DB_KEEPALIVES_IDLE, seconds
-    "keepalives_interval": 5,  # DB_KEEPALIVES_INTERVAL, seconds
-    "keepalives_count": 3,  # DB_KEEPALIVES_COUNT
-    "tcp_user_timeout": 30_000,  # DB_TCP_USER_TIMEOUT, milliseconds
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
 }
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import gc
 import weakref
 from typing import Any
@@ -51,7 +52,10 @@ def trim() -> None:
         _libc().malloc_trim(0)
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
+    # Looked up once: find_library runs `ldconfig -p` in a subprocess (3 ms, and a fork of
+    # a process that may be holding a big mail).
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
@@ -63,8 +67,9 @@ class AfterBigMessages:
     """Trims once every big message the consumer took is gone (acknowledged and dropped).
 
     Messages are watched through weak references, so watching keeps none alive; `timer` is
-    the consumer's (kombu's Timer: `call_after(seconds, fun)`), so the check runs in the
-    event loop between messages, never in the middle of one."""
+    the consumer's (`call_after(seconds, fun)`): the check runs in the worker's event loop
+    (Redis, RabbitMQ) or in Celery's timer thread (the embedded broker, which has no event
+    loop)."""
 
     def __init__(self, timer: Any) -> None:
         self._timer = timer
