@@ -408,7 +408,7 @@ def _reasons_above(report: str, low: str, found: list[tuple[str, int]]) -> dict[
 
 def _said_line(report: str, low: str, address: str, offset: int) -> str | None:
     """A later line that starts with `address` followed by "..." and the error (Sendmail's
-    "<addr>... reason" transcript line), without the address."""
+    "<addr>... reason" transcript line), whole (the address is part of it)."""
     key = address.lower()
     pos = low.find(key, offset + len(key))
     for _ in range(3):
